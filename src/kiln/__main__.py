@@ -1,0 +1,5 @@
+"""``python -m kiln`` is the ``kiln`` command."""
+
+from kiln.cli.main import main
+
+main()

@@ -1,0 +1,218 @@
+"""The artifact store: data, code, model.tar.gz, checkpoints and logs, behind one narrow interface.
+
+fsspec does the I/O, so a local folder (the default) and ``s3://`` look the same here. Writes are
+atomic: a local object is written beside its final name and renamed into place; an S3 object appears
+only when its upload completes. Readers therefore never see half an object.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse
+
+import fsspec
+
+from kiln.errors import InternalError, NotFound, ValidationError
+
+__all__ = ["TEMP_PREFIX", "ArtifactInfo", "ArtifactStore"]
+
+TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
+COPY_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    uri: str
+    size: int
+    is_dir: bool
+
+
+def _is_local(uri: str) -> bool:
+    return uri.startswith("file://") or "://" not in uri
+
+
+def local_path_of(uri: str) -> Path:
+    """The filesystem path of a ``file://`` URI (or of a plain path)."""
+    if uri.startswith("file://"):
+        parsed = urlparse(uri)
+        return Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path)
+    return Path(uri)
+
+
+class ArtifactStore:
+    """Objects addressed by URI under one root URL (``file:///…`` or ``s3://bucket[/prefix]``)."""
+
+    def __init__(self, root_url: str) -> None:
+        self.root_url = root_url.rstrip("/")
+        scheme = urlparse(self.root_url).scheme or "file"
+        if scheme not in ("file", "s3", "memory", "gs", "az", "abfs"):
+            raise ValidationError(
+                f"artifact store URL {root_url!r} has an unsupported scheme {scheme!r}; "
+                "use a file:// folder or an s3:// bucket"
+            )
+        self.scheme = scheme
+        if scheme == "file":
+            local_path_of(self.root_url).mkdir(parents=True, exist_ok=True)
+
+    # -- naming -------------------------------------------------------------------------------------
+
+    def default_bucket(self) -> str:
+        """SageMaker's ``default_bucket()``: for S3 the root's bucket, for a folder its ``kiln`` bucket."""
+        if self.scheme == "file":
+            return "kiln"
+        return urlparse(self.root_url).netloc
+
+    def bucket_uri(self, bucket: str | None = None) -> str:
+        if self.scheme == "file":
+            return f"{self.root_url}/{bucket or self.default_bucket()}"
+        if bucket is None or bucket == self.default_bucket():
+            return self.root_url
+        return f"{self.scheme}://{bucket}"
+
+    def uri(self, *parts: str, bucket: str | None = None) -> str:
+        key = posixpath.join(*[p.strip("/") for p in parts if p.strip("/")]) if parts else ""
+        base = self.bucket_uri(bucket)
+        return f"{base}/{key}" if key else base
+
+    # -- access -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _fs(self, uri: str) -> Iterator[tuple[Any, str]]:
+        """The filesystem and path of ``uri``, with its errors mapped to Kiln's."""
+        try:
+            fs, path = fsspec.core.url_to_fs(uri)
+        except (ImportError, ValueError) as e:
+            raise ValidationError(f"cannot open artifact URI {uri!r}: {e}") from e
+        try:
+            yield fs, path
+        except FileNotFoundError as e:
+            raise NotFound(f"No artifact at {uri!r}; `kiln artifacts ls` lists what is stored.") from e
+        except PermissionError as e:
+            raise InternalError(f"permission denied on artifact {uri!r}: {e}") from e
+
+    def exists(self, uri: str) -> bool:
+        with self._fs(uri) as (fs, path):
+            return bool(fs.exists(path))
+
+    def is_dir(self, uri: str) -> bool:
+        with self._fs(uri) as (fs, path):
+            return bool(fs.isdir(path))
+
+    def list_objects(self, uri: str, *, recursive: bool = False) -> list[ArtifactInfo]:
+        """Objects under ``uri`` (a prefix), or the object itself; half-written ones are left out."""
+        with self._fs(uri) as (fs, path):
+            if not fs.exists(path):
+                raise FileNotFoundError(path)
+            protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+            if fs.isfile(path):
+                return [ArtifactInfo(uri, int(fs.size(path)), False)]
+            if recursive:
+                entries = fs.find(path, detail=True)
+            else:
+                entries = {e["name"]: e for e in fs.ls(path, detail=True)}
+            found: list[ArtifactInfo] = []
+            for name, info in sorted(entries.items()):
+                if posixpath.basename(name).startswith(TEMP_PREFIX):
+                    continue
+                is_dir = info.get("type") == "directory"
+                found.append(ArtifactInfo(_as_uri(protocol, name), int(info.get("size") or 0), is_dir))
+            return found
+
+    def put_file(self, local: Path, uri: str) -> str:
+        """Upload one file to ``uri`` atomically; returns ``uri``."""
+        with local.open("rb") as source:
+            return self.put_stream(source, uri)
+
+    def put_bytes(self, data: bytes, uri: str) -> str:
+        if _is_local(uri):
+            target = local_path_of(uri)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+            return uri
+        with self._fs(uri) as (fs, path):
+            fs.pipe_file(path, data)
+        return uri
+
+    def put_stream(self, source: IO[bytes], uri: str) -> str:
+        """Copy a readable binary stream to ``uri`` atomically."""
+        if _is_local(uri):
+            target = local_path_of(uri)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+            try:
+                with tmp.open("wb") as out:
+                    shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
+            return uri
+        with self._fs(uri) as (fs, path), fs.open(path, "wb") as out:
+            shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+        return uri
+
+    def put_tree(self, local_dir: Path, uri: str) -> list[str]:
+        """Upload every file under ``local_dir`` to the same relative keys under ``uri``."""
+        uploaded = []
+        for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+            uploaded.append(
+                self.put_file(path, f"{uri.rstrip('/')}/{path.relative_to(local_dir).as_posix()}")
+            )
+        return uploaded
+
+    @contextmanager
+    def open(self, uri: str) -> Iterator[IO[bytes]]:
+        with self._fs(uri) as (fs, path):
+            if fs.isdir(path):
+                raise ValidationError(f"{uri!r} is a folder, not an object; list it with `kiln artifacts ls`")
+            with fs.open(path, "rb") as stream:
+                yield stream
+
+    def get_file(self, uri: str, local: Path) -> Path:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        if _is_local(uri):
+            try:
+                shutil.copyfile(local_path_of(uri), local)
+            except FileNotFoundError as e:
+                raise NotFound(f"No artifact at {uri!r}; `kiln artifacts ls` lists what is stored.") from e
+            return local
+        with self._fs(uri) as (fs, path):
+            fs.get_file(path, str(local))
+        return local
+
+    def get_tree(self, uri: str, local_dir: Path) -> list[Path]:
+        """Download the object at ``uri``, or every object under the prefix, into ``local_dir``."""
+        local_dir.mkdir(parents=True, exist_ok=True)
+        entries = self.list_objects(uri, recursive=True)
+        if len(entries) == 1 and not entries[0].is_dir and entries[0].uri.rstrip("/") == uri.rstrip("/"):
+            return [self.get_file(uri, local_dir / posixpath.basename(uri.rstrip("/")))]
+        prefix = uri.rstrip("/") + "/"
+        written = []
+        for entry in entries:
+            if entry.is_dir:
+                continue
+            relative = (
+                entry.uri[len(prefix) :] if entry.uri.startswith(prefix) else posixpath.basename(entry.uri)
+            )
+            written.append(self.get_file(entry.uri, local_dir / relative))
+        return written
+
+    def delete(self, uri: str) -> None:
+        with self._fs(uri) as (fs, path):
+            if fs.exists(path):
+                fs.rm(path, recursive=True)
+
+
+def _as_uri(protocol: str, path: str) -> str:
+    if protocol in ("file", "local"):
+        return Path(path).as_uri()
+    return f"{protocol}://{path}"

@@ -1,0 +1,128 @@
+"""Kiln's one exception tree.
+
+Every error Kiln raises on purpose is a ``KilnError``. The tree splits errors the user can fix from
+errors that are Kiln's own fault, and each boundary maps them exactly once: the server turns them into
+an HTTP status and a JSON body, the CLI into one ``Error:`` line and an exit code, and the SDK rebuilds
+the same class from the server's answer.
+
+::
+
+    KilnError
+    ├── UserError                  the request was wrong; fix it and try again    (HTTP 4xx, exit 1)
+    │   ├── ValidationError        a field has a bad value                        (400)
+    │   ├── Unauthorized           missing or wrong API token                     (401)
+    │   ├── NotFound               no such job, model, endpoint, artifact         (404)
+    │   ├── Conflict               the name is taken / the state forbids it       (409)
+    │   ├── PayloadTooLarge        a request body over the limit                  (413)
+    │   ├── UnsupportedMediaType   a content type nobody can decode               (415)
+    │   ├── ResourceLimitExceeded  an account limit would be exceeded             (429)
+    │   ├── ModelError             the user's inference code failed               (424)
+    │   └── UnexpectedStatusException  a job or endpoint ended Failed/Stopped    (SDK only)
+    └── InternalError              Kiln's own fault or an unreachable service     (HTTP 5xx, exit 2)
+        └── ServerUnavailable      the Kiln server cannot be reached or started   (503)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "Conflict",
+    "InternalError",
+    "KilnError",
+    "ModelError",
+    "NotFound",
+    "PayloadTooLarge",
+    "ResourceLimitExceeded",
+    "ServerUnavailable",
+    "Unauthorized",
+    "UnexpectedStatusException",
+    "UnsupportedMediaType",
+    "UserError",
+    "ValidationError",
+    "error_class_named",
+]
+
+
+class KilnError(Exception):
+    """The root of every error Kiln raises on purpose."""
+
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UserError(KilnError):
+    """The request cannot succeed as given; the message says what to change."""
+
+    http_status = 400
+
+
+class ValidationError(UserError):
+    http_status = 400
+
+
+class Unauthorized(UserError):
+    http_status = 401
+
+
+class NotFound(UserError):
+    http_status = 404
+
+
+class Conflict(UserError):
+    http_status = 409
+
+
+class PayloadTooLarge(UserError):
+    http_status = 413
+
+
+class UnsupportedMediaType(UserError):
+    http_status = 415
+
+
+class ModelError(UserError):
+    http_status = 424
+
+
+class ResourceLimitExceeded(UserError):
+    http_status = 429
+
+
+class UnexpectedStatusException(UserError):
+    """A job ended in a state the caller did not ask for (SageMaker's name, kept for compatibility)."""
+
+    http_status = 400
+
+    def __init__(self, message: str, allowed_statuses: tuple[str, ...] = (), actual_status: str = "") -> None:
+        super().__init__(message)
+        self.allowed_statuses = allowed_statuses
+        self.actual_status = actual_status
+
+
+class InternalError(KilnError):
+    http_status = 500
+
+
+class ServerUnavailable(InternalError):
+    http_status = 503
+
+
+def _all_subclasses(cls: type[KilnError]) -> list[type[KilnError]]:
+    found: list[type[KilnError]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_class_named(name: str) -> type[KilnError]:
+    """The Kiln error class called ``name``; ``InternalError`` for a name this version does not know."""
+    candidates: list[type[KilnError]] = [KilnError, *_all_subclasses(KilnError)]
+    for cls in candidates:
+        if cls.__name__ == name:
+            return cls
+    return InternalError

@@ -1,0 +1,72 @@
+"""The local executor: work processes on this machine, each the leader of its own session."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from pathlib import Path
+
+import psutil
+
+from kiln.executors._base import ProcessHandle
+
+__all__ = ["UNKNOWN_EXIT", "LocalExecutor"]
+
+UNKNOWN_EXIT = -255  # the process ended while this server was not its parent: its status is lost
+CREATE_TIME_TOLERANCE_SECONDS = 0.05
+
+
+class LocalExecutor:
+    def __init__(self) -> None:
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def launch(self, command: list[str], *, env: dict[str, str], cwd: Path, log_path: Path) -> ProcessHandle:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        with self._lock:
+            self._children[process.pid] = process
+        try:
+            started_at = psutil.Process(process.pid).create_time()
+        except psutil.NoSuchProcess:
+            started_at = 0.0
+        return ProcessHandle(process.pid, started_at)
+
+    def exit_code(self, handle: ProcessHandle) -> int | None:
+        with self._lock:
+            child = self._children.get(handle.pid)
+        if child is not None:
+            code = child.poll()
+            if code is not None:
+                with self._lock:
+                    self._children.pop(handle.pid, None)
+            return code
+        # Not our child: a process adopted after a server restart. Watch it through /proc.
+        try:
+            process = psutil.Process(handle.pid)
+            if abs(process.create_time() - handle.started_at) > CREATE_TIME_TOLERANCE_SECONDS:
+                return UNKNOWN_EXIT  # the pid now belongs to someone else
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return UNKNOWN_EXIT
+            return None
+        except psutil.NoSuchProcess:
+            return UNKNOWN_EXIT
+
+    def signal(self, handle: ProcessHandle, sig: signal.Signals) -> None:
+        if self.exit_code(handle) is not None:
+            return
+        try:
+            os.killpg(handle.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -1,0 +1,102 @@
+"""Log lines and metric values of training jobs: appended by hosts, read by followers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from kiln.errors import NotFound
+from kiln.metadata.database import Database
+from kiln.metadata.tables import LogLineRow, MetricValueRow, TrainingJobHostRow, TrainingJobRow
+from kiln.records import LogLine, MetricValue
+
+__all__ = ["append_host_events", "list_log_lines", "list_metric_values"]
+
+
+def _job_id(session: Session, name: str) -> int:
+    job_id = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
+    if job_id is None:
+        raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
+    return int(job_id)
+
+
+def append_host_events(
+    db: Database,
+    name: str,
+    host: str,
+    batch: int,
+    lines: Sequence[LogLine],
+    metrics: Sequence[MetricValue],
+    now: datetime,
+) -> bool:
+    """Store one batch of a host's lines and metrics; False when this batch was stored before.
+
+    Hosts number their batches; a batch re-sent because its answer was lost (a server restart, a
+    timeout) is recognised and skipped, so no line is stored twice and none is lost.
+    """
+    with db.session() as session:
+        job_id = _job_id(session, name)
+        host_row = session.scalars(
+            select(TrainingJobHostRow).where(
+                TrainingJobHostRow.job_id == job_id, TrainingJobHostRow.host == host
+            )
+        ).one_or_none()
+        if host_row is None:
+            raise NotFound(f"Training job {name!r} has no host {host!r}.")
+        host_row.last_heartbeat = now
+        if batch <= host_row.last_batch:
+            return False
+        host_row.last_batch = batch
+        if lines:
+            session.execute(
+                insert(LogLineRow),
+                [
+                    {
+                        "job_id": job_id,
+                        "host": host,
+                        "stream": line.stream,
+                        "timestamp": line.timestamp,
+                        "message": line.message,
+                    }
+                    for line in lines
+                ],
+            )
+        if metrics:
+            session.execute(
+                insert(MetricValueRow),
+                [
+                    {
+                        "job_id": job_id,
+                        "host": host,
+                        "name": m.name,
+                        "value": m.value,
+                        "timestamp": m.timestamp,
+                    }
+                    for m in metrics
+                ],
+            )
+        return True
+
+
+def list_log_lines(db: Database, name: str, *, after_seq: int = 0, limit: int = 1000) -> list[LogLine]:
+    with db.session() as session:
+        job_id = _job_id(session, name)
+        rows = session.scalars(
+            select(LogLineRow)
+            .where(LogLineRow.job_id == job_id, LogLineRow.id > after_seq)
+            .order_by(LogLineRow.id)
+            .limit(limit)
+        )
+        return [LogLine(r.id, r.host, r.timestamp, r.message, r.stream) for r in rows]
+
+
+def list_metric_values(db: Database, name: str, *, metric: str | None = None) -> list[MetricValue]:
+    with db.session() as session:
+        job_id = _job_id(session, name)
+        query = select(MetricValueRow).where(MetricValueRow.job_id == job_id).order_by(MetricValueRow.id)
+        if metric is not None:
+            query = query.where(MetricValueRow.name == metric)
+        return [MetricValue(r.name, r.value, r.timestamp, r.host) for r in session.scalars(query)]

@@ -1,0 +1,281 @@
+"""Queries on training jobs, their transitions and their hosts. Verbs: get_ raises, find_ may return None,
+list_ returns a list; writers return the fresh record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from kiln.errors import Conflict, NotFound
+from kiln.metadata.database import Database
+from kiln.metadata.tables import (
+    MetricValueRow,
+    StatusTransitionRow,
+    TrainingJobHostRow,
+    TrainingJobRow,
+)
+from kiln.records import (
+    HostState,
+    MetricValue,
+    SecondaryStatus,
+    StatusTransition,
+    TrainingJob,
+    TrainingJobHost,
+    TrainingJobStatus,
+)
+
+__all__ = [
+    "count_training_jobs",
+    "find_training_job",
+    "get_training_job",
+    "insert_training_job",
+    "list_active_training_jobs",
+    "list_training_jobs",
+    "record_transition",
+    "request_stop",
+    "update_host",
+]
+
+
+def _job_row(session: Session, name: str) -> TrainingJobRow:
+    row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
+    if row is None:
+        raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
+    return row
+
+
+def _final_metrics(session: Session, job_id: int) -> tuple[MetricValue, ...]:
+    latest = (
+        select(func.max(MetricValueRow.id))
+        .where(MetricValueRow.job_id == job_id)
+        .group_by(MetricValueRow.name)
+        .scalar_subquery()
+    )
+    rows = session.scalars(
+        select(MetricValueRow).where(MetricValueRow.id.in_(latest)).order_by(MetricValueRow.name)
+    )
+    return tuple(MetricValue(r.name, r.value, r.timestamp, r.host) for r in rows)
+
+
+def _to_record(session: Session, row: TrainingJobRow, *, full: bool) -> TrainingJob:
+    transitions: tuple[StatusTransition, ...] = ()
+    hosts: tuple[TrainingJobHost, ...] = ()
+    metrics: tuple[MetricValue, ...] = ()
+    if full:
+        transitions = tuple(
+            StatusTransition(SecondaryStatus(t.status), t.start_time, t.end_time, t.message)
+            for t in session.scalars(
+                select(StatusTransitionRow)
+                .where(StatusTransitionRow.job_id == row.id)
+                .order_by(StatusTransitionRow.id)
+            )
+        )
+        hosts = tuple(
+            TrainingJobHost(
+                h.host,
+                HostState(h.state),
+                h.pid,
+                h.pid_started_at,
+                h.exit_code,
+                h.failure_reason,
+                h.last_heartbeat,
+            )
+            for h in session.scalars(
+                select(TrainingJobHostRow)
+                .where(TrainingJobHostRow.job_id == row.id)
+                .order_by(TrainingJobHostRow.host)
+            )
+        )
+        metrics = _final_metrics(session, row.id)
+    return TrainingJob(
+        name=row.name,
+        status=TrainingJobStatus(row.status),
+        secondary_status=SecondaryStatus(row.secondary_status),
+        spec=row.spec,
+        creation_time=row.creation_time,
+        last_modified_time=row.last_modified_time,
+        training_start_time=row.training_start_time,
+        training_end_time=row.training_end_time,
+        failure_reason=row.failure_reason,
+        model_artifacts=row.model_artifacts,
+        output_artifacts=row.output_artifacts,
+        stop_requested_at=row.stop_requested_at,
+        billable_seconds=row.billable_seconds,
+        transitions=transitions,
+        final_metrics=metrics,
+        hosts=hosts,
+    )
+
+
+def insert_training_job(
+    db: Database, name: str, spec: dict[str, Any], hosts: Sequence[str], now: datetime, message: str
+) -> TrainingJob:
+    with db.session() as session:
+        exists = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
+        if exists is not None:
+            raise Conflict(f"Training job {name!r} already exists; choose another job name.")
+        row = TrainingJobRow(
+            name=name,
+            status=TrainingJobStatus.IN_PROGRESS.value,
+            secondary_status=SecondaryStatus.STARTING.value,
+            spec=spec,
+            creation_time=now,
+            last_modified_time=now,
+            billable_seconds=0,
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            StatusTransitionRow(
+                job_id=row.id, status=SecondaryStatus.STARTING.value, start_time=now, message=message
+            )
+        )
+        for host in hosts:
+            session.add(
+                TrainingJobHostRow(job_id=row.id, host=host, state=HostState.LAUNCHING.value, last_batch=0)
+            )
+        session.flush()
+        return _to_record(session, row, full=True)
+
+
+def find_training_job(db: Database, name: str) -> TrainingJob | None:
+    with db.session() as session:
+        row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
+        return None if row is None else _to_record(session, row, full=True)
+
+
+def get_training_job(db: Database, name: str) -> TrainingJob:
+    with db.session() as session:
+        return _to_record(session, _job_row(session, name), full=True)
+
+
+def list_training_jobs(
+    db: Database,
+    *,
+    status: TrainingJobStatus | None = None,
+    name_contains: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[TrainingJob]:
+    """Newest first; summaries only (no transitions, hosts or metrics) so long lists stay fast."""
+    query = select(TrainingJobRow).order_by(TrainingJobRow.creation_time.desc(), TrainingJobRow.id.desc())
+    if status is not None:
+        query = query.where(TrainingJobRow.status == status.value)
+    if name_contains:
+        query = query.where(TrainingJobRow.name.contains(name_contains, autoescape=True))
+    with db.session() as session:
+        rows = session.scalars(query.limit(limit).offset(offset))
+        return [_to_record(session, r, full=False) for r in rows]
+
+
+def count_training_jobs(db: Database, *, status: TrainingJobStatus | None = None) -> int:
+    query = select(func.count(TrainingJobRow.id))
+    if status is not None:
+        query = query.where(TrainingJobRow.status == status.value)
+    with db.session() as session:
+        return int(session.scalar(query) or 0)
+
+
+def list_active_training_jobs(db: Database) -> list[TrainingJob]:
+    terminal = [s.value for s in TrainingJobStatus if s.is_terminal()]
+    with db.session() as session:
+        rows = session.scalars(
+            select(TrainingJobRow).where(TrainingJobRow.status.not_in(terminal)).order_by(TrainingJobRow.id)
+        )
+        return [_to_record(session, r, full=True) for r in rows]
+
+
+def record_transition(
+    db: Database,
+    name: str,
+    status: SecondaryStatus,
+    message: str,
+    now: datetime,
+    *,
+    failure_reason: str | None = None,
+    model_artifacts: str | None = None,
+    output_artifacts: str | None = None,
+    billable_seconds: int | None = None,
+) -> TrainingJob:
+    """Move a job to a new secondary status (and the primary status that goes with it).
+
+    A job that already ended keeps its ending: late reports from a host never reopen it.
+    """
+    with db.session() as session:
+        row = _job_row(session, name)
+        if TrainingJobStatus(row.status).is_terminal():
+            return _to_record(session, row, full=True)
+        current = session.scalars(
+            select(StatusTransitionRow)
+            .where(StatusTransitionRow.job_id == row.id)
+            .order_by(StatusTransitionRow.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if current is not None and current.status == status.value and current.end_time is None:
+            current.message = message
+        else:
+            if current is not None and current.end_time is None:
+                current.end_time = now
+            session.add(
+                StatusTransitionRow(
+                    job_id=row.id,
+                    status=status.value,
+                    start_time=now,
+                    end_time=now if status.is_terminal() else None,
+                    message=message,
+                )
+            )
+        primary = status.primary()
+        if row.status == TrainingJobStatus.STOPPING.value and primary is TrainingJobStatus.IN_PROGRESS:
+            primary = TrainingJobStatus.STOPPING  # a stop in progress is not undone by a host report
+        row.status = primary.value
+        row.secondary_status = status.value
+        row.last_modified_time = now
+        if status is SecondaryStatus.TRAINING and row.training_start_time is None:
+            row.training_start_time = now
+        if status.is_terminal():
+            row.training_end_time = now
+            if row.training_start_time is None:
+                row.training_start_time = now
+        if failure_reason is not None:
+            row.failure_reason = failure_reason[:1024]
+        if model_artifacts is not None:
+            row.model_artifacts = model_artifacts
+        if output_artifacts is not None:
+            row.output_artifacts = output_artifacts
+        if billable_seconds is not None:
+            row.billable_seconds = billable_seconds
+        session.flush()
+        return _to_record(session, row, full=True)
+
+
+def request_stop(db: Database, name: str, now: datetime) -> TrainingJob:
+    with db.session() as session:
+        row = _job_row(session, name)
+        if not TrainingJobStatus(row.status).is_terminal() and row.stop_requested_at is None:
+            row.stop_requested_at = now
+            row.status = TrainingJobStatus.STOPPING.value
+            row.last_modified_time = now
+        session.flush()
+        return _to_record(session, row, full=True)
+
+
+def update_host(db: Database, name: str, host: str, **fields: Any) -> None:
+    """Set fields of one host row (state, pid, pid_started_at, exit_code, failure_reason, last_heartbeat)."""
+    with db.session() as session:
+        row = _job_row(session, name)
+        host_row = session.scalars(
+            select(TrainingJobHostRow).where(
+                TrainingJobHostRow.job_id == row.id, TrainingJobHostRow.host == host
+            )
+        ).one_or_none()
+        if host_row is None:
+            raise NotFound(f"Training job {name!r} has no host {host!r}.")
+        for key, value in fields.items():
+            if isinstance(value, HostState):
+                value = value.value
+            setattr(host_row, key, value)

@@ -1,0 +1,1 @@
+"""What runs inside Kiln's work processes: training hosts and endpoint instances."""

@@ -1,0 +1,174 @@
+"""One training host: ``python -m kiln.runtime.training HOST_SPEC.json``.
+
+Lays out the host's /opt/ml tree, downloads channels and code, runs the user's entry point with
+SageMaker's environment, streams its output, and uploads model.tar.gz / output.tar.gz. Every step is
+inside a boundary that turns any failure into a Failed host with a readable reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from kiln.artifacts import resolve_store
+from kiln.runtime.training.channels import download_channels
+from kiln.runtime.training.environment import (
+    decode_hyperparameters,
+    hyperparameter_args,
+    inherited_environment,
+    training_environment,
+)
+from kiln.runtime.training.layout import OptMl
+from kiln.runtime.training.opt_ml_view import OPT_ML, private_opt_ml_command
+from kiln.runtime.training.outputs import failure_reason, upload_outputs
+from kiln.runtime.training.reporter import Reporter
+from kiln.runtime.training.spec import HostSpec
+from kiln.runtime.training.user_code import (
+    UserCodeError,
+    fetch_source,
+    launch_command,
+    python_for_requirements,
+)
+from kiln.runtime.training.user_process import MetricScraper, run_user_process
+
+OPT_ML_NOTE = (
+    "Kiln: this host's /opt/ml is {root}; use the SM_* variables (SM_MODEL_DIR, SM_CHANNEL_<NAME>, …) "
+    "for paths: a hard-coded /opt/ml path is not valid on this machine."
+)
+
+
+def _output_prefix(spec: HostSpec) -> str:
+    output_path = spec.job["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    return f"{output_path}/{spec.job_name}/output"
+
+
+def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) -> dict[str, Any]:
+    """Run the job on this host; returns the result reported to the control plane."""
+    layout = OptMl(Path(spec.base_dir))
+    layout.create(spec)
+    store = resolve_store(spec.artifact_url)
+    log_path = layout.root.parent / "output.log"
+
+    reporter.status("Downloading", "Downloading input data")
+    download_channels(
+        store,
+        spec.job.get("InputDataConfig") or [],
+        layout.data_dir,
+        spec.hosts.index(spec.host),
+        len(spec.hosts),
+    )
+    user, framework = decode_hyperparameters(spec.hyperparameters)
+    entry_point = str(framework.get("sagemaker_program") or "")
+    if not entry_point:
+        raise UserCodeError("ClientError: the job names no entry point (hyperparameter sagemaker_program)")
+    submit_dir = framework.get("sagemaker_submit_directory")
+    if submit_dir:
+        fetch_source(store, str(submit_dir), layout.code_dir)
+    notes: list[str] = []
+    venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
+    python = python_for_requirements(layout.code_dir, venvs, notes)
+    command = launch_command(python, layout.code_dir, entry_point, hyperparameter_args(user))
+    private_view = private_opt_ml_command(layout.root, command)
+    if private_view is None:
+        notes.append(OPT_ML_NOTE.format(root=layout.root))
+    for note in notes:
+        reporter.line(note, "stderr")
+    if stop_event.is_set():
+        return {"state": "Stopped", "secondary_status": "Stopped", "message": "Stopped before training began"}
+
+    env = inherited_environment()
+    env.update(spec.job.get("Environment") or {})
+    # Inside a private view the script sees SageMaker's own paths; elsewhere, the host's real tree.
+    env.update(training_environment(spec, OptMl(OPT_ML) if private_view else layout, entry_point))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.code_dir), env.get("PYTHONPATH")]))
+    env["PYTHONUNBUFFERED"] = "1"  # lines must reach followers as they are printed, not at exit
+    env.setdefault("OMP_NUM_THREADS", str(spec.num_cpus))
+
+    reporter.status("Training", "Training image download completed. Training in progress.")
+    max_run = spec.job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
+    outcome = run_user_process(
+        private_view or command,
+        cwd=layout.code_dir,
+        env=env,
+        reporter=reporter,
+        log_path=log_path,
+        scraper=MetricScraper(spec.job.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []),
+        stop_event=stop_event,
+        max_run_seconds=float(max_run) if max_run else None,
+        grace_seconds=spec.stop_grace_seconds,
+    )
+    result: dict[str, Any] = {"exit_code": outcome.exit_code}
+    if outcome.timed_out:
+        result.update(
+            state="Stopped",
+            secondary_status="MaxRuntimeExceeded",
+            message=f"Training job exceeded MaxRuntimeInSeconds ({max_run} s) and was stopped",
+        )
+    elif outcome.stopped:
+        result.update(state="Stopped", secondary_status="Stopped", message="Training job stopped on request")
+    elif outcome.exit_code == 0:
+        result.update(state="Succeeded", secondary_status="Completed", message="Training job completed")
+    else:
+        reason = failure_reason(layout, outcome, command)
+        result.update(
+            state="Failed", secondary_status="Failed", message="Training job failed", failure_reason=reason
+        )
+
+    # Whatever the script saved in model/ is uploaded, also after a stop (SageMaker's contract).
+    if spec.is_master and result["state"] != "Failed":
+        reporter.status("Uploading", "Uploading generated training model")
+        model_uri, output_uri = upload_outputs(layout, store, _output_prefix(spec))
+        result["model_artifacts"] = model_uri
+        result["output_artifacts"] = output_uri
+    if result["state"] == "Succeeded":
+        layout.success_file.touch()
+    return result
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m kiln.runtime.training HOST_SPEC.json", file=sys.stderr)
+        return 2
+    spec_path = Path(argv[0])
+    spec = HostSpec.load(spec_path)
+    stop_event = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_event.set())
+    reporter = Reporter(spec.server_url, spec.job_name, spec.host, os.environ.get("KILN_API_TOKEN"))
+    started = time.time()
+    try:
+        result = run_host(spec, reporter, stop_event)
+    except UserCodeError as e:
+        result = {"state": "Failed", "secondary_status": "Failed", "message": "Training job failed"}
+        result["failure_reason"] = str(e)
+        reporter.line(str(e), "stderr")
+    except Exception as e:  # the boundary: any failure of this host becomes a readable reason
+        detail = traceback.format_exc()
+        for line in detail.splitlines():
+            reporter.line(line, "stderr")
+        result = {
+            "state": "Failed",
+            "secondary_status": "Failed",
+            "message": "Training job failed",
+            "failure_reason": f"InternalServerError: {type(e).__name__}: {e}",
+        }
+    result["attempt"] = spec.attempt
+    result["seconds"] = time.time() - started
+    # Kept beside the tree so a restarted server can learn the outcome even if this report is lost.
+    (spec_path.parent / "result.json").write_text(json.dumps(result))
+    try:
+        reporter.finish(result)
+    finally:
+        reporter.close()
+    return 0 if result["state"] == "Succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

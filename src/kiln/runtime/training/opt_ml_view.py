@@ -1,0 +1,72 @@
+"""A private /opt/ml for each host, where the OS allows it.
+
+Many SageMaker scripts hard-code ``/opt/ml/...``. Each host's command runs in its own mount namespace
+(``unshare``; unprivileged users get a user namespace too) in which ``/opt/ml`` is a bind mount of the
+host's own tree, so those scripts run unchanged and several hosts never see each other's files. Where
+/opt has no ``ml`` folder, a tmpfs is laid over /opt and its entries are bound back, so nothing that
+lives in /opt disappears. Where namespaces are not allowed, the job's log says that only the SM_*
+paths are valid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+__all__ = ["OPT_ML", "private_opt_ml_command"]
+
+OPT_ML = Path("/opt/ml")
+PROBE_TIMEOUT_SECONDS = 5
+
+_MOUNT_SCRIPT = r"""
+set -e
+tree="$1"; shift
+if [ -d /opt/ml ]; then
+  mount --bind "$tree" /opt/ml
+else
+  stage=$(mktemp -d)
+  mount --rbind /opt "$stage"
+  mount -t tmpfs -o mode=755 kiln-opt /opt
+  for entry in "$stage"/* "$stage"/.[!.]*; do
+    [ -e "$entry" ] || continue
+    name=${entry##*/}
+    if [ -d "$entry" ]; then mkdir "/opt/$name"; else : > "/opt/$name"; fi
+    mount --rbind "$entry" "/opt/$name"
+  done
+  mkdir /opt/ml
+  mount --bind "$tree" /opt/ml
+  umount -l "$stage"; rmdir "$stage"
+fi
+exec "$@"
+"""
+
+
+def _unshare_prefix() -> list[str] | None:
+    unshare = shutil.which("unshare")
+    if unshare is None or not Path("/opt").is_dir():
+        return None
+    prefix = [unshare, "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        prefix[1:1] = ["--user", "--map-root-user"]
+    return prefix
+
+
+def private_opt_ml_command(tree: Path, command: list[str]) -> list[str] | None:
+    """``command`` wrapped to see ``tree`` at /opt/ml, or None where this OS does not allow it."""
+    if os.environ.get("KILN_PRIVATE_OPT_ML", "1") == "0":
+        return None
+    prefix = _unshare_prefix()
+    if prefix is None:
+        return None
+    wrapper = [*prefix, "/bin/sh", "-c", _MOUNT_SCRIPT, "kiln-opt-ml", str(tree)]
+    try:
+        probe = subprocess.run(
+            [*wrapper, "/bin/sh", "-c", "test -d /opt/ml/input"],
+            capture_output=True,
+            timeout=PROBE_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return [*wrapper, *command] if probe.returncode == 0 else None

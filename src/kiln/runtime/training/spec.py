@@ -1,0 +1,41 @@
+"""What the control plane tells one training host: written as JSON beside the host's tree."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HostSpec"]
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    job_name: str
+    host: str
+    hosts: list[str]
+    attempt: int
+    server_url: str
+    artifact_url: str
+    base_dir: str  # this host's stand-in for /opt/ml
+    job: dict[str, Any]  # the CreateTrainingJob request as stored
+    stop_grace_seconds: float = 120.0
+    num_cpus: int = 1
+    num_gpus: int = 0
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hyperparameters(self) -> dict[str, str]:
+        return dict(self.job.get("HyperParameters") or {})
+
+    @property
+    def is_master(self) -> bool:
+        return self.host == self.hosts[0]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: Path) -> HostSpec:
+        return cls(**json.loads(path.read_text()))

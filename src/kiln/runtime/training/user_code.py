@@ -1,0 +1,97 @@
+"""The user's code: fetched from sourcedir.tar.gz, its requirements installed, its launch command built.
+
+Follows the toolkit (contract §1.4–1.5): a ``.py`` entry point runs under Python; a folder with
+``setup.py``/``pyproject.toml`` is installed and run as a module; anything else runs as a command.
+``requirements.txt`` goes into a virtual environment cached by the file's hash and layered on Kiln's
+own environment, so the second job with the same requirements starts at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from kiln.artifacts import ArtifactStore
+
+__all__ = ["UserCodeError", "fetch_source", "launch_command", "python_for_requirements"]
+
+PIP_TIMEOUT_SECONDS = 1800
+
+
+class UserCodeError(Exception):
+    """The user's code cannot be run; the message is the job's FailureReason."""
+
+
+def fetch_source(store: ArtifactStore, uri: str, code_dir: Path) -> None:
+    archive = code_dir.parent / "sourcedir.tar.gz"
+    store.get_file(uri, archive)
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(code_dir, filter="data")
+    archive.unlink()
+
+
+def python_for_requirements(code_dir: Path, venvs_dir: Path, log: list[str]) -> str:
+    """The interpreter to run the script with: Kiln's own, or a cached venv with requirements.txt."""
+    requirements = code_dir / "requirements.txt"
+    if not requirements.exists():
+        return sys.executable
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    venv = venvs_dir / digest
+    python = venv / "bin" / "python"
+    if (venv / ".kiln-ready").exists():
+        log.append(f"Using cached environment {venv} for requirements.txt")
+        return str(python)
+    log.append(f"Installing requirements.txt into {venv}")
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # --system-site-packages layers the venv on Kiln's environment (torch and friends are not re-installed).
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    _link_parent_site_packages(venv)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements)],
+        capture_output=True,
+        text=True,
+        timeout=PIP_TIMEOUT_SECONDS,
+    )
+    log.extend((result.stdout + result.stderr).splitlines())
+    if result.returncode != 0:
+        errors = [line for line in result.stderr.splitlines() if line.strip()]
+        raise UserCodeError(
+            "ClientError: installing requirements.txt failed: " + "\n".join(errors[-8:] or ["pip exited"])
+        )
+    (venv / ".kiln-ready").touch()
+    return str(python)
+
+
+def _link_parent_site_packages(venv: Path) -> None:
+    """When Kiln itself runs in a venv, make its packages visible to the layered venv too."""
+    import site
+    import sysconfig
+
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    target = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
+    target.mkdir(parents=True, exist_ok=True)
+    paths = [purelib, *(Path(p) for p in site.getsitepackages())]
+    (target / "kiln-parent.pth").write_text("\n".join(dict.fromkeys(str(p) for p in paths)) + "\n")
+
+
+def launch_command(python: str, code_dir: Path, entry_point: str, args: list[str]) -> list[str]:
+    path = code_dir / entry_point
+    if not path.exists():
+        raise UserCodeError(
+            f"ClientError: entry point {entry_point!r} is not in the uploaded source; "
+            f"the source holds: {', '.join(sorted(p.name for p in code_dir.iterdir())) or 'nothing'}"
+        )
+    is_package = path.is_dir() and ((path / "setup.py").exists() or (path / "pyproject.toml").exists())
+    if is_package:
+        subprocess.run([python, "-m", "pip", "install", "-q", str(path)], check=True)
+        return [python, "-m", path.name, *args]
+    if entry_point.endswith(".py"):
+        return [python, str(path), *args]
+    os.chmod(path, 0o755)
+    if path.suffix == ".sh":
+        return ["/bin/sh", str(path), *args]
+    return [str(path), *args]

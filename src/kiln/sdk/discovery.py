@@ -1,0 +1,107 @@
+"""The embedded default: find the local server in ``$KILN_HOME/server.json``, or start one.
+
+Like ``ray.init()``: with no ``KILN_URL``, the first program that needs a server starts one in the
+background, bound to 127.0.0.1, and every later program finds it. A lock file makes two programs
+starting at once share one server; a record whose process died is replaced.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import psutil
+
+from kiln.config import Settings
+from kiln.errors import ServerUnavailable
+
+__all__ = ["ensure_local_server", "find_local_server", "start_local_server"]
+
+START_TIMEOUT_SECONDS = 60.0
+HEALTH_TIMEOUT_SECONDS = 2.0
+
+
+@contextmanager
+def _start_lock(settings: Settings) -> Iterator[None]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / "server.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_record(settings: Settings) -> dict[str, Any] | None:
+    try:
+        record = json.loads(settings.server_record_path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) and "url" in record and "pid" in record else None
+
+
+def _answers(url: str, settings: Settings) -> bool:
+    try:
+        response = httpx.get(f"{url}/api/v1/health", timeout=HEALTH_TIMEOUT_SECONDS)
+        return response.status_code == 200 and response.json().get("home") == str(settings.home)
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def find_local_server(settings: Settings) -> str | None:
+    """The URL of the live server recorded for this KILN_HOME, or None."""
+    record = _read_record(settings)
+    if record is None or not psutil.pid_exists(int(record["pid"])):
+        return None
+    url = str(record["url"])
+    return url if _answers(url, settings) else None
+
+
+def start_local_server(settings: Settings) -> str:
+    """Start a background server for this KILN_HOME and wait until it answers."""
+    log_path = settings.home / "server.log"
+    env = dict(os.environ)
+    env["KILN_HOME"] = str(settings.home)
+    env.pop("KILN_URL", None)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kiln.server"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # the server outlives the program that started it
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            raise ServerUnavailable(
+                f"the Kiln server exited at start (code {process.returncode}); {log_path} says: "
+                + " | ".join(tail)
+            )
+        record = _read_record(settings)
+        if record is not None and record.get("pid") == process.pid and _answers(str(record["url"]), settings):
+            return str(record["url"])
+        time.sleep(0.05)
+    process.terminate()
+    raise ServerUnavailable(
+        f"the Kiln server did not answer within {START_TIMEOUT_SECONDS:.0f} s; see {log_path}"
+    )
+
+
+def ensure_local_server(settings: Settings) -> str:
+    url = find_local_server(settings)
+    if url is not None:
+        return url
+    with _start_lock(settings):
+        url = find_local_server(settings)  # another program may have started it while we waited
+        return url if url is not None else start_local_server(settings)

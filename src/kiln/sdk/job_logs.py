@@ -1,0 +1,89 @@
+"""Printing a training job's logs and status changes the way SageMaker's ``logs_for_job`` does."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from typing import Any, TextIO
+
+from kiln.errors import UnexpectedStatusException
+from kiln.sdk.client import KilnClient
+
+__all__ = ["check_job_status", "closing_lines", "print_job_logs", "wait_for_job"]
+
+WAIT_POLL_SECONDS = 0.5
+
+
+def _status_line(event: dict[str, Any]) -> str:
+    when = datetime.fromisoformat(event["timestamp"]).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when} {event['status']} - {event['message']}"
+
+
+def closing_lines(description: dict[str, Any]) -> list[str]:
+    """SageMaker's closing lines, with Kiln's cost estimate."""
+    count = int(description.get("ResourceConfig", {}).get("InstanceCount", 1))
+    instance_type = description.get("ResourceConfig", {}).get("InstanceType", "local")
+    training = int(description.get("TrainingTimeInSeconds", 0)) * count
+    billable = int(description.get("BillableTimeInSeconds", 0))
+    cost = float(description.get("EstimatedCost", 0.0))
+    return [
+        f"Training seconds: {training}",
+        f"Billable seconds: {billable}, estimated cost: ${cost:.4f} at {instance_type}'s reference price",
+    ]
+
+
+def check_job_status(description: dict[str, Any]) -> None:
+    status = description.get("TrainingJobStatus")
+    if status in ("Failed", "Stopped"):
+        reason = description.get("FailureReason") or description.get("SecondaryStatus", "")
+        name = description.get("TrainingJobName")
+        raise UnexpectedStatusException(
+            f"Error for Training job {name}: {status}. Reason: {reason}",
+            allowed_statuses=("Completed",),
+            actual_status=str(status),
+        )
+
+
+def print_job_logs(
+    client: KilnClient, name: str, *, follow: bool, out: TextIO | None = None
+) -> dict[str, Any]:
+    """Print every line so far (and, with ``follow``, until the job ends); returns the final describe."""
+    stream = out or sys.stdout
+    description = client.describe_training_job(name)
+    multi_host = int(description.get("ResourceConfig", {}).get("InstanceCount", 1)) > 1
+    if not follow:
+        after = 0
+        while True:
+            page = client.training_job_logs(name, after)
+            for event in page["Events"]:
+                _print_line(stream, event, multi_host)
+            if not page["Events"]:
+                break
+            after = page["NextSeq"]
+        return description
+    for event in client.follow_training_job(name):
+        if event["type"] == "log":
+            _print_line(stream, event, multi_host)
+        elif event["type"] == "status":
+            print(_status_line(event), file=stream, flush=True)
+        elif event["type"] == "end":
+            break
+    description = client.describe_training_job(name)
+    for line in closing_lines(description):
+        print(line, file=stream, flush=True)
+    return description
+
+
+def _print_line(stream: TextIO, event: dict[str, Any], multi_host: bool) -> None:
+    prefix = f"[{event['host']}] " if multi_host else ""
+    print(f"{prefix}{event['message']}", file=stream, flush=True)
+
+
+def wait_for_job(client: KilnClient, name: str) -> dict[str, Any]:
+    """Block until the job ends; returns its description."""
+    while True:
+        description = client.describe_training_job(name)
+        if description["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return description
+        time.sleep(WAIT_POLL_SECONDS)

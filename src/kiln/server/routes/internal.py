@@ -1,0 +1,55 @@
+"""/api/v1/internal: what training hosts report (log lines, metrics, status, their ending)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from kiln.records import LogLine, MetricValue, from_epoch
+from kiln.server.deps import TrainingJobs
+
+router = APIRouter(prefix="/internal/training-jobs/{name}/hosts/{host}", tags=["internal"])
+
+
+class _Line(BaseModel):
+    t: float
+    s: str = "stdout"
+    m: str
+
+
+class _Metric(BaseModel):
+    name: str
+    value: float
+    t: float
+
+
+class HostEvents(BaseModel):
+    batch: int
+    lines: list[_Line] = []
+    metrics: list[_Metric] = []
+
+
+class HostStatus(BaseModel):
+    status: str
+    message: str = ""
+
+
+@router.post("/events")
+def host_events(name: str, host: str, events: HostEvents, jobs: TrainingJobs) -> dict[str, bool]:
+    lines = [LogLine(0, host, from_epoch(e.t), e.m, e.s) for e in events.lines]
+    metrics = [MetricValue(m.name, m.value, from_epoch(m.t), host) for m in events.metrics]
+    return {"stored": jobs.host_events(name, host, events.batch, lines, metrics)}
+
+
+@router.post("/status")
+def host_status(name: str, host: str, body: HostStatus, jobs: TrainingJobs) -> dict[str, bool]:
+    jobs.host_status(name, host, body.status, body.message)
+    return {"ok": True}
+
+
+@router.post("/finish")
+def host_finished(name: str, host: str, result: dict[str, Any], jobs: TrainingJobs) -> dict[str, str]:
+    job = jobs.host_finished(name, host, result)
+    return {"TrainingJobStatus": job.status.value}

@@ -1,0 +1,1 @@
+"""Request and public response shapes of the REST API (SageMaker's field names)."""

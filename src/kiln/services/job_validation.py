@@ -1,0 +1,123 @@
+"""Checks a CreateTrainingJob request before anything is stored: each refusal names the field and value."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from kiln.artifacts import ArtifactStore
+from kiln.errors import ValidationError
+from kiln.scheduler import get_instance_type
+
+__all__ = ["JOB_NAME_PATTERN", "validate_job_name", "validate_training_request"]
+
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's, ≤63 characters
+CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
+MAX_HYPERPARAMETERS = 100
+MAX_HYPERPARAMETER_KEY = 256
+MAX_HYPERPARAMETER_VALUE = 2500
+MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600  # SageMaker's ceiling
+
+
+def validate_job_name(name: str, what: str = "TrainingJobName") -> None:
+    if not JOB_NAME_PATTERN.match(name):
+        raise ValidationError(
+            f"{what} {name!r} is not valid: use 1-63 letters, digits and hyphens, starting and ending "
+            "with a letter or digit (pattern ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})"
+        )
+
+
+def _validate_hyperparameters(hyperparameters: Any) -> dict[str, str]:
+    if not isinstance(hyperparameters, dict):
+        raise ValidationError(
+            f"HyperParameters must be an object of strings, not {type(hyperparameters).__name__}"
+        )
+    if len(hyperparameters) > MAX_HYPERPARAMETERS:
+        raise ValidationError(
+            f"HyperParameters has {len(hyperparameters)} entries; at most {MAX_HYPERPARAMETERS} are allowed"
+        )
+    for key, value in hyperparameters.items():
+        if not isinstance(key, str) or not key or len(key) > MAX_HYPERPARAMETER_KEY:
+            raise ValidationError(
+                f"hyperparameter name {key!r} must be 1-{MAX_HYPERPARAMETER_KEY} characters"
+            )
+        if not isinstance(value, str):
+            raise ValidationError(
+                f"hyperparameter {key!r} has the value {value!r} of type {type(value).__name__}; "
+                "values must be strings (the SDK JSON-encodes them for you)"
+            )
+        if len(value) > MAX_HYPERPARAMETER_VALUE:
+            raise ValidationError(
+                f"hyperparameter {key!r} is {len(value)} characters long; at most "
+                f"{MAX_HYPERPARAMETER_VALUE} are allowed"
+            )
+    return hyperparameters
+
+
+def _decoded(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def validate_training_request(request: dict[str, Any], store: ArtifactStore) -> None:
+    """Raise ValidationError for the first problem found; changes nothing."""
+    validate_job_name(str(request.get("TrainingJobName", "")))
+    hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
+    program = _decoded(hyperparameters.get("sagemaker_program", '""'))
+    if not program:
+        raise ValidationError(
+            "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
+            "to the script to run, e.g. 'train.py'"
+        )
+    submit = _decoded(hyperparameters.get("sagemaker_submit_directory", '""'))
+    if submit and not store.exists(str(submit)):
+        raise ValidationError(
+            f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"
+        )
+    resources = request.get("ResourceConfig") or {}
+    get_instance_type(str(resources.get("InstanceType", "")))
+    count = resources.get("InstanceCount", 1)
+    if not isinstance(count, int) or count < 1:
+        raise ValidationError(f"ResourceConfig.InstanceCount {count!r} must be a whole number ≥ 1")
+    seen: set[str] = set()
+    for channel in request.get("InputDataConfig") or []:
+        name = channel.get("ChannelName", "")
+        if not CHANNEL_NAME_PATTERN.match(name):
+            raise ValidationError(f"channel name {name!r} must use letters, digits, '.', '-' and '_' only")
+        if name in seen:
+            raise ValidationError(f"channel {name!r} is given twice; channel names must be unique")
+        seen.add(name)
+        source = channel.get("DataSource", {}).get("S3DataSource", {})
+        uri = source.get("S3Uri", "")
+        if not uri or not store.exists(uri):
+            raise ValidationError(
+                f"channel {name!r}: input URI {uri!r} does not exist; upload the data first "
+                "(Session.upload_data or `kiln upload`) and pass the URI it returns"
+            )
+        distribution = source.get("S3DataDistributionType", "FullyReplicated")
+        if distribution not in ("FullyReplicated", "ShardedByS3Key"):
+            raise ValidationError(
+                f"channel {name!r}: S3DataDistributionType {distribution!r} must be FullyReplicated "
+                "or ShardedByS3Key"
+            )
+    stopping = request.get("StoppingCondition") or {}
+    max_run = stopping.get("MaxRuntimeInSeconds")
+    if max_run is not None and not (isinstance(max_run, int) and 1 <= max_run <= MAX_RUNTIME_LIMIT_SECONDS):
+        raise ValidationError(
+            f"StoppingCondition.MaxRuntimeInSeconds {max_run!r} must be between 1 and "
+            f"{MAX_RUNTIME_LIMIT_SECONDS}"
+        )
+    for definition in (request.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []:
+        try:
+            re.compile(definition.get("Regex", ""))
+        except re.error as e:
+            raise ValidationError(
+                f"metric definition {definition.get('Name')!r} has an invalid Regex "
+                f"{definition.get('Regex')!r}: {e}"
+            ) from e
+    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
+    if not output:
+        raise ValidationError("OutputDataConfig.S3OutputPath is required (the SDK's output_path)")
