@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from kiln.runtime.training.reporter import Reporter
 __all__ = ["MetricScraper", "RunOutcome", "run_user_process"]
 
 STDERR_TAIL_LINES = 30
+RUN_MARKER_VARIABLE = "KILN_RUN_MARKER"  # set in the script's environment; its descendants inherit it
 
 
 class MetricScraper:
@@ -92,6 +94,19 @@ def _descendants(pid: int) -> list[int]:
         return []
 
 
+def _marked_processes(marker: str) -> list[int]:
+    """Every process that inherited this run's marker variable: children, and orphans in their own
+    sessions that no parent-child walk can find any more."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get(RUN_MARKER_VARIABLE) == marker:
+                found.append(process.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+    return found
+
+
 def run_user_process(
     command: list[str],
     *,
@@ -105,6 +120,8 @@ def run_user_process(
     grace_seconds: float,
     on_start: Callable[[int], None] | None = None,
 ) -> RunOutcome:
+    marker = uuid.uuid4().hex
+    env = {**env, RUN_MARKER_VARIABLE: marker}
     process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
     )
@@ -118,10 +135,14 @@ def run_user_process(
         assert process.stderr is not None
         pumps = [
             threading.Thread(
-                target=_pump, args=(process.stdout, "stdout", reporter, log_file, log_lock, scraper, None)
+                target=_pump,
+                args=(process.stdout, "stdout", reporter, log_file, log_lock, scraper, None),
+                daemon=True,  # a leftover holding the pipe open must not keep this process alive
             ),
             threading.Thread(
-                target=_pump, args=(process.stderr, "stderr", reporter, log_file, log_lock, scraper, tail)
+                target=_pump,
+                args=(process.stderr, "stderr", reporter, log_file, log_lock, scraper, tail),
+                daemon=True,
             ),
         ]
         for pump in pumps:
@@ -148,8 +169,8 @@ def run_user_process(
             except subprocess.TimeoutExpired:
                 pass
         # Whatever the script started and left running goes with it.
-        leftovers = [p for p in known_children if psutil.pid_exists(p)]
-        _kill_tree(leftovers, signal.SIGKILL)
+        leftovers = {p for p in known_children if psutil.pid_exists(p)} | set(_marked_processes(marker))
+        _kill_tree(sorted(leftovers), signal.SIGKILL)
         for pump in pumps:
             pump.join(timeout=10)
     return RunOutcome(
