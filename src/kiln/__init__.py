@@ -31,7 +31,9 @@ _LAZY = {
 _SUBMODULES = {"deserializers", "errors", "serializers"}
 
 if TYPE_CHECKING:
-    from kiln import deserializers, errors, serializers
+    import kiln.deserializers as deserializers
+    import kiln.errors as errors
+    import kiln.serializers as serializers
     from kiln.sdk.estimator import Estimator, PyTorch
     from kiln.sdk.inputs import TrainingInput
     from kiln.sdk.session import Session

@@ -151,7 +151,9 @@ class TrainingJob:
     model_artifacts: str | None = None
     output_artifacts: str | None = None
     stop_requested_at: datetime | None = None
-    billable_seconds: int = 0
+    billable_seconds: int = 0  # of attempts that already ended (the job's total once it has ended)
+    attempt: int = 1
+    attempt_start_time: datetime | None = None
     transitions: tuple[StatusTransition, ...] = ()
     final_metrics: tuple[MetricValue, ...] = ()
     hosts: tuple[TrainingJobHost, ...] = field(default=())
@@ -159,6 +161,17 @@ class TrainingJob:
     @property
     def instance_count(self) -> int:
         return int(self.spec.get("ResourceConfig", {}).get("InstanceCount", 1))
+
+    @property
+    def max_retry_attempts(self) -> int:
+        return int((self.spec.get("RetryStrategy") or {}).get("MaximumRetryAttempts", 0))
+
+    def billable_seconds_at(self, now: datetime) -> int:
+        """Instances × seconds of every attempt, the running one counted up to ``now``."""
+        if self.status.is_terminal() or self.attempt_start_time is None:
+            return self.billable_seconds
+        running = max(0, int((now - self.attempt_start_time).total_seconds())) * self.instance_count
+        return self.billable_seconds + running
 
     @property
     def instance_type(self) -> str:

@@ -8,9 +8,11 @@ from kiln.metadata.training_jobs import (
     get_training_job,
     insert_training_job,
     list_active_training_jobs,
+    list_jobs_with_live_hosts,
     list_training_jobs,
     record_transition,
     request_stop,
+    start_attempt,
     update_host,
 )
 
@@ -22,10 +24,12 @@ __all__ = [
     "get_training_job",
     "insert_training_job",
     "list_active_training_jobs",
+    "list_jobs_with_live_hosts",
     "list_log_lines",
     "list_metric_values",
     "list_training_jobs",
     "record_transition",
     "request_stop",
+    "start_attempt",
     "update_host",
 ]

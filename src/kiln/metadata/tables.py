@@ -61,7 +61,9 @@ class TrainingJobRow(Base):
     model_artifacts: Mapped[str | None] = mapped_column(Text)
     output_artifacts: Mapped[str | None] = mapped_column(Text)
     stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    billable_seconds: Mapped[int] = mapped_column(Integer, default=0)  # of attempts already ended
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    attempt_start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class StatusTransitionRow(Base):

@@ -34,9 +34,11 @@ __all__ = [
     "get_training_job",
     "insert_training_job",
     "list_active_training_jobs",
+    "list_jobs_with_live_hosts",
     "list_training_jobs",
     "record_transition",
     "request_stop",
+    "start_attempt",
     "update_host",
 ]
 
@@ -105,6 +107,8 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool) -> Training
         output_artifacts=row.output_artifacts,
         stop_requested_at=row.stop_requested_at,
         billable_seconds=row.billable_seconds,
+        attempt=row.attempt,
+        attempt_start_time=row.attempt_start_time,
         transitions=transitions,
         final_metrics=metrics,
         hosts=hosts,
@@ -126,6 +130,7 @@ def insert_training_job(
             creation_time=now,
             last_modified_time=now,
             billable_seconds=0,
+            attempt=1,
         )
         session.add(row)
         session.flush()
@@ -235,8 +240,11 @@ def record_transition(
         row.status = primary.value
         row.secondary_status = status.value
         row.last_modified_time = now
-        if status is SecondaryStatus.TRAINING and row.training_start_time is None:
-            row.training_start_time = now
+        if status is SecondaryStatus.TRAINING:
+            if row.training_start_time is None:
+                row.training_start_time = now
+            if row.attempt_start_time is None:
+                row.attempt_start_time = now
         if status.is_terminal():
             row.training_end_time = now
             if row.training_start_time is None:
@@ -251,6 +259,31 @@ def record_transition(
             row.billable_seconds = billable_seconds
         session.flush()
         return _to_record(session, row, full=True)
+
+
+def start_attempt(db: Database, name: str, now: datetime) -> TrainingJob:
+    """Close the running attempt (its seconds become billable) and number the next one."""
+    with db.session() as session:
+        row = _job_row(session, name)
+        if row.attempt_start_time is not None:
+            count = int(row.spec.get("ResourceConfig", {}).get("InstanceCount", 1))
+            row.billable_seconds += max(1, int((now - row.attempt_start_time).total_seconds())) * count
+        row.attempt += 1
+        row.attempt_start_time = None
+        row.last_modified_time = now
+        session.flush()
+        return _to_record(session, row, full=True)
+
+
+def list_jobs_with_live_hosts(db: Database) -> list[TrainingJob]:
+    """Jobs that still have a host the control plane believes to be running (ended jobs included)."""
+    live = [HostState.LAUNCHING.value, HostState.RUNNING.value]
+    with db.session() as session:
+        ids = select(TrainingJobHostRow.job_id).where(TrainingJobHostRow.state.in_(live)).distinct()
+        rows = session.scalars(
+            select(TrainingJobRow).where(TrainingJobRow.id.in_(ids)).order_by(TrainingJobRow.id)
+        )
+        return [_to_record(session, r, full=True) for r in rows]
 
 
 def request_stop(db: Database, name: str, now: datetime) -> TrainingJob:

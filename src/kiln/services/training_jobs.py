@@ -1,25 +1,23 @@
 """Training jobs as use-cases: create, describe, list, stop, and what hosts report while they run.
 
 The control plane is the only writer of job status. Hosts report; this module decides what a report
-means for the job (a failed host fails the job and stops the others; the last host to finish ends it).
+means for the job: a failed host fails the job and stops the others; a host that vanished restarts
+the job while ``RetryStrategy`` allows; the last host to finish ends it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
-from kiln.executors import Executor, ProcessHandle
+from kiln.executors import UNKNOWN_EXIT, Executor, ProcessHandle
 from kiln.metadata import Database
 from kiln.records import (
     HostState,
@@ -27,14 +25,30 @@ from kiln.records import (
     MetricValue,
     SecondaryStatus,
     TrainingJob,
+    TrainingJobHost,
     TrainingJobStatus,
     utcnow,
 )
-from kiln.runtime.training.spec import HostSpec
-from kiln.scheduler import get_instance_type
+from kiln.services.host_launch import launch_hosts
 from kiln.services.job_validation import validate_training_request
+from kiln.services.model_merge import merge_model_parts
 
 __all__ = ["TrainingJobService"]
+
+KILL_MARGIN_SECONDS = 15.0  # after the grace period, how long before a stopped host is SIGKILLed
+
+
+def _handle(host: TrainingJobHost) -> ProcessHandle:
+    assert host.pid is not None
+    return ProcessHandle(host.pid, host.pid_started_at or 0.0)
+
+
+def _how_it_ended(code: int) -> str:
+    if code == UNKNOWN_EXIT:
+        return "ended while the Kiln server was not watching it"
+    if code < 0:
+        return f"was killed by signal {signal.Signals(-code).name}"
+    return f"exited with code {code}"
 
 
 @dataclass
@@ -59,7 +73,7 @@ class TrainingJobService:
             utcnow(),
             "Preparing the instances for training",
         )
-        self._launch_hosts(job, attempt=1)
+        self._launch(job)
         return metadata.get_training_job(self.db, job.name)
 
     def describe(self, name: str) -> TrainingJob:
@@ -94,9 +108,7 @@ class TrainingJobService:
         metadata.record_transition(
             self.db, name, SecondaryStatus.STOPPING, "Stopping the training job", utcnow()
         )
-        for host in job.hosts:
-            if host.pid is not None and not host.state.is_terminal():
-                self.executor.signal(ProcessHandle(host.pid, host.pid_started_at or 0.0), signal.SIGTERM)
+        self._signal_hosts(job, signal.SIGTERM)
         return metadata.get_training_job(self.db, name)
 
     def logs(self, name: str, after_seq: int = 0, limit: int = 1000) -> list[LogLine]:
@@ -104,54 +116,6 @@ class TrainingJobService:
 
     def metrics(self, name: str, metric: str | None = None) -> list[MetricValue]:
         return metadata.list_metric_values(self.db, name, metric=metric)
-
-    # -- launching ------------------------------------------------------------------------------------
-
-    def host_dir(self, job_name: str, host: str) -> Path:
-        return self.settings.jobs_dir / job_name / host
-
-    def _launch_hosts(self, job: TrainingJob, attempt: int) -> None:
-        instance = get_instance_type(job.instance_type)
-        hosts = [h.host for h in job.hosts]
-        for host in hosts:
-            folder = self.host_dir(job.name, host)
-            folder.mkdir(parents=True, exist_ok=True)
-            spec = HostSpec(
-                job_name=job.name,
-                host=host,
-                hosts=hosts,
-                attempt=attempt,
-                server_url=self.server_url,
-                artifact_url=self.store.root_url,
-                base_dir=str(folder / "opt" / "ml"),
-                job=job.spec,
-                stop_grace_seconds=self.settings.stop_grace_seconds,
-                num_cpus=instance.vcpus,
-                num_gpus=instance.gpus,
-                environment={"KILN_VENVS_DIR": str(self.settings.venvs_dir)},
-            )
-            spec_path = folder / "host.json"
-            spec.save(spec_path)
-            (folder / "result.json").unlink(missing_ok=True)
-            env = _runtime_environment(self.settings)
-            handle = self.executor.launch(
-                [sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
-                env=env,
-                cwd=folder,
-                log_path=folder / "runtime.log",
-            )
-            metadata.update_host(
-                self.db,
-                job.name,
-                host,
-                state=HostState.RUNNING,
-                pid=handle.pid,
-                pid_started_at=handle.started_at,
-                exit_code=None,
-                failure_reason=None,
-                last_batch=0,
-                last_heartbeat=utcnow(),
-            )
 
     # -- what hosts report ----------------------------------------------------------------------------
 
@@ -173,6 +137,9 @@ class TrainingJobService:
             metadata.record_transition(self.db, name, secondary, message, utcnow())
 
     def host_finished(self, name: str, host: str, result: dict[str, Any]) -> TrainingJob:
+        job = metadata.get_training_job(self.db, name)
+        if int(result.get("attempt", job.attempt)) != job.attempt:
+            return job  # a report from an attempt that was already restarted
         state = HostState(result.get("state", HostState.FAILED.value))
         metadata.update_host(
             self.db,
@@ -193,88 +160,116 @@ class TrainingJobService:
             return self._end(
                 job, SecondaryStatus.FAILED, result.get("message", "Training job failed"), reason
             )
-        if host == job.hosts[0].host:
-            model = result.get("model_artifacts")
-            output = result.get("output_artifacts")
+        if host == job.hosts[0].host and result.get("model_artifacts"):
             job = metadata.record_transition(
                 self.db,
                 name,
                 job.secondary_status,
                 job.transitions[-1].message if job.transitions else "",
                 utcnow(),
-                model_artifacts=model,
-                output_artifacts=output,
+                model_artifacts=result.get("model_artifacts"),
+                output_artifacts=result.get("output_artifacts"),
             )
-        if all(h.state.is_terminal() for h in job.hosts):
-            secondary = SecondaryStatus(result.get("secondary_status", "Completed"))
-            if job.stop_requested_at is not None and secondary is SecondaryStatus.COMPLETED:
-                secondary = SecondaryStatus.STOPPED
-            return self._end(job, secondary, result.get("message", ""), None)
-        return job
+        if not all(h.state.is_terminal() for h in job.hosts):
+            return job
+        secondary = SecondaryStatus(result.get("secondary_status", "Completed"))
+        if job.stop_requested_at is not None and secondary is SecondaryStatus.COMPLETED:
+            secondary = SecondaryStatus.STOPPED
+        if len(job.hosts) > 1 and job.model_artifacts:
+            prefix = job.model_artifacts.rsplit("/", 1)[0]
+            merge_model_parts(self.store, prefix, [h.host for h in job.hosts])
+        return self._end(job, secondary, result.get("message", ""), None)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def _launch(self, job: TrainingJob) -> None:
+        launch_hosts(self.settings, self.db, self.store, self.executor, self.server_url, job)
+
+    def _signal_hosts(self, job: TrainingJob, sig: signal.Signals) -> None:
+        for host in job.hosts:
+            if host.pid is not None and not host.state.is_terminal():
+                self.executor.signal(_handle(host), sig)
 
     def _end(
         self, job: TrainingJob, status: SecondaryStatus, message: str, reason: str | None
     ) -> TrainingJob:
         now = utcnow()
-        start = job.training_start_time or now
-        billable = max(1, int((now - start).total_seconds())) * job.instance_count
         ended = metadata.record_transition(
-            self.db, job.name, status, message, now, failure_reason=reason, billable_seconds=billable
+            self.db,
+            job.name,
+            status,
+            message,
+            now,
+            failure_reason=reason,
+            billable_seconds=max(1, job.billable_seconds_at(now)),
         )
-        for host in ended.hosts:  # a failed host takes the others down with it: no process outlives its job
-            if host.pid is not None and not host.state.is_terminal():
-                self.executor.signal(ProcessHandle(host.pid, host.pid_started_at or 0.0), signal.SIGTERM)
+        self._signal_hosts(ended, signal.SIGTERM)  # a failed host takes the others down with it
         return ended
+
+    def _restart(self, job: TrainingJob, lost_host: str, how: str) -> None:
+        """Stop what is left of the attempt and start the next one (secondary status Restarting)."""
+        self._signal_hosts(job, signal.SIGKILL)
+        for host in job.hosts:
+            if host.pid is not None:
+                metadata.update_host(self.db, job.name, host.host, state=HostState.STOPPED)
+        job = metadata.start_attempt(self.db, job.name, utcnow())
+        message = (
+            f"Restarting the training job: host {lost_host} {how} "
+            f"(attempt {job.attempt} of {job.max_retry_attempts + 1})"
+        )
+        metadata.record_transition(self.db, job.name, SecondaryStatus.RESTARTING, message, utcnow())
+        self._launch(metadata.get_training_job(self.db, job.name))
 
     # -- supervision ----------------------------------------------------------------------------------
 
     def supervise_once(self) -> None:
-        """Fail hosts whose process vanished without a report, and kill what ignores a stop."""
+        """Handle hosts whose process vanished without a report, and kill what outlives a stop."""
         now = utcnow()
-        for job in metadata.list_active_training_jobs(self.db):
+        for job in metadata.list_jobs_with_live_hosts(self.db):
             for host in job.hosts:
                 if host.state.is_terminal() or host.pid is None:
                     continue
-                handle = ProcessHandle(host.pid, host.pid_started_at or 0.0)
-                code = self.executor.exit_code(handle)
-                if code is None:
-                    if job.stop_requested_at is not None:
-                        overdue = (now - job.stop_requested_at).total_seconds()
-                        if overdue > self.settings.stop_grace_seconds + 15:
-                            self.executor.signal(handle, signal.SIGKILL)
-                    continue
-                self._host_vanished(job, host.host, code)
+                code = self.executor.exit_code(_handle(host))
+                if code is not None:
+                    self._host_vanished(job, host, code)
+                    break  # the job may have been restarted or ended: look again next pass
+                ended_at = job.stop_requested_at or (
+                    job.training_end_time if job.status.is_terminal() else None
+                )
+                if ended_at is not None:
+                    overdue = (now - ended_at).total_seconds()
+                    if overdue > self.settings.stop_grace_seconds + KILL_MARGIN_SECONDS:
+                        self.executor.signal(_handle(host), signal.SIGKILL)
 
-    def _host_vanished(self, job: TrainingJob, host: str, code: int) -> None:
-        result_file = self.host_dir(job.name, host) / "result.json"
+    def _host_vanished(self, job: TrainingJob, host: TrainingJobHost, code: int) -> None:
+        # Whatever the host's runtime left in its process group (the user's script) goes too.
+        self.executor.signal(_handle(host), signal.SIGKILL)
+        result_file = self.settings.jobs_dir / job.name / host.host / "result.json"
         if result_file.exists():  # it finished, but its report never arrived
             try:
-                self.host_finished(job.name, host, json.loads(result_file.read_text()))
+                self.host_finished(job.name, host.host, json.loads(result_file.read_text()))
                 return
             except ValueError:
                 pass
-        if job.stop_requested_at is not None:
-            self.host_finished(
-                job.name, host, {"state": "Stopped", "secondary_status": "Stopped", "exit_code": code}
-            )
+        if job.status.is_terminal():
+            metadata.update_host(self.db, job.name, host.host, state=HostState.STOPPED, exit_code=code)
             return
-        if code < 0 and code != -255:
-            how = f"was killed by signal {signal.Signals(-code).name}"
-        elif code == -255:
-            how = "ended while the Kiln server was not running"
-        else:
-            how = f"exited with code {code}"
-        reason = f"InternalServerError: the process of host {host} {how} before reporting a result"
+        if job.stop_requested_at is not None:
+            stopped = {
+                "state": "Stopped",
+                "secondary_status": "Stopped",
+                "exit_code": code,
+                "attempt": job.attempt,
+            }
+            self.host_finished(job.name, host.host, stopped)
+            return
+        how = _how_it_ended(code)
+        if job.attempt <= job.max_retry_attempts:
+            self._restart(job, host.host, how)
+            return
+        reason = f"InternalServerError: the process of host {host.host} {how} before reporting a result"
         self.host_finished(
             job.name,
-            host,
-            {"state": "Failed", "exit_code": code, "failure_reason": reason, "secondary_status": "Failed"},
+            host.host,
+            {"state": "Failed", "exit_code": code, "failure_reason": reason, "attempt": job.attempt},
         )
-
-
-def _runtime_environment(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env["KILN_HOME"] = str(settings.home)
-    if settings.api_token:
-        env["KILN_API_TOKEN"] = settings.api_token
-    return env

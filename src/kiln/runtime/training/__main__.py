@@ -17,17 +17,19 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from kiln.artifacts import resolve_store
+from kiln.artifacts import ArtifactStore, resolve_store
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
     decode_hyperparameters,
+    distributed_environment,
     hyperparameter_args,
     inherited_environment,
     training_environment,
 )
+from kiln.runtime.training.folder_sync import FolderSync, restore_folder
 from kiln.runtime.training.layout import OptMl
-from kiln.runtime.training.opt_ml_view import OPT_ML, private_opt_ml_command
-from kiln.runtime.training.outputs import failure_reason, upload_outputs
+from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
+from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
 from kiln.runtime.training.reporter import Reporter
 from kiln.runtime.training.spec import HostSpec
 from kiln.runtime.training.user_code import (
@@ -35,6 +37,7 @@ from kiln.runtime.training.user_code import (
     fetch_source,
     launch_command,
     python_for_requirements,
+    torchrun_command,
 )
 from kiln.runtime.training.user_process import MetricScraper, run_user_process
 
@@ -47,6 +50,38 @@ OPT_ML_NOTE = (
 def _output_prefix(spec: HostSpec) -> str:
     output_path = spec.job["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     return f"{output_path}/{spec.job_name}/output"
+
+
+def _local_path(path: str | None, layout: OptMl, default: Path) -> Path:
+    """A path the script was told about (``/opt/ml/...`` means this host's tree)."""
+    if not path:
+        return default
+    if path == str(OPT_ML) or path.startswith(f"{OPT_ML}/"):
+        return layout.root / Path(path).relative_to(OPT_ML)
+    return Path(path)
+
+
+def start_folder_syncs(
+    spec: HostSpec, layout: OptMl, store: ArtifactStore, reporter: Reporter
+) -> list[FolderSync]:
+    """Restore checkpoints, then keep checkpoints and TensorBoard event files flowing to the store."""
+    syncs = []
+    checkpoint = spec.job.get("CheckpointConfig")
+    if checkpoint:
+        folder = _local_path(checkpoint.get("LocalPath"), layout, layout.checkpoints_dir)
+        restored = restore_folder(store, checkpoint["S3Uri"], folder)
+        if restored:
+            reporter.line(
+                f"Kiln: restored {restored} checkpoint file(s) from {checkpoint['S3Uri']}", "stderr"
+            )
+        syncs.append(FolderSync(store, folder, checkpoint["S3Uri"]).start())
+    tensorboard = spec.job.get("TensorBoardOutputConfig") or {}
+    folder = _local_path(tensorboard.get("LocalPath"), layout, layout.tensorboard_dir)
+    uri = tensorboard.get("S3OutputPath") or f"{_output_prefix(spec).rsplit('/', 1)[0]}/tensorboard"
+    if not spec.is_master:
+        uri = f"{uri.rstrip('/')}/{spec.host}"
+    syncs.append(FolderSync(store, folder, uri).start())
+    return syncs
 
 
 def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) -> dict[str, Any]:
@@ -75,7 +110,21 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
     python = python_for_requirements(layout.code_dir, venvs, notes)
     command = launch_command(python, layout.code_dir, entry_point, hyperparameter_args(user))
-    private_view = private_opt_ml_command(layout.root, command)
+    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts)
+    view_prefix = private_view_prefix(layout.root, hosts_file)
+    hosts_resolve = view_prefix is not None
+    distributed = distributed_environment(spec, hosts_resolve=hosts_resolve)
+    if framework.get("sagemaker_torch_distributed_enabled") in (True, "true", "True"):
+        command = torchrun_command(
+            python,
+            command,
+            nnodes=len(spec.hosts),
+            node_rank=spec.hosts.index(spec.host),
+            procs_per_host=max(1, spec.num_gpus),
+            master=distributed["MASTER_ADDR"],
+            port=spec.master_port,
+        )
+    private_view = [*view_prefix, *command] if view_prefix is not None else None
     if private_view is None:
         notes.append(OPT_ML_NOTE.format(root=layout.root))
     for note in notes:
@@ -87,10 +136,12 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     env.update(spec.job.get("Environment") or {})
     # Inside a private view the script sees SageMaker's own paths; elsewhere, the host's real tree.
     env.update(training_environment(spec, OptMl(OPT_ML) if private_view else layout, entry_point))
+    env.update(distributed)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.code_dir), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # lines must reach followers as they are printed, not at exit
     env.setdefault("OMP_NUM_THREADS", str(spec.num_cpus))
 
+    syncs = start_folder_syncs(spec, layout, store, reporter)
     reporter.status("Training", "Training image download completed. Training in progress.")
     max_run = spec.job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     outcome = run_user_process(
@@ -104,6 +155,10 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         max_run_seconds=float(max_run) if max_run else None,
         grace_seconds=spec.stop_grace_seconds,
     )
+    for sync in syncs:
+        sync.stop()
+        for error in sync.errors[-3:]:
+            reporter.line(f"Kiln: could not upload {error}", "stderr")
     result: dict[str, Any] = {"exit_code": outcome.exit_code}
     if outcome.timed_out:
         result.update(
@@ -127,6 +182,8 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         model_uri, output_uri = upload_outputs(layout, store, _output_prefix(spec))
         result["model_artifacts"] = model_uri
         result["output_artifacts"] = output_uri
+    elif result["state"] != "Failed":
+        upload_model_part(layout, store, _output_prefix(spec), spec.host)
     if result["state"] == "Succeeded":
         layout.success_file.touch()
     return result

@@ -14,7 +14,12 @@ from typing import Any
 from kiln.runtime.training.layout import OptMl, input_data_config, resource_config
 from kiln.runtime.training.spec import HostSpec
 
-__all__ = ["decode_hyperparameters", "hyperparameter_args", "training_environment"]
+__all__ = [
+    "decode_hyperparameters",
+    "distributed_environment",
+    "hyperparameter_args",
+    "training_environment",
+]
 
 RESERVED_PREFIX = "sagemaker_"
 RESERVED_NAMES = frozenset({"_tuning_objective_metric", "default_user_module_name"})
@@ -136,6 +141,33 @@ _TOOLKIT_KEYS = frozenset(
         "sagemaker_region",
     }
 )
+
+
+def distributed_environment(spec: HostSpec, *, hosts_resolve: bool) -> dict[str, str]:
+    """torch.distributed's variables, as SageMaker's PyTorch toolkit sets them (contract §1.6).
+
+    One process per host unless torchrun is used (it then sets RANK and WORLD_SIZE per worker).
+    Host names resolve only inside the private view; elsewhere the master is reached on loopback.
+    """
+    master = spec.hosts[0] if hosts_resolve else "127.0.0.1"
+    rank = spec.hosts.index(spec.host)
+    return {
+        "MASTER_ADDR": master,
+        "MASTER_PORT": str(spec.master_port),
+        "WORLD_SIZE": str(len(spec.hosts)),
+        "RANK": str(rank),
+        "LOCAL_RANK": "0",
+        "NODE_RANK": str(rank),
+        "SM_MASTER_ADDR": master,
+        "SM_MASTER_PORT": str(spec.master_port),
+        "SM_HOST_COUNT": str(len(spec.hosts)),
+        "SM_CURRENT_HOST_RANK": str(rank),
+        # All hosts of a local job share the loopback interface.
+        "GLOO_SOCKET_IFNAME": "lo",
+        "NCCL_SOCKET_IFNAME": "lo",
+        "NCCL_IB_DISABLE": "1",
+        "NCCL_DEBUG": "WARN",
+    }
 
 
 def inherited_environment() -> dict[str, str]:

@@ -15,14 +15,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["OPT_ML", "private_opt_ml_command"]
+__all__ = ["OPT_ML", "private_view_prefix", "write_hosts_file"]
 
 OPT_ML = Path("/opt/ml")
 PROBE_TIMEOUT_SECONDS = 5
 
 _MOUNT_SCRIPT = r"""
 set -e
-tree="$1"; shift
+tree="$1"; hosts_file="$2"; shift 2
+# The job's host names (algo-1, …) resolve to this machine, as they do on SageMaker's network.
+if [ -n "$hosts_file" ]; then mount --bind "$hosts_file" /etc/hosts; fi
 if [ -d /opt/ml ]; then
   mount --bind "$tree" /opt/ml
 else
@@ -53,14 +55,26 @@ def _unshare_prefix() -> list[str] | None:
     return prefix
 
 
-def private_opt_ml_command(tree: Path, command: list[str]) -> list[str] | None:
-    """``command`` wrapped to see ``tree`` at /opt/ml, or None where this OS does not allow it."""
+def write_hosts_file(path: Path, hosts: list[str]) -> Path:
+    """/etc/hosts as it is, plus every host name of the job on the loopback address."""
+    try:
+        current = Path("/etc/hosts").read_text()
+    except OSError:
+        current = "127.0.0.1 localhost\n"
+    path.write_text(current.rstrip("\n") + "\n# Kiln: this job's hosts\n127.0.0.1 " + " ".join(hosts) + "\n")
+    return path
+
+
+def private_view_prefix(tree: Path, hosts_file: Path | None = None) -> list[str] | None:
+    """The command prefix under which a process sees ``tree`` at /opt/ml (and ``hosts_file`` as
+    /etc/hosts), or None where this OS does not allow it. Probed once per host start."""
     if os.environ.get("KILN_PRIVATE_OPT_ML", "1") == "0":
         return None
     prefix = _unshare_prefix()
     if prefix is None:
         return None
-    wrapper = [*prefix, "/bin/sh", "-c", _MOUNT_SCRIPT, "kiln-opt-ml", str(tree)]
+    hosts = str(hosts_file) if hosts_file is not None else ""
+    wrapper = [*prefix, "/bin/sh", "-c", _MOUNT_SCRIPT, "kiln-opt-ml", str(tree), hosts]
     try:
         probe = subprocess.run(
             [*wrapper, "/bin/sh", "-c", "test -d /opt/ml/input"],
@@ -69,4 +83,4 @@ def private_opt_ml_command(tree: Path, command: list[str]) -> list[str] | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return [*wrapper, *command] if probe.returncode == 0 else None
+    return wrapper if probe.returncode == 0 else None

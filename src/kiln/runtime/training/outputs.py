@@ -10,7 +10,7 @@ from kiln.artifacts import ArtifactStore
 from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.user_process import RunOutcome
 
-__all__ = ["failure_reason", "upload_outputs"]
+__all__ = ["failure_reason", "host_model_part_uri", "upload_model_part", "upload_outputs"]
 
 MAX_FAILURE_REASON = 1024  # SageMaker's limit on FailureReason
 
@@ -34,6 +34,20 @@ def upload_outputs(layout: OptMl, store: ArtifactStore, output_prefix: str) -> t
             _pack(layout.output_data_dir, output_tar)
             output_uri = store.put_file(output_tar, f"{output_prefix}/output.tar.gz")
     return model_uri, output_uri
+
+
+def host_model_part_uri(output_prefix: str, host: str) -> str:
+    """Where a host other than the first leaves its model/ for the control plane to merge."""
+    return f"{output_prefix}/hosts/{host}/model.tar.gz"
+
+
+def upload_model_part(layout: OptMl, store: ArtifactStore, output_prefix: str, host: str) -> str | None:
+    if not any(layout.model_dir.iterdir()):
+        return None  # the usual case: only rank 0 saves the model
+    with tempfile.TemporaryDirectory(prefix="kiln-pack-") as tmp:
+        part = Path(tmp) / "model.tar.gz"
+        _pack(layout.model_dir, part)
+        return store.put_file(part, host_model_part_uri(output_prefix, host))
 
 
 def failure_reason(layout: OptMl, outcome: RunOutcome, command: list[str]) -> str:

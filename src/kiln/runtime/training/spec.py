@@ -23,6 +23,7 @@ class HostSpec:
     stop_grace_seconds: float = 120.0
     num_cpus: int = 1
     num_gpus: int = 0
+    master_port: int = 7777  # chosen free per job by the control plane; SageMaker's toolkit uses 7777
     environment: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -17,7 +17,13 @@ from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
 
-__all__ = ["UserCodeError", "fetch_source", "launch_command", "python_for_requirements"]
+__all__ = [
+    "UserCodeError",
+    "fetch_source",
+    "launch_command",
+    "python_for_requirements",
+    "torchrun_command",
+]
 
 PIP_TIMEOUT_SECONDS = 1800
 
@@ -95,3 +101,31 @@ def launch_command(python: str, code_dir: Path, entry_point: str, args: list[str
     if path.suffix == ".sh":
         return ["/bin/sh", str(path), *args]
     return [str(path), *args]
+
+
+def torchrun_command(
+    python: str,
+    command: list[str],
+    *,
+    nnodes: int,
+    node_rank: int,
+    procs_per_host: int,
+    master: str,
+    port: int,
+) -> list[str]:
+    """The entry point launched torchrun-style: one worker per GPU (or one per CPU host) on each host."""
+    if command[0] != python:
+        raise UserCodeError(
+            "ClientError: torch_distributed launches Python scripts only; the entry point is not a .py file"
+        )
+    return [
+        python,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={nnodes}",
+        f"--nproc_per_node={procs_per_host}",
+        f"--node_rank={node_rank}",
+        f"--master_addr={master}",
+        f"--master_port={port}",
+        *command[1:],
+    ]

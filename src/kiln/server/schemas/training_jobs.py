@@ -118,7 +118,7 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
     now = utcnow()
     spec = job.spec
     seconds = job.training_seconds(now)
-    billable = job.billable_seconds or (seconds * job.instance_count if job.status.is_terminal() else 0)
+    billable = job.billable_seconds_at(now)
     price = get_instance_type(job.instance_type).price_per_hour
     described: dict[str, Any] = {
         "TrainingJobName": job.name,

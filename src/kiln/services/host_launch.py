@@ -1,0 +1,96 @@
+"""Starting the host processes of a training job attempt through the executor."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+from kiln import metadata
+from kiln.artifacts import ArtifactStore
+from kiln.config import Settings
+from kiln.executors import Executor
+from kiln.metadata import Database
+from kiln.records import HostState, TrainingJob, utcnow
+from kiln.runtime.training.spec import HostSpec
+from kiln.scheduler import get_instance_type
+
+__all__ = ["free_port", "launch_hosts"]
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now: the job's torch.distributed rendezvous port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _runtime_environment(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["KILN_HOME"] = str(settings.home)
+    if settings.api_token:
+        env["KILN_API_TOKEN"] = settings.api_token
+    return env
+
+
+def launch_hosts(
+    settings: Settings,
+    db: Database,
+    store: ArtifactStore,
+    executor: Executor,
+    server_url: str,
+    job: TrainingJob,
+) -> None:
+    """Start one ``kiln.runtime.training`` process per host for the job's current attempt."""
+    instance = get_instance_type(job.instance_type)
+    hosts = [h.host for h in job.hosts]
+    port = free_port()
+    cpus = max(1, min(instance.vcpus, os.cpu_count() or 1))
+    for host in hosts:
+        folder = settings.jobs_dir / job.name / host
+        folder.mkdir(parents=True, exist_ok=True)
+        if job.attempt > 1:
+            _fresh_outputs(folder / "opt" / "ml")  # a restart starts clean, as on a new instance
+        spec = HostSpec(
+            job_name=job.name,
+            host=host,
+            hosts=hosts,
+            attempt=job.attempt,
+            server_url=server_url,
+            artifact_url=store.root_url,
+            base_dir=str(folder / "opt" / "ml"),
+            job=job.spec,
+            stop_grace_seconds=settings.stop_grace_seconds,
+            num_cpus=cpus,
+            num_gpus=instance.gpus,
+            master_port=port,
+            environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},
+        )
+        spec_path = folder / "host.json"
+        spec.save(spec_path)
+        (folder / "result.json").unlink(missing_ok=True)
+        handle = executor.launch(
+            [sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
+            env=_runtime_environment(settings),
+            cwd=folder,
+            log_path=folder / "runtime.log",
+        )
+        metadata.update_host(
+            db,
+            job.name,
+            host,
+            state=HostState.RUNNING,
+            pid=handle.pid,
+            pid_started_at=handle.started_at,
+            exit_code=None,
+            failure_reason=None,
+            last_batch=0,
+            last_heartbeat=utcnow(),
+        )
+
+
+def _fresh_outputs(root: Path) -> None:
+    for name in ("model", "output"):
+        shutil.rmtree(root / name, ignore_errors=True)
