@@ -61,7 +61,9 @@ class RunningServer:
                 self.process.wait()
 
 
-def start_server(home: Path, *, extra_env: dict[str, str] | None = None, token: str | None = None) -> RunningServer:
+def start_server(
+    home: Path, *, extra_env: dict[str, str] | None = None, token: str | None = None
+) -> RunningServer:
     home.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.pop("KILN_URL", None)
@@ -76,7 +78,11 @@ def start_server(home: Path, *, extra_env: dict[str, str] | None = None, token: 
     record.unlink(missing_ok=True)
     log = (home / "server.log").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "kiln.server"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, "-m", "kiln.server"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import RunningServer, processes_mentioning, wait_until
 
 import kiln
+from conftest import RunningServer, processes_mentioning, wait_until
 from kiln.errors import NotFound, UnexpectedStatusException
 
 # A 2018-2020 style script: it sets torch.distributed up itself from the SageMaker variables.

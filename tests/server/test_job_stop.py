@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from conftest import RunningServer, processes_mentioning, wait_until
 
 import kiln
+from conftest import RunningServer, processes_mentioning, wait_until
 from kiln.errors import Conflict
 
 
-def test_stopping_a_job_leaves_no_process_behind(server: RunningServer, session: kiln.Session, write_script) -> None:
+def test_stopping_a_job_leaves_no_process_behind(
+    server: RunningServer, session: kiln.Session, write_script
+) -> None:
     source = write_script(
         """
         import subprocess, sys, time
@@ -25,8 +27,9 @@ def test_stopping_a_job_leaves_no_process_behind(server: RunningServer, session:
     estimator.fit(wait=False)
     name = estimator.latest_training_job.name  # type: ignore[union-attr]
     wait_until(
-        lambda: "children started"
-        in [e["message"] for e in session.client.training_job_logs(name)["Events"]],
+        lambda: (
+            "children started" in [e["message"] for e in session.client.training_job_logs(name)["Events"]]
+        ),
         timeout=30,
     )
     job_dir = str(server.home / "jobs" / name)

@@ -44,14 +44,19 @@ def test_the_valid_request_is_accepted(session: kiln.Session, valid_request: dic
     [
         (lambda r: r.update(TrainingJobName="bad_name!"), ["TrainingJobName", "'bad_name!'"]),
         (lambda r: r.update(TrainingJobName="x" * 64), ["TrainingJobName", "1-63"]),
-        (lambda r: r["ResourceConfig"].update(InstanceType="ml.huge.9000"), ["InstanceType", "'ml.huge.9000'"]),
+        (
+            lambda r: r["ResourceConfig"].update(InstanceType="ml.huge.9000"),
+            ["InstanceType", "'ml.huge.9000'"],
+        ),
         (lambda r: r["ResourceConfig"].update(InstanceCount=0), ["InstanceCount"]),
         (lambda r: r["HyperParameters"].update(epochs=3), ["hyperparameter 'epochs'", "3", "strings"]),
         (lambda r: r["HyperParameters"].update({"": "1"}), ["hyperparameter name ''"]),
         (lambda r: r["HyperParameters"].update(big="x" * 2501), ["hyperparameter 'big'", "2500"]),
         (lambda r: r["HyperParameters"].pop("sagemaker_program"), ["no entry point", "sagemaker_program"]),
         (
-            lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(S3Uri="file:///no/such/data"),
+            lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(
+                S3Uri="file:///no/such/data"
+            ),
             ["channel 'training'", "'file:///no/such/data'", "does not exist"],
         ),
         (
@@ -60,7 +65,9 @@ def test_the_valid_request_is_accepted(session: kiln.Session, valid_request: dic
         ),
         (lambda r: r["StoppingCondition"].update(MaxRuntimeInSeconds=0), ["MaxRuntimeInSeconds"]),
         (
-            lambda r: r["AlgorithmSpecification"].update(MetricDefinitions=[{"Name": "loss", "Regex": "loss=("}]),
+            lambda r: r["AlgorithmSpecification"].update(
+                MetricDefinitions=[{"Name": "loss", "Regex": "loss=("}]
+            ),
             ["metric definition 'loss'", "Regex"],
         ),
         (lambda r: r.update(Unknown=1), ["Unknown"]),
@@ -82,7 +89,9 @@ def test_a_duplicate_name_is_a_conflict(session: kiln.Session, valid_request: di
     _refused(session, valid_request, Conflict, valid_request["TrainingJobName"], "already exists")
 
 
-def test_a_missing_entry_point_is_refused_before_anything_is_sent(session: kiln.Session, tmp_path: Path) -> None:
+def test_a_missing_entry_point_is_refused_before_anything_is_sent(
+    session: kiln.Session, tmp_path: Path
+) -> None:
     with pytest.raises(ValidationError, match="entry_point 'nope.py' was not found"):
         kiln.Estimator("nope.py", source_dir=str(tmp_path), sagemaker_session=session)
     with pytest.raises(ValidationError, match="unknown arguments: train_instance_count"):

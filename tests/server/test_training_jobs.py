@@ -8,9 +8,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import RunningServer
 
 import kiln
+from conftest import RunningServer
 from kiln.errors import UnexpectedStatusException
 
 SAGEMAKER_SCRIPT = """
@@ -105,7 +105,11 @@ def test_a_sagemaker_script_runs_unchanged_and_produces_its_artifacts(
 
     model = _read_tar(session, estimator.model_data)
     saved = json.loads(model["model.json"])
-    assert saved == {"weights": [1, 2, 3], "hosts": ["algo-1"], "hps": {"epochs": 3, "learning-rate": 0.05, "optimizer": "adam"}}
+    assert saved == {
+        "weights": [1, 2, 3],
+        "hosts": ["algo-1"],
+        "hps": {"epochs": 3, "learning-rate": 0.05, "optimizer": "adam"},
+    }
     assert estimator.model_data.endswith(f"/{description['TrainingJobName']}/output/model.tar.gz")
     output = _read_tar(session, description["OutputArtifacts"]["S3OutputArtifacts"])
     assert output == {"report.txt": b"accuracy=0.9"}
@@ -249,7 +253,9 @@ def test_jobs_are_listed_newest_first_and_filtered(session: kiln.Session, write_
     source = write_script('print("quick")')
     names = []
     for _ in range(2):
-        estimator = kiln.Estimator("train.py", source_dir=str(source), base_job_name="listing", sagemaker_session=session)
+        estimator = kiln.Estimator(
+            "train.py", source_dir=str(source), base_job_name="listing", sagemaker_session=session
+        )
         estimator.fit(logs=False)
         names.append(estimator.latest_training_job.name)  # type: ignore[union-attr]
     listed = [j["TrainingJobName"] for j in session.client.list_training_jobs(name_contains="listing")]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kiln.runtime.training.environment import decode_hyperparameters, hyperparameter_args, training_environment
+from kiln.runtime.training.environment import (
+    decode_hyperparameters,
+    hyperparameter_args,
+    training_environment,
+)
 from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.spec import HostSpec
 
@@ -54,7 +58,9 @@ def test_arguments_are_sorted_with_the_toolkits_formatting() -> None:
 
 
 def test_sm_variables_describe_the_host_channels_and_hyperparameters() -> None:
-    spec = _spec({"epochs": "3", "learning-rate": "0.01", "sagemaker_program": '"train.py"'}, ["algo-1", "algo-2"])
+    spec = _spec(
+        {"epochs": "3", "learning-rate": "0.01", "sagemaker_program": '"train.py"'}, ["algo-1", "algo-2"]
+    )
     env = training_environment(spec, OptMl(Path("/opt/ml")), "train.py")
     assert env["SM_MODEL_DIR"] == "/opt/ml/model"
     assert env["SM_CHANNELS"] == '["test","train"]'
