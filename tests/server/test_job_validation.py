@@ -92,7 +92,7 @@ def test_a_duplicate_name_is_a_conflict(session: kiln.Session, valid_request: di
 def test_a_missing_entry_point_is_refused_before_anything_is_sent(
     session: kiln.Session, tmp_path: Path
 ) -> None:
-    with pytest.raises(ValidationError, match="entry_point 'nope.py' was not found"):
+    with pytest.raises(ValidationError, match=r"entry_point 'nope\.py' was not found"):
         kiln.Estimator("nope.py", source_dir=str(tmp_path), sagemaker_session=session)
     with pytest.raises(ValidationError, match="unknown arguments: train_instance_count"):
         kiln.Estimator("nope.py", train_instance_count=1, sagemaker_session=session)
@@ -101,7 +101,7 @@ def test_a_missing_entry_point_is_refused_before_anything_is_sent(
 def test_unknown_job_names_are_not_found(session: kiln.Session) -> None:
     from kiln.errors import NotFound
 
-    with pytest.raises(NotFound, match="'no-such-job'"):
+    with pytest.raises(NotFound, match=r"'no-such-job'"):
         session.describe_training_job("no-such-job")
     with pytest.raises(NotFound):
         session.stop_training_job("no-such-job")
