@@ -15,6 +15,7 @@ __all__ = [
     "Estimator",
     "PyTorch",
     "Session",
+    "TensorBoardOutputConfig",
     "TrainingInput",
     "__version__",
     "deserializers",
@@ -27,6 +28,7 @@ _LAZY = {
     "PyTorch": "kiln.sdk.estimator",
     "Session": "kiln.sdk.session",
     "TrainingInput": "kiln.sdk.inputs",
+    "TensorBoardOutputConfig": "kiln.sdk.inputs",
 }
 _SUBMODULES = {"deserializers", "errors", "serializers"}
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     import kiln.errors as errors
     import kiln.serializers as serializers
     from kiln.sdk.estimator import Estimator, PyTorch
-    from kiln.sdk.inputs import TrainingInput
+    from kiln.sdk.inputs import TensorBoardOutputConfig, TrainingInput
     from kiln.sdk.session import Session
 
 

@@ -152,3 +152,23 @@ def stop(name: str) -> None:
     """Stop a job: SIGTERM to its processes, SIGKILL after the grace period."""
     job = _session().stop_training_job(name)
     console.print(f"Stopping training job {name} (status {job['TrainingJobStatus']}).")
+
+
+def tensorboard(
+    jobs: list[str] = typer.Argument(..., help="Training jobs to show, one run each."),
+    port: int = typer.Option(None, help="Port (default: the first free from 6006)."),
+) -> None:
+    """Serve TensorBoard over the jobs' summaries, refreshed while they run (Ctrl-C to stop)."""
+    import time
+
+    from kiln.sdk.tensorboard import TensorBoardSession
+
+    board = TensorBoardSession(_session().client, jobs, port=port)
+    console.print(f"TensorBoard at {board.start()} (Ctrl-C to stop)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.stop()

@@ -23,7 +23,7 @@ import psutil
 from kiln.config import Settings
 from kiln.errors import ServerUnavailable
 
-__all__ = ["ensure_local_server", "find_local_server", "start_local_server"]
+__all__ = ["ensure_local_server", "find_local_server", "read_server_record", "start_local_server"]
 
 START_TIMEOUT_SECONDS = 60.0
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -40,7 +40,8 @@ def _start_lock(settings: Settings) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _read_record(settings: Settings) -> dict[str, Any] | None:
+def read_server_record(settings: Settings) -> dict[str, Any] | None:
+    """``server.json`` of this KILN_HOME if it names a url and a pid (it may be stale: check the pid)."""
     try:
         record = json.loads(settings.server_record_path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
@@ -58,7 +59,7 @@ def _answers(url: str, settings: Settings) -> bool:
 
 def find_local_server(settings: Settings) -> str | None:
     """The URL of the live server recorded for this KILN_HOME, or None."""
-    record = _read_record(settings)
+    record = read_server_record(settings)
     if record is None or not psutil.pid_exists(int(record["pid"])):
         return None
     url = str(record["url"])
@@ -67,6 +68,7 @@ def find_local_server(settings: Settings) -> str | None:
 
 def start_local_server(settings: Settings) -> str:
     """Start a background server for this KILN_HOME and wait until it answers."""
+    settings.home.mkdir(parents=True, exist_ok=True)  # `kiln server start --daemon` on a fresh home
     log_path = settings.home / "server.log"
     env = dict(os.environ)
     env["KILN_HOME"] = str(settings.home)
@@ -88,7 +90,7 @@ def start_local_server(settings: Settings) -> str:
                 f"the Kiln server exited at start (code {process.returncode}); {log_path} says: "
                 + " | ".join(tail)
             )
-        record = _read_record(settings)
+        record = read_server_record(settings)
         if record is not None and record.get("pid") == process.pid and _answers(str(record["url"]), settings):
             return str(record["url"])
         time.sleep(0.05)

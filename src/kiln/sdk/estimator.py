@@ -121,6 +121,7 @@ class Estimator:
         self.container_log_level = container_log_level
         self.tags = list(tags or [])
         self.latest_training_job: TrainingJobHandle | None = None
+        self.tensorboard: Any = None  # the TensorBoardSession of run_tensorboard_locally
         self._current_job_name: str | None = None
 
     # -- hyperparameters ------------------------------------------------------------------------------
@@ -178,6 +179,9 @@ class Estimator:
             request["CheckpointConfig"] = {"S3Uri": self.checkpoint_s3_uri}
             if self.checkpoint_local_path:
                 request["CheckpointConfig"]["LocalPath"] = self.checkpoint_local_path
+        if self.tensorboard_output_config is not None:
+            config = self.tensorboard_output_config
+            request["TensorBoardOutputConfig"] = config if isinstance(config, dict) else config.to_request()
         if self.max_retry_attempts is not None:
             request["RetryStrategy"] = {"MaximumRetryAttempts": self.max_retry_attempts}
         return request
@@ -198,14 +202,26 @@ class Estimator:
         wait: bool = True,
         logs: bool | str = True,
         job_name: str | None = None,
+        run_tensorboard_locally: bool = False,
         **_ignored: Any,
     ) -> None:
-        """Start a training job on ``inputs``; with ``wait``, stream its logs and raise if it fails."""
+        """Start a training job on ``inputs``; with ``wait``, stream its logs and raise if it fails.
+
+        ``run_tensorboard_locally`` serves TensorBoard over the job's summaries while it runs (as
+        SageMaker's 2018 SDK did) and prints its URL; it keeps serving until this program exits.
+        """
+        if run_tensorboard_locally and not wait:
+            raise ValidationError("run_tensorboard_locally needs wait=True (SageMaker's rule)")
         name = job_name or default_job_name(self.base_job_name or self.default_base_job_name)
         request = self._training_request(name, inputs)
         self.sagemaker_session.client.create_training_job(request)
         self._current_job_name = name
         self.latest_training_job = TrainingJobHandle(self.sagemaker_session, name)
+        if run_tensorboard_locally:
+            from kiln.sdk.tensorboard import TensorBoardSession
+
+            self.tensorboard = TensorBoardSession(self.sagemaker_session.client, [name])
+            print(f"TensorBoard for {name}: {self.tensorboard.start()}", flush=True)
         if wait:
             self.latest_training_job.wait(logs=bool(logs) and logs != "None")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from kiln.errors import ValidationError
 
-__all__ = ["TrainingInput", "channels_from_inputs"]
+__all__ = ["TensorBoardOutputConfig", "TrainingInput", "channels_from_inputs"]
 
 
 class TrainingInput:
@@ -38,6 +38,20 @@ class TrainingInput:
             self.config["RecordWrapperType"] = record_wrapping
         if input_mode:
             self.config["InputMode"] = input_mode
+
+
+class TensorBoardOutputConfig:
+    """Where a job's TensorBoard event files go (SageMaker's ``sagemaker.debugger`` class)."""
+
+    def __init__(self, s3_output_path: str, container_local_output_path: str | None = None) -> None:
+        self.s3_output_path = s3_output_path
+        self.container_local_output_path = container_local_output_path
+
+    def to_request(self) -> dict[str, str]:
+        config = {"S3OutputPath": self.s3_output_path}
+        if self.container_local_output_path:
+            config["LocalPath"] = self.container_local_output_path
+        return config
 
 
 def _channel(name: str, value: Any) -> dict[str, Any]:

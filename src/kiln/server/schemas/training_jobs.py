@@ -135,6 +135,7 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
         "CheckpointConfig": spec.get("CheckpointConfig"),
         "Environment": spec.get("Environment", {}),
         "RetryStrategy": spec.get("RetryStrategy"),
+        "TensorBoardOutputConfig": spec.get("TensorBoardOutputConfig"),
         "CreationTime": _iso(job.creation_time),
         "TrainingStartTime": _iso(job.training_start_time),
         "TrainingEndTime": _iso(job.training_end_time),
