@@ -31,3 +31,7 @@ class Executor(Protocol):
     def signal(self, handle: ProcessHandle, sig: signal.Signals) -> None:
         """Send ``sig`` to the process's whole group; a process already gone is not an error."""
         ...
+
+    def reap(self) -> None:
+        """Collect the exit status of every child that ended, so none lingers as a zombie."""
+        ...

@@ -87,6 +87,8 @@ class Estimator:
         code_location: str | None = None,
         container_log_level: int = 20,
         tags: list[dict[str, str]] | None = None,
+        training_steps: int | None = None,
+        evaluation_steps: int | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -101,6 +103,11 @@ class Estimator:
         self.source_dir = source_dir
         self.dependencies = list(dependencies or [])
         self._hyperparameters = dict(hyperparameters or {})
+        # The 2018 tutorial's Estimator-functions arguments reach Kiln's trainer as hyperparameters.
+        if training_steps is not None:
+            self._hyperparameters["training_steps"] = training_steps
+        if evaluation_steps is not None:
+            self._hyperparameters["evaluation_steps"] = evaluation_steps
         self.instance_count = instance_count
         self.instance_type = instance_type
         self.output_path = output_path

@@ -47,7 +47,8 @@ def launch_hosts(
     instance = get_instance_type(job.instance_type)
     hosts = [h.host for h in job.hosts]
     port = free_port()
-    cpus = max(1, min(instance.vcpus, os.cpu_count() or 1))
+    # Hosts of one local job share this machine: each gets its share, so threads never oversubscribe.
+    cpus = max(1, min(instance.vcpus, (os.cpu_count() or 1) // len(hosts)))
     for host in hosts:
         folder = settings.jobs_dir / job.name / host
         folder.mkdir(parents=True, exist_ok=True)

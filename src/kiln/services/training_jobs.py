@@ -224,6 +224,7 @@ class TrainingJobService:
 
     def supervise_once(self) -> None:
         """Handle hosts whose process vanished without a report, and kill what outlives a stop."""
+        self.executor.reap()
         now = utcnow()
         for job in metadata.list_jobs_with_live_hosts(self.db):
             for host in job.hosts:

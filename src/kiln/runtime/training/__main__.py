@@ -26,6 +26,7 @@ from kiln.runtime.training.environment import (
     inherited_environment,
     training_environment,
 )
+from kiln.runtime.training.estimator_functions import ESTIMATOR_METRIC_LINE, defines_estimator_functions
 from kiln.runtime.training.folder_sync import FolderSync, restore_folder
 from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
@@ -110,6 +111,10 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
     python = python_for_requirements(layout.code_dir, venvs, notes)
     command = launch_command(python, layout.code_dir, entry_point, hyperparameter_args(user))
+    estimator_mode = defines_estimator_functions(layout.code_dir / entry_point)
+    if estimator_mode:
+        command = [python, "-m", "kiln.runtime.training.estimator_trainer", *command[1:]]
+        notes.append(f"Kiln: {entry_point} defines Estimator functions; Kiln's trainer drives it")
     hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts)
     view_prefix = private_view_prefix(layout.root, hosts_file)
     hosts_resolve = view_prefix is not None
@@ -150,7 +155,10 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         env=env,
         reporter=reporter,
         log_path=log_path,
-        scraper=MetricScraper(spec.job.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []),
+        scraper=MetricScraper(
+            spec.job.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [],
+            ESTIMATOR_METRIC_LINE if estimator_mode else None,
+        ),
         stop_event=stop_event,
         max_run_seconds=float(max_run) if max_run else None,
         grace_seconds=spec.stop_grace_seconds,

@@ -29,14 +29,26 @@ STDERR_TAIL_LINES = 30
 RUN_MARKER_VARIABLE = "KILN_RUN_MARKER"  # set in the script's environment; its descendants inherit it
 
 
-class MetricScraper:
-    """Applies the job's ``MetricDefinitions`` regexes to every line (SageMaker's first group wins)."""
+ESTIMATOR_PAIR = re.compile(r"(\w[\w/:.-]*) = ([-+0-9.eE]+|nan|inf)")
 
-    def __init__(self, definitions: list[dict[str, str]]) -> None:
+
+class MetricScraper:
+    """Applies the job's ``MetricDefinitions`` regexes to every line (SageMaker's first group wins).
+
+    For Estimator-function jobs (``estimator_line`` set), every ``name = value`` on the trainer's
+    evaluation line is a metric too, so accuracy and loss are recorded with no definitions at all.
+    """
+
+    def __init__(self, definitions: list[dict[str, str]], estimator_line: str | None = None) -> None:
         self._patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        self._estimator_line = estimator_line
 
     def scan(self, line: str) -> list[tuple[str, float]]:
-        found = []
+        found: list[tuple[str, float]] = []
+        if self._estimator_line is not None and line.startswith(self._estimator_line):
+            found.extend(
+                (name, float(value)) for name, value in ESTIMATOR_PAIR.findall(line.split(":", 1)[-1])
+            )
         for name, pattern in self._patterns:
             match = pattern.search(line)
             if match is None:
