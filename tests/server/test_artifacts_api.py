@@ -6,18 +6,22 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 import kiln
 from asgi_transport import SyncASGITransport
-from conftest import RunningServer
 from kiln.artifacts import resolve_store
 from kiln.config import Settings
 from kiln.errors import Conflict, NotFound, ValidationError
 from kiln.executors import LocalExecutor
 from kiln.metadata import Database
 from kiln.server.app import create_app
+
+if TYPE_CHECKING:
+    from conftest import RunningServer
 
 SPOOLED_TO_DISK_BYTES = 9 << 20  # over the route's 8 MiB in-memory spool
 
@@ -95,6 +99,29 @@ def test_a_large_binary_object_round_trips_byte_for_byte(session: kiln.Session, 
     assert session.read_artifact(uri) == content
 
 
+def test_objects_with_any_characters_in_their_names_round_trip(
+    session: kiln.Session, server: RunningServer, tmp_path: Path
+) -> None:
+    folder = tmp_path / "names"
+    folder.mkdir()
+    names = ["数据 #1.csv", 'quote"d?.txt', "100%.bin"]
+    for index, name in enumerate(names):
+        (folder / name).write_bytes(f"content {index}".encode())
+
+    uri = session.upload_data(folder, key_prefix=_unique("names"))
+
+    listed = session.list_artifacts(uri)
+    assert sorted(e["Uri"] for e in listed) == sorted(f"{uri}/{name}" for name in names)
+    for index, name in enumerate(names):
+        assert session.read_artifact(f"{uri}/{name}") == f"content {index}".encode()
+    answer = httpx.get(
+        f"{server.url}/api/v1/artifacts/content", params={"uri": f"{uri}/{names[0]}"}, timeout=10
+    )
+    assert answer.headers["content-disposition"] == (
+        "attachment; filename=\"__ #1.csv\"; filename*=UTF-8''%E6%95%B0%E6%8D%AE%20%231.csv"
+    )
+
+
 def test_uploading_again_replaces_the_object(session: kiln.Session) -> None:
     uri = f"{session.bucket_uri()}/{_unique('replace')}/value.txt"
     session.upload_bytes(b"first version", uri)
@@ -126,49 +153,66 @@ def test_downloading_a_folder_is_refused_with_a_hint_and_the_server_keeps_answer
 def test_writing_where_a_folder_or_an_object_already_has_the_name_is_a_conflict(
     session: kiln.Session, server: RunningServer, dataset: Path
 ) -> None:
-    uri = session.upload_data(dataset, key_prefix=_unique("taken"))
-    before = _files_under(server.home / "artifacts")
+    prefix = _unique("taken")
+    uri = session.upload_data(dataset, key_prefix=prefix)
+    folder = server.home / "artifacts" / "kiln" / prefix
 
     with pytest.raises(Conflict, match="a folder of that name exists"):
         session.upload_bytes(b"not a folder", f"{uri}/train")
     with pytest.raises(Conflict, match=r"'labels\.csv' on its path is an object, not a folder"):
         session.upload_bytes(b"nested", f"{uri}/train/labels.csv/inner.txt")
 
-    assert _files_under(server.home / "artifacts") == before
+    assert _files_under(folder) == _files_under(dataset)  # no new file, no temp file left behind
+    assert sorted(p.name for p in folder.rglob("*")) == sorted(p.name for p in dataset.rglob("*"))
 
 
 @pytest.mark.parametrize(
-    "uri",
+    ("uri", "would_write"),
     [
-        "file:///etc/passwd",
-        "/etc/passwd",
-        "s3://some-bucket/key",
-        "{bucket}/../../../escaped.txt",
-        "{bucket}/data/../../escaped.txt",
-        "{root}-sibling/escaped.txt",
-        "",
+        ("{outside_uri}", "{outside}"),
+        ("{outside}", "{outside}"),
+        ("s3://some-bucket/key", None),
+        ("{bucket}/../../../escaped.txt", "{home}/../escaped.txt"),
+        ("{bucket}/data/../../escaped.txt", "{home}/artifacts/escaped.txt"),
+        ("{root}-sibling/escaped.txt", "{home}/artifacts-sibling/escaped.txt"),
+        ("", None),
     ],
+    ids=["file-uri", "plain-path", "other-scheme", "dotdot-above", "dotdot-inside", "sibling", "empty"],
 )
 def test_a_uri_outside_the_store_is_refused_and_nothing_is_written(
-    session: kiln.Session, server: RunningServer, tmp_path: Path, uri: str
+    session: kiln.Session, server: RunningServer, tmp_path: Path, uri: str, would_write: str | None
 ) -> None:
-    root = (server.home / "artifacts").as_uri()
-    uri = uri.format(bucket=session.bucket_uri(), root=root)
-    before = _files_under(server.home)
+    outside = tmp_path / "outside.txt"  # the server's disk, beyond the store
+    outside.write_text("original")
+    names = {
+        "outside_uri": outside.as_uri(),
+        "outside": str(outside),
+        "bucket": session.bucket_uri(),
+        "root": (server.home / "artifacts").as_uri(),
+        "home": str(server.home),
+    }
+    uri = uri.format(**names)
+    target = Path(would_write.format(**names)) if would_write else None
+    existed = target is not None and target.exists()
 
     with pytest.raises(ValidationError, match=r"outside this server's artifact store|may not contain '\.\.'"):
-        session.upload_bytes(b"malicious", uri)
+        session.upload_bytes(b"overwritten", uri)
     with pytest.raises(ValidationError):
         session.list_artifacts(uri)
     with pytest.raises(ValidationError):
         session.read_artifact(uri)
 
-    after = _files_under(server.home)
-    assert {k: v for k, v in after.items() if not k.startswith(("kiln.db", "server.log"))} == {
-        k: v for k, v in before.items() if not k.startswith(("kiln.db", "server.log"))
-    }
-    assert not (server.home / "escaped.txt").exists()
-    assert not (server.home / "artifacts-sibling").exists()
+    assert outside.read_text() == "original"
+    if target is not None and not existed:
+        assert not target.exists()
+
+
+def test_the_servers_own_files_cannot_be_read_through_the_api(session: kiln.Session) -> None:
+    for uri in ("file:///etc/passwd", "/etc/passwd", "file:///etc", "file:///"):
+        with pytest.raises(ValidationError, match="outside this server's artifact store"):
+            session.read_artifact(uri)
+        with pytest.raises(ValidationError, match="outside this server's artifact store"):
+            session.list_artifacts(uri, recursive=True)
 
 
 def test_upload_data_of_a_missing_path_says_so(session: kiln.Session, tmp_path: Path) -> None:

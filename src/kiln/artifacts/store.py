@@ -7,12 +7,13 @@ only when its upload completes. Readers therefore never see half an object.
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -20,7 +21,7 @@ from urllib.parse import urlparse
 
 import fsspec
 
-from kiln.errors import InternalError, NotFound, ValidationError
+from kiln.errors import Conflict, InternalError, NotFound, ValidationError
 
 __all__ = ["TEMP_PREFIX", "ArtifactInfo", "ArtifactStore"]
 
@@ -40,10 +41,13 @@ def _is_local(uri: str) -> bool:
 
 
 def local_path_of(uri: str) -> Path:
-    """The filesystem path of a ``file://`` URI (or of a plain path)."""
+    """The filesystem path of a ``file://`` URI (or of a plain path).
+
+    Read literally, as fsspec reads it: '#', '?' and '%' are parts of the file name, not a fragment,
+    a query or an escape, so that a write and a later read or listing name the same file.
+    """
     if uri.startswith("file://"):
-        parsed = urlparse(uri)
-        return Path(parsed.netloc + parsed.path) if parsed.netloc else Path(parsed.path)
+        return Path(uri[len("file://") :])
     return Path(uri)
 
 
@@ -123,7 +127,8 @@ class ArtifactStore:
                 if posixpath.basename(name).startswith(TEMP_PREFIX):
                     continue
                 is_dir = info.get("type") == "directory"
-                found.append(ArtifactInfo(_as_uri(protocol, name), int(info.get("size") or 0), is_dir))
+                size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
+                found.append(ArtifactInfo(_child_uri(uri, path, name, protocol), size, is_dir))
             return found
 
     def put_file(self, local: Path, uri: str) -> str:
@@ -133,12 +138,7 @@ class ArtifactStore:
 
     def put_bytes(self, data: bytes, uri: str) -> str:
         if _is_local(uri):
-            target = local_path_of(uri)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
-            tmp.write_bytes(data)
-            os.replace(tmp, target)
-            return uri
+            return self.put_stream(io.BytesIO(data), uri)
         with self._fs(uri) as (fs, path):
             fs.pipe_file(path, data)
         return uri
@@ -147,14 +147,19 @@ class ArtifactStore:
         """Copy a readable binary stream to ``uri`` atomically."""
         if _is_local(uri):
             target = local_path_of(uri)
-            target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 with tmp.open("wb") as out:
                     shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
                 os.replace(tmp, target)
+            except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+                # A folder already has the object's name, or an object has the name of a folder on
+                # its path: the caller chose a name that is taken, and nothing was changed.
+                raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
             finally:
-                tmp.unlink(missing_ok=True)
+                with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
+                    tmp.unlink()
             return uri
         with self._fs(uri) as (fs, path), fs.open(path, "wb") as out:
             shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
@@ -212,7 +217,25 @@ class ArtifactStore:
                 fs.rm(path, recursive=True)
 
 
-def _as_uri(protocol: str, path: str) -> str:
+def _name_taken(target: Path) -> str:
+    if target.is_dir():
+        return "a folder of that name exists"
+    for parent in target.parents:
+        if parent.exists() and not parent.is_dir():
+            return f"{parent.name!r} on its path is an object, not a folder"
+    return "its name is taken"
+
+
+def _child_uri(uri: str, path: str, name: str, protocol: str) -> str:
+    """The URI of ``name`` (a filesystem path under ``path``) spelled like the ``uri`` it was listed from.
+
+    Rebuilding it from the protocol instead would change the spelling (``memory:///x`` for
+    ``memory://x``, ``%20`` for a space), and the listed URIs would neither open nor share a prefix
+    with the URI that was listed.
+    """
+    base = path.rstrip("/")
+    if base and name.startswith(base + "/"):
+        return uri.rstrip("/") + name[len(base) :]
     if protocol in ("file", "local"):
-        return Path(path).as_uri()
-    return f"{protocol}://{path}"
+        return f"file://{name}"
+    return f"{protocol}://{name.lstrip('/')}"

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-from kiln.cli.output import console, print_json, print_table
+from kiln.cli.output import console, error_console, print_json, print_table
 from kiln.errors import ValidationError
 
 app = typer.Typer(help="The artifact store.", no_args_is_help=True)
@@ -33,14 +33,16 @@ def upload(
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        console=console,
+        # The bar goes to stderr, and only to a terminal: stdout carries just the URI, for scripts.
+        console=error_console,
         transient=True,
+        disable=not error_console.is_terminal,
     ) as progress:
         task = progress.add_task(f"Uploading {path.name}", total=total)
         uri = Session().upload_data(
             path, bucket=bucket, key_prefix=prefix, progress=lambda n: progress.advance(task, n)
         )
-    console.print(uri, highlight=False, soft_wrap=True)
+    console.print(uri, highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("ls")

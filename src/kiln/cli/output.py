@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["console", "print_error", "print_json", "print_table"]
+__all__ = ["console", "error_console", "print_error", "print_json", "print_table"]
 
 console = Console()
 error_console = Console(stderr=True)
@@ -25,9 +26,10 @@ def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequen
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*["" if v is None else escape(str(v)) for v in row])  # values are data, not markup
     console.print(table)
 
 
 def print_error(message: str) -> None:
-    error_console.print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+    # Messages quote what the user typed ('[/x]', '[red]'); escaped, rich shows it instead of parsing it.
+    error_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import psutil
 import typer
 
 from kiln.cli.output import console, print_json
 from kiln.config import load_settings
-from kiln.errors import ServerUnavailable
+from kiln.errors import KilnError, ServerUnavailable
 
 app = typer.Typer(help="Run the Kiln server.", no_args_is_help=True)
 
@@ -48,14 +49,27 @@ def start(
     serve(settings)
 
 
+def _is_kiln_server(pid: int) -> bool:
+    """Whether ``pid`` runs a Kiln server: a stale record's pid may now belong to another program."""
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        command = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return False
+    # `python -m kiln.server` (the background server) or `kiln server start` (the foreground one).
+    return any(Path(part).name in ("kiln", "kiln.server") for part in command)
+
+
 @app.command()
 def stop() -> None:
     """Stop the local server recorded in $KILN_HOME/server.json (running jobs keep running)."""
-    from kiln.server.process import read_server_record
+    from kiln.sdk.discovery import read_server_record
 
     settings = load_settings()
     record = read_server_record(settings)
-    if record is None or not psutil.pid_exists(int(record["pid"])):
+    if record is None or not _is_kiln_server(int(record.get("pid", 0))):
         settings.server_record_path.unlink(missing_ok=True)
         console.print("No Kiln server is running for this KILN_HOME.")
         return
@@ -71,28 +85,48 @@ def stop() -> None:
         time.sleep(0.1)
     if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
         raise ServerUnavailable(f"the Kiln server (pid {pid}) did not stop within {STOP_WAIT_SECONDS:.0f} s")
+    if (read_server_record(settings) or {}).get("pid") == pid:
+        # A server killed by the signal may leave its record behind; it names no server now.
+        settings.server_record_path.unlink(missing_ok=True)
     console.print(f"Stopped the Kiln server (pid {pid}).")
 
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Is a server running for this KILN_HOME, and where."""
-    from kiln.sdk.discovery import find_local_server
-    from kiln.server.process import read_server_record
+    from kiln.sdk.discovery import find_local_server, read_server_record
 
     settings = load_settings()
-    url = settings.url or find_local_server(settings)
-    record = read_server_record(settings) or {}
-    state = {
-        "running": url is not None,
-        "url": url,
-        "pid": record.get("pid") if url else None,
-        "home": str(settings.home),
-    }
+    if settings.url:
+        # KILN_URL names the server; it runs only if it answers (a set variable proves nothing).
+        url, pid, home = _answering(settings.url, settings.api_token)
+    else:
+        url = find_local_server(settings)
+        pid = (read_server_record(settings) or {}).get("pid") if url else None
+        home = str(settings.home)
+    home = home or str(settings.home)
+    state = {"running": url is not None, "url": url, "pid": pid, "home": home}
     if as_json:
         print_json(state)
     elif url:
-        console.print(f"Kiln server running at {url} (pid {state['pid']}, home {settings.home})")
+        console.print(f"Kiln server running at {url} (pid {pid}, home {home})", markup=False, soft_wrap=True)
     else:
-        console.print(f"No Kiln server is running for {settings.home}; `kiln server start` starts one.")
+        where = f"at KILN_URL={settings.url}" if settings.url else f"for {settings.home}"
+        console.print(
+            f"No Kiln server is running {where}; `kiln server start` starts one.",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(3)
+
+
+def _answering(url: str, token: str | None) -> tuple[str | None, int | None, str]:
+    """(url, pid, home) of the server at ``url`` if it answers its health check, else (None, None, "")."""
+    from kiln.sdk.client import KilnClient
+
+    try:
+        with KilnClient(url, token=token) as client:
+            health = client.health()
+    except KilnError:
+        return None, None, ""
+    return url, health.get("pid"), str(health.get("home", ""))

@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
@@ -26,7 +27,12 @@ def _inside_store(store: ArtifactStore, uri: str) -> str:
     cleaned = uri.strip()
     if ".." in cleaned.split("/"):
         raise ValidationError(f"artifact URI {uri!r} may not contain '..'")
-    if store.scheme == "file" and not cleaned.startswith(store.root_url + "/") and cleaned != store.root_url:
+    if store.scheme == "file":
+        inside = cleaned.startswith(store.root_url + "/") or cleaned == store.root_url
+    else:
+        # A bucket store may reach its other buckets, but never the server's own disk (file://…).
+        inside = cleaned.startswith(f"{store.scheme}://")
+    if not inside:
         raise ValidationError(
             f"artifact URI {uri!r} is outside this server's artifact store {store.root_url!r}"
         )
@@ -63,6 +69,9 @@ def download(store: Store, uri: str = Query(...)) -> StreamingResponse:
     target = _inside_store(store, uri)
     if not store.exists(target):
         store.list_objects(target)  # raises NotFound with the store's wording
+    if store.is_dir(target):
+        # Refused now: once the stream has started, an error can only break the connection.
+        raise ValidationError(f"{target!r} is a folder, not an object; list it with `kiln artifacts ls`")
 
     def chunks() -> Iterator[bytes]:
         with store.open(target) as stream:
@@ -71,7 +80,12 @@ def download(store: Store, uri: str = Query(...)) -> StreamingResponse:
 
     name = Path(target).name or "artifact"
     return StreamingResponse(
-        chunks(),
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        chunks(), media_type="application/octet-stream", headers={"Content-Disposition": _attachment(name)}
     )
+
+
+def _attachment(name: str) -> str:
+    """RFC 6266: an ASCII ``filename`` and the exact UTF-8 ``filename*``. Headers are latin-1, so an
+    object called e.g. 数据.csv put verbatim into the header made every download of it fail."""
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

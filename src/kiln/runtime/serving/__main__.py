@@ -1,0 +1,166 @@
+"""``python -m kiln.runtime.serving``: one endpoint instance, from model directory to listening socket.
+
+Contract with the supervisor that starts it:
+
+* stdout gets ``KILN_SERVING_READY port=<port>`` once ``GET /ping`` answers 200 (with ``--port 0``
+  that is how the supervisor learns the port);
+* if the model cannot be served (bad archive, misdefined handlers, ``model_fn`` raising, a bad
+  setting) stdout gets ``KILN_SERVING_FAILED <one-line reason>``, stderr the whole error with its
+  traceback, and the process exits with status 3; the reason becomes the endpoint's FailureReason;
+* SIGTERM or SIGINT stops it gracefully: requests in flight are answered first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+import traceback
+from pathlib import Path
+
+import uvicorn
+
+from kiln.errors import KilnError
+from kiln.runtime.serving.app import InferenceApp
+from kiln.runtime.serving.batching import Batcher
+from kiln.runtime.serving.handlers import HandlerChain, load_handler_chain
+from kiln.runtime.serving.invocation import user_traceback
+from kiln.runtime.serving.ipc_server import serve_ipc
+from kiln.runtime.serving.model_archive import unpack_model_archive
+from kiln.runtime.serving.settings import ServingSettings
+
+__all__ = ["EXIT_MODEL_FAILED", "main"]
+
+EXIT_MODEL_FAILED = 3  # the supervisor turns this status into a Failed endpoint with the printed reason
+READY_LINE = "KILN_SERVING_READY"
+FAILED_LINE = "KILN_SERVING_FAILED"
+_BACKLOG = 2048  # connections the kernel queues while the loop is busy; the proxy opens many at once
+_KEEP_ALIVE_SECONDS = 75  # longer than a proxy's idle pool timeout, so the proxy closes first
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m kiln.runtime.serving",
+        description="Serve one model over SageMaker's /ping and /invocations.",
+    )
+    parser.add_argument(
+        "--model-dir", required=True, type=Path, help="the unpacked model (SageMaker's /opt/ml/model)"
+    )
+    parser.add_argument("--model-data", type=Path, help="a model.tar.gz to unpack into --model-dir first")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one (default 8080)"
+    )
+    parser.add_argument(
+        "--ipc-socket",
+        type=Path,
+        help="also answer the Kiln server's framed invocations on this Unix socket (its runtime router)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    stage = "reading the settings"
+    try:
+        settings = ServingSettings.from_env()
+        model_dir: Path = args.model_dir.resolve()
+        if args.model_data is not None:
+            stage = f"unpacking {args.model_data.name}"
+            unpack_model_archive(args.model_data, model_dir)
+        stage = "loading the model"
+        batcher = Batcher(lambda: load_handler_chain(model_dir, settings), settings)
+        chain = batcher.start()
+        stage = f"listening on {args.host}:{args.port}"
+        sock = _listen(args.host, args.port)
+    except BaseException as e:
+        if isinstance(e, (KeyboardInterrupt, SystemExit)):
+            raise
+        return _report_startup_failure(stage, e)
+    logging.getLogger("kiln.runtime.serving").info(
+        "Model loaded from %s (%s, %s handlers, batching %s).",
+        model_dir,
+        chain.source,
+        chain.framework,
+        "on" if chain.batchable else "off",
+    )
+    try:
+        _serve(chain, batcher, settings, sock, args.ipc_socket)
+    finally:
+        batcher.stop()
+    return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(_BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _serve(
+    chain: HandlerChain,
+    batcher: Batcher,
+    settings: ServingSettings,
+    sock: socket.socket,
+    ipc_socket: Path | None = None,
+) -> None:
+    app = InferenceApp(chain, batcher, settings)
+    port = sock.getsockname()[1]
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and ipc_socket is not None:
+                # The same loop serves both faces, so one batcher sees every request.
+                self.ipc = await serve_ipc(ipc_socket, chain, batcher, settings, str(chain.model_dir))
+            if self.started:
+                print(f"{READY_LINE} port={port}", flush=True)
+
+    config = uvicorn.Config(
+        app,
+        loop="auto",  # uvloop and httptools when installed (uvicorn[standard]), asyncio and h11 otherwise
+        http="auto",
+        lifespan="off",
+        access_log=False,  # a log line per request costs more than the rest of the request path
+        proxy_headers=False,  # X-Forwarded-* rewriting is per-request work nothing here reads
+        log_level="warning",
+        server_header=False,
+        backlog=_BACKLOG,
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
+    )
+    _Server(config).run(sockets=[sock])
+
+
+def _report_startup_failure(stage: str, error: BaseException) -> int:
+    """Print the failure for people (stderr) and the supervisor (stdout); the exit status to use."""
+    if isinstance(error, KilnError):
+        reason = error.message
+    else:
+        reason = f"{type(error).__name__}: {error}{_user_frame(error)}"
+    one_line = " ".join(f"Error while {stage}: {reason}".split())
+    sys.stderr.write(f"{one_line}\n")
+    if not isinstance(error, KilnError) or error.__cause__ is not None:
+        sys.stderr.write(user_traceback(error))
+    sys.stderr.flush()
+    print(f"{FAILED_LINE} {one_line}", flush=True)
+    return EXIT_MODEL_FAILED
+
+
+def _user_frame(error: BaseException) -> str:
+    """`` (code/inference.py, line 12)`` for the innermost frame in the user's code, if any."""
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        parts = Path(frame.filename).parts
+        if "code" in parts:
+            return f" ({'/'.join(parts[parts.index('code') :])}, line {frame.lineno})"
+    return ""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""SageMaker's runtime path, ``POST /endpoints/{name}/invocations``, served ahead of the REST API.
+
+An ASGI wrapper around the FastAPI app: invocations never touch FastAPI's routing or pydantic, since
+per-request Python work decides throughput for small models. The router picks the variant by weight
+(or the ``X-Amzn-SageMaker-Target-Variant`` header), then the instance with the fewest requests in
+flight, and forwards over that instance's Unix-socket link. The endpoint service publishes routes as
+immutable snapshots, so a request never sees half an update.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import random
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from kiln.records import EndpointRoutes, VariantRoute
+from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
+
+__all__ = ["RuntimeRouter"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit (6 MB)
+PREFIX = "/endpoints/"
+SUFFIX = "/invocations"
+_JSON = b"application/json"
+_CLIENT_ERRORS = {
+    404: "NotFound",
+    405: "ValidationError",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+}
+
+
+def _error(status: int, error: str, message: str, **extra: Any) -> tuple[int, bytes]:
+    return status, json.dumps({"error": error, "message": message, **extra}).encode()
+
+
+class RuntimeRouter:
+    def __init__(self, app: ASGIApp, token: str | None = None) -> None:
+        self.app = app
+        self._token = token
+        self._routes: dict[str, EndpointRoutes] = {}
+        self._links: dict[str, InstanceLink] = {}
+        # Instances whose link failed: skipped until the service publishes routes without them.
+        self._dead: set[str] = set()
+        self._random = random.Random()
+        self.known_endpoint: Callable[[str], str | None] = lambda name: None  # status of an unrouted endpoint
+
+    # -- published by the endpoint service (from any thread) ------------------------------------------
+
+    def publish(self, routes: EndpointRoutes) -> None:
+        updated = dict(self._routes)
+        updated[routes.name] = routes
+        self._routes = updated  # one assignment: readers see the old table or the new one
+        listed = {i for r in updated.values() for v in r.variants for i, _ in v.instances}
+        self._dead = self._dead & listed
+
+    def withdraw(self, name: str) -> None:
+        updated = dict(self._routes)
+        updated.pop(name, None)
+        self._routes = updated
+
+    def in_flight(self, instance_id: str) -> int:
+        link = self._links.get(instance_id)
+        return link.in_flight if link is not None else 0
+
+    def forget_instance(self, instance_id: str) -> None:
+        link = self._links.pop(instance_id, None)
+        if link is not None:
+            link.close()
+
+    # -- ASGI -----------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
+            await self.app(scope, receive, send)
+            return
+        name = path[len(PREFIX) : -len(SUFFIX)]
+        if scope["method"] != "POST":
+            await _answer(send, *_error(405, "ValidationError", f"Use POST {path}."))
+            return
+        content_type = accept = attributes = target = authorization = ""
+        length = -1
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+            elif key == b"accept":
+                accept = value.decode("latin-1")
+            elif key == b"content-length":
+                length = int(value) if value.isdigit() else -1
+            elif key == b"x-amzn-sagemaker-target-variant":
+                target = value.decode("latin-1")
+            elif key == b"x-amzn-sagemaker-custom-attributes":
+                attributes = value.decode("latin-1")
+            elif key == b"authorization":
+                authorization = value.decode("latin-1")
+        if self._token and not hmac.compare_digest(authorization.partition(" ")[2].strip(), self._token):
+            await _answer(
+                send,
+                *_error(401, "Unauthorized", "this Kiln server requires 'Authorization: Bearer <token>'"),
+            )
+            return
+        if length > MAX_PAYLOAD_BYTES:
+            await _drain(receive)
+            await _answer(send, *_too_large(length))
+            return
+        received = await _read_body(receive)
+        if received is None:
+            return  # the client went away
+        body, size = received
+        if size > MAX_PAYLOAD_BYTES:
+            await _answer(send, *_too_large(size))
+            return
+        status, reply_type, reply, variant = await self._invoke(
+            name, target, content_type, accept, attributes, body
+        )
+        headers = [(b"content-type", reply_type), (b"content-length", str(len(reply)).encode())]
+        if variant:
+            headers.append((b"x-amzn-invoked-production-variant", variant.encode("latin-1")))
+        if attributes and status < 300:
+            headers.append((b"x-amzn-sagemaker-custom-attributes", attributes.encode("latin-1")))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": reply})
+
+    async def _invoke(
+        self, name: str, target: str, content_type: str, accept: str, attributes: str, body: bytes
+    ) -> tuple[int, bytes, bytes, str]:
+        routes = self._routes.get(name)
+        if routes is None or not routes.accepts_invocations():
+            known = routes.status if routes is not None else self.known_endpoint(name)
+            if known is None:
+                code, payload = _error(
+                    404,
+                    "NotFound",
+                    f"Endpoint {name} not found; `kiln endpoints list` shows the endpoints that exist.",
+                )
+            else:
+                code, payload = _error(
+                    409,
+                    "Conflict",
+                    f"Endpoint {name} is {known}, not InService; "
+                    f"see `kiln endpoints describe {name}` and retry once it is InService.",
+                )
+            return code, _JSON, payload, ""
+        variant = self._pick_variant(routes, target)
+        if isinstance(variant, tuple):
+            return variant[0], _JSON, variant[1], ""
+        while True:
+            link = self._pick_instance(variant)
+            if link is None:
+                code, payload = _error(
+                    503, "ServerUnavailable", f"Variant {variant.name} has no instance in service right now."
+                )
+                return code, _JSON, payload, variant.name
+            try:
+                status, reply_type, reply = await link.invoke(
+                    content_type or "application/json", accept, attributes, body
+                )
+                break
+            except InstanceUnreachable:
+                self._mark_dead(link.instance_id)  # never sent: another instance takes the request
+            except InstanceGone as e:
+                self._mark_dead(link.instance_id)
+                code, payload = _error(
+                    503, "ServerUnavailable", f"{e}; the request was not answered, send it again."
+                )
+                return code, _JSON, payload, variant.name
+        if status >= 500:
+            message = _message_of(reply)
+            code, payload = _error(
+                424,
+                "ModelError",
+                f'Received server error ({status}) from model with message "{message}".',
+                ErrorCode="ModelError",
+                OriginalStatusCode=status,
+                OriginalMessage=message,
+            )
+            return code, _JSON, payload, variant.name
+        if status >= 400:  # the instance refused the request: answer in the API's error shape
+            error = _CLIENT_ERRORS.get(status, "ValidationError")
+            code, payload = _error(status, error, _message_of(reply))
+            return code, _JSON, payload, variant.name
+        return status, reply_type.encode("latin-1"), reply, variant.name
+
+    def _pick_variant(self, routes: EndpointRoutes, target: str) -> VariantRoute | tuple[int, bytes]:
+        if target:
+            for variant in routes.variants:
+                if variant.name == target:
+                    if not variant.instances:
+                        return _error(
+                            503,
+                            "ServerUnavailable",
+                            f"Variant {target} has no instance in service right now.",
+                        )
+                    return variant
+            names = ", ".join(v.name for v in routes.variants)
+            return _error(
+                400,
+                "ValidationError",
+                f"Endpoint {routes.name} has no variant {target!r}; its variants are {names}.",
+            )
+        live = [v for v in routes.variants if v.instances and v.weight > 0]
+        if not live:
+            return _error(
+                503, "ServerUnavailable", f"Endpoint {routes.name} has no instance in service right now."
+            )
+        if len(live) == 1:
+            return live[0]
+        pick = self._random.random() * sum(v.weight for v in live)
+        for variant in live:
+            pick -= variant.weight
+            if pick < 0:
+                return variant
+        return live[-1]
+
+    def _mark_dead(self, instance_id: str) -> None:
+        self._dead = self._dead | {instance_id}
+        self.forget_instance(instance_id)
+
+    def _pick_instance(self, variant: VariantRoute) -> InstanceLink | None:
+        best: InstanceLink | None = None
+        for instance_id, socket_path in variant.instances:
+            if instance_id in self._dead:
+                continue
+            link = self._links.get(instance_id)
+            if link is None:
+                link = self._links[instance_id] = InstanceLink(instance_id, socket_path)
+            if best is None or link.in_flight < best.in_flight:
+                best = link
+        return best
+
+
+def _message_of(reply: bytes) -> str:
+    try:
+        decoded = json.loads(reply)
+        return (
+            str(decoded.get("error") or decoded.get("message") or decoded)
+            if isinstance(decoded, dict)
+            else str(decoded)
+        )
+    except ValueError:
+        return reply[:1024].decode("utf-8", errors="replace")
+
+
+def _too_large(size: int) -> tuple[int, bytes]:
+    return _error(
+        413,
+        "PayloadTooLarge",
+        f"The request body is {size:,} bytes, over the 6 MB (6,291,456 bytes) limit of InvokeEndpoint; "
+        "send fewer records per request.",
+    )
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, int] | None:
+    """(body, size); past the limit the rest is read but not kept. None if the client left."""
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body, len(body)  # the common case: one message holds the whole body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_PAYLOAD_BYTES:
+            chunks.append(chunk)
+        else:
+            chunks.clear()
+    return b"".join(chunks), size
+
+
+async def _drain(receive: Receive, message: Message | None = None) -> None:
+    while message is None or message.get("more_body", False):
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,447 @@
+"""Hosting as use-cases: models, endpoint configs, endpoints, and keeping their instances serving.
+
+Endpoint changes run in the background (SageMaker's operations return at once and the status tells
+the rest): creating starts every instance and goes InService when all answer; an update starts the
+new config's instances, switches traffic in one step, then drains and stops the old ones, so no
+request fails during the swap; a dead instance is replaced while its siblings keep serving.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from kiln.artifacts import ArtifactStore
+from kiln.config import Settings
+from kiln.errors import Conflict, ValidationError
+from kiln.executors import Executor, ProcessHandle
+from kiln.metadata import Database, hosting
+from kiln.records import (
+    Endpoint,
+    EndpointConfigRecord,
+    EndpointInstance,
+    EndpointRoutes,
+    EndpointStatus,
+    InstanceState,
+    ModelRecord,
+    VariantRoute,
+    utcnow,
+)
+from kiln.services.endpoint_instances import (
+    InstanceStartFailed,
+    launch_instance,
+    prepare_model,
+    wait_until_ready,
+)
+from kiln.services.hosting_validation import validate_endpoint_config, validate_model
+from kiln.services.job_validation import validate_job_name
+
+__all__ = ["EndpointService"]
+
+DRAIN_TIMEOUT_SECONDS = 65.0  # longer than SageMaker's 60 s model time: every held request is answered
+STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then SIGKILL after this (SageMaker's 30 s on scale-in)
+RESTART_BACKOFF_SECONDS = 2.0
+
+
+class RoutingTable(Protocol):
+    """What the service needs of the runtime router (the server's ``RuntimeRouter`` is one)."""
+
+    known_endpoint: Callable[[str], str | None]
+
+    def publish(self, routes: EndpointRoutes) -> None: ...
+
+    def withdraw(self, name: str) -> None: ...
+
+    def in_flight(self, instance_id: str) -> int: ...
+
+    def forget_instance(self, instance_id: str) -> None: ...
+
+
+def _handle(instance: EndpointInstance) -> ProcessHandle | None:
+    if instance.pid is None:
+        return None
+    return ProcessHandle(instance.pid, instance.pid_started_at or 0.0)
+
+
+@dataclass
+class EndpointService:
+    settings: Settings
+    db: Database
+    store: ArtifactStore
+    executor: Executor
+    router: RoutingTable
+    _busy: set[str] = field(default_factory=set)  # endpoints with a change under way
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _restart_after: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.router.known_endpoint = self._status_of
+
+    def _status_of(self, name: str) -> str | None:
+        endpoint = hosting.find_endpoint(self.db, name)
+        return None if endpoint is None else endpoint.status.value
+
+    # -- models and configs ---------------------------------------------------------------------------
+
+    def create_model(self, request: dict[str, Any]) -> ModelRecord:
+        validate_model(request, self.store)
+        return hosting.insert_model(self.db, request["ModelName"], request, utcnow())
+
+    def describe_model(self, name: str) -> ModelRecord:
+        return hosting.get_model(self.db, name)
+
+    def list_models(self, limit: int = 100) -> list[ModelRecord]:
+        return hosting.list_models(self.db, limit)
+
+    def delete_model(self, name: str) -> None:
+        hosting.delete_model(self.db, name)
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> EndpointConfigRecord:
+        validate_endpoint_config(request, self.db)
+        return hosting.insert_endpoint_config(self.db, request["EndpointConfigName"], request, utcnow())
+
+    def describe_endpoint_config(self, name: str) -> EndpointConfigRecord:
+        return hosting.get_endpoint_config(self.db, name)
+
+    def list_endpoint_configs(self, limit: int = 100) -> list[EndpointConfigRecord]:
+        return hosting.list_endpoint_configs(self.db, limit)
+
+    def delete_endpoint_config(self, name: str) -> None:
+        hosting.delete_endpoint_config(self.db, name)
+
+    # -- endpoints ------------------------------------------------------------------------------------
+
+    def describe(self, name: str) -> Endpoint:
+        return hosting.get_endpoint(self.db, name)
+
+    def list_endpoints(self, status: str | None = None, limit: int = 100) -> list[Endpoint]:
+        try:
+            wanted = EndpointStatus(status) if status else None
+        except ValueError:
+            choices = ", ".join(s.value for s in EndpointStatus)
+            raise ValidationError(
+                f"status {status!r} is not an endpoint status; use one of {choices}"
+            ) from None
+        return hosting.list_endpoints(self.db, status=wanted, limit=limit)
+
+    def create_endpoint(self, name: str, config_name: str) -> Endpoint:
+        validate_job_name(name, "EndpointName")
+        config = hosting.get_endpoint_config(self.db, config_name)
+        weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.variants}
+        counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in config.variants}
+        endpoint = hosting.insert_endpoint(self.db, name, config_name, weights, counts, utcnow())
+        self.router.publish(EndpointRoutes(name, EndpointStatus.CREATING.value))
+        self._in_background(name, self._bring_up, name, config)
+        return endpoint
+
+    def update_endpoint(self, name: str, config_name: str) -> Endpoint:
+        endpoint = hosting.get_endpoint(self.db, name)
+        config = hosting.get_endpoint_config(self.db, config_name)
+        if endpoint.status is not EndpointStatus.IN_SERVICE:
+            raise Conflict(
+                f"Endpoint {name} is {endpoint.status.value}; it can be updated only when InService."
+            )
+        updated = hosting.update_endpoint(
+            self.db, name, utcnow(), status=EndpointStatus.UPDATING, failure_reason=None
+        )
+        self._publish(updated)
+        self._in_background(name, self._swap_config, name, config)
+        return updated
+
+    def update_weights_and_capacities(self, name: str, desired: list[dict[str, Any]]) -> Endpoint:
+        endpoint = hosting.get_endpoint(self.db, name)
+        if endpoint.status is not EndpointStatus.IN_SERVICE:
+            raise Conflict(
+                f"Endpoint {name} is {endpoint.status.value}; it can be updated only when InService."
+            )
+        weights, counts = dict(endpoint.weights), dict(endpoint.counts)
+        for change in desired:
+            variant = str(change.get("VariantName", ""))
+            if variant not in weights:
+                raise ValidationError(
+                    f"Endpoint {name} has no variant {variant!r}; its variants are {', '.join(weights)}"
+                )
+            if change.get("DesiredWeight") is not None:
+                weight = change["DesiredWeight"]
+                if not isinstance(weight, (int, float)) or weight < 0:
+                    raise ValidationError(f"DesiredWeight {weight!r} for {variant} must be a number ≥ 0")
+                weights[variant] = float(weight)
+            if change.get("DesiredInstanceCount") is not None:
+                count = change["DesiredInstanceCount"]
+                if not isinstance(count, int) or count < 1:
+                    raise ValidationError(
+                        f"DesiredInstanceCount {count!r} for {variant} must be a whole number ≥ 1"
+                    )
+                counts[variant] = count
+        resized = counts != endpoint.counts
+        updated = hosting.update_endpoint(
+            self.db,
+            name,
+            utcnow(),
+            weights=weights,
+            counts=counts,
+            status=EndpointStatus.UPDATING if resized else EndpointStatus.IN_SERVICE,
+        )
+        self._publish(updated)  # new weights apply to the very next request
+        if resized:
+            self._in_background(name, self._resize, name)
+        return updated
+
+    def delete_endpoint(self, name: str) -> None:
+        endpoint = hosting.get_endpoint(self.db, name)
+        hosting.update_endpoint(self.db, name, utcnow(), status=EndpointStatus.DELETING)
+        self.router.withdraw(name)
+        self._stop_instances(list(endpoint.instances), drain=False)
+        hosting.delete_endpoint_row(self.db, name)
+        self.router.withdraw(name)
+
+    def logs(self, name: str, tail: int = 200) -> list[dict[str, Any]]:
+        endpoint = hosting.get_endpoint(self.db, name)
+        result = []
+        for instance in endpoint.instances:
+            path = self._instance_dir(name, instance.instance_id) / "instance.log"
+            try:
+                lines = path.read_text(errors="replace").splitlines()[-tail:]
+            except FileNotFoundError:
+                lines = []
+            result.append({"InstanceId": instance.instance_id, "Variant": instance.variant, "Lines": lines})
+        return result
+
+    # -- background work ------------------------------------------------------------------------------
+
+    def _in_background(self, name: str, work: Any, *args: Any) -> None:
+        with self._lock:
+            if name in self._busy:
+                raise Conflict(f"Endpoint {name} is already being changed; wait until it is InService.")
+            self._busy.add(name)
+
+        def run() -> None:
+            try:
+                work(*args)
+            except Exception as e:  # the boundary: an endpoint change never takes the server down
+                endpoint = hosting.find_endpoint(self.db, name)
+                if endpoint is not None:
+                    hosting.update_endpoint(
+                        self.db,
+                        name,
+                        utcnow(),
+                        status=EndpointStatus.FAILED,
+                        failure_reason=f"InternalError: {e}",
+                    )
+                    self._publish(hosting.get_endpoint(self.db, name))
+            finally:
+                with self._lock:
+                    self._busy.discard(name)
+
+        threading.Thread(target=run, name=f"kiln-endpoint-{name}", daemon=True).start()
+
+    def _instance_dir(self, endpoint: str, instance_id: str) -> Path:
+        return self.settings.home / "endpoints" / endpoint / instance_id
+
+    def _start_instances(self, name: str, config: EndpointConfigRecord, counts: dict[str, int]) -> list[str]:
+        """Start instances for every variant of ``config`` (``counts`` of each) and wait until all
+        serve; on any failure, stop the ones started and raise InstanceStartFailed."""
+        started: list[str] = []
+        try:
+            launches = []
+            for variant in config.variants:
+                model = hosting.get_model(self.db, variant["ModelName"])
+                model_dir, python = prepare_model(self.settings, self.store, model)
+                for _ in range(counts.get(variant["VariantName"], 0)):
+                    instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
+                    hosting.insert_instance(
+                        self.db, name, instance_id, variant["VariantName"], config.name, utcnow()
+                    )
+                    started.append(instance_id)
+                    launched = launch_instance(
+                        self.settings,
+                        self.executor,
+                        model,
+                        model_dir,
+                        python,
+                        self._instance_dir(name, instance_id),
+                    )
+                    hosting.update_instance(
+                        self.db,
+                        instance_id,
+                        pid=launched.handle.pid,
+                        pid_started_at=launched.handle.started_at,
+                        socket_path=launched.socket_path,
+                    )
+                    launches.append((instance_id, launched))
+            for instance_id, launched in launches:
+                port = wait_until_ready(self.executor, launched)
+                hosting.update_instance(self.db, instance_id, state=InstanceState.SERVING, port=port)
+        except InstanceStartFailed as e:
+            endpoint = hosting.get_endpoint(self.db, name)
+            self._stop_instances([i for i in endpoint.instances if i.instance_id in started], drain=False)
+            for instance_id in started:
+                hosting.update_instance(
+                    self.db, instance_id, state=InstanceState.FAILED, failure_reason=str(e)
+                )
+            raise
+        return started
+
+    def _bring_up(self, name: str, config: EndpointConfigRecord) -> None:
+        endpoint = hosting.get_endpoint(self.db, name)
+        try:
+            self._start_instances(name, config, endpoint.counts)
+        except InstanceStartFailed as e:
+            failed = hosting.update_endpoint(
+                self.db, name, utcnow(), status=EndpointStatus.FAILED, failure_reason=str(e)
+            )
+            self._publish(failed)
+            return
+        now = utcnow()
+        ready = hosting.update_endpoint(
+            self.db, name, now, status=EndpointStatus.IN_SERVICE, in_service_since=now
+        )
+        self._publish(ready)
+
+    def _swap_config(self, name: str, config: EndpointConfigRecord) -> None:
+        """Blue/green: the new config's instances serve before the old ones stop."""
+        old = hosting.get_endpoint(self.db, name)
+        counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in config.variants}
+        weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.variants}
+        try:
+            self._start_instances(name, config, counts)
+        except InstanceStartFailed as e:
+            kept = hosting.update_endpoint(
+                self.db,
+                name,
+                utcnow(),
+                status=EndpointStatus.IN_SERVICE,
+                failure_reason=f"Update failed: {e}",
+            )
+            self._publish(kept)  # the old config keeps serving
+            return
+        swapped = hosting.update_endpoint(
+            self.db,
+            name,
+            utcnow(),
+            config_name=config.name,
+            weights=weights,
+            counts=counts,
+            status=EndpointStatus.IN_SERVICE,
+        )
+        self._publish(swapped)  # one step: new requests go to the new instances only
+        self._stop_instances([i for i in old.instances if i.state.is_live()], drain=True)
+
+    def _resize(self, name: str) -> None:
+        endpoint = hosting.get_endpoint(self.db, name)
+        config = hosting.get_endpoint_config(self.db, endpoint.config_name)
+        live = [i for i in endpoint.instances if i.state is InstanceState.SERVING]
+        missing: dict[str, int] = {}
+        surplus: list[EndpointInstance] = []
+        for variant, wanted in endpoint.counts.items():
+            have = [i for i in live if i.variant == variant]
+            if len(have) < wanted:
+                missing[variant] = wanted - len(have)
+            surplus.extend(have[wanted:])
+        try:
+            if missing:
+                self._start_instances(name, config, missing)
+        except InstanceStartFailed as e:
+            hosting.update_endpoint(self.db, name, utcnow(), failure_reason=f"Scaling failed: {e}")
+        resized = hosting.update_endpoint(self.db, name, utcnow(), status=EndpointStatus.IN_SERVICE)
+        surplus_ids = {i.instance_id for i in surplus}
+        for instance in surplus:
+            hosting.update_instance(self.db, instance.instance_id, state=InstanceState.DRAINING)
+        self._publish(hosting.get_endpoint(self.db, name) if surplus_ids else resized)
+        self._stop_instances(surplus, drain=True)
+
+    def _stop_instances(self, instances: list[EndpointInstance], *, drain: bool) -> None:
+        """Out of rotation first (the caller published routes without them), then drained, then stopped."""
+        for instance in instances:
+            hosting.update_instance(self.db, instance.instance_id, state=InstanceState.DRAINING)
+        if drain:
+            deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+            while time.monotonic() < deadline and any(
+                self.router.in_flight(i.instance_id) for i in instances
+            ):
+                time.sleep(0.02)
+        for instance in instances:
+            # Close the server's link first: a graceful instance waits for open connections to end.
+            self.router.forget_instance(instance.instance_id)
+            handle = _handle(instance)
+            if handle is not None:
+                self.executor.signal(handle, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for instance in instances:
+            handle = _handle(instance)
+            while (
+                handle is not None and self.executor.exit_code(handle) is None and time.monotonic() < deadline
+            ):
+                time.sleep(0.02)
+            if handle is not None and self.executor.exit_code(handle) is None:
+                self.executor.signal(handle, signal.SIGKILL)
+            self.router.forget_instance(instance.instance_id)
+            hosting.update_instance(self.db, instance.instance_id, state=InstanceState.STOPPED)
+            if instance.socket_path:
+                Path(instance.socket_path).unlink(missing_ok=True)
+
+    # -- routing --------------------------------------------------------------------------------------
+
+    def _publish(self, endpoint: Endpoint) -> None:
+        variants = tuple(
+            VariantRoute(
+                variant,
+                weight,
+                tuple(
+                    (i.instance_id, i.socket_path)
+                    for i in endpoint.instances
+                    if i.variant == variant
+                    and i.config_name == endpoint.config_name
+                    and i.state is InstanceState.SERVING
+                    and i.socket_path
+                ),
+            )
+            for variant, weight in endpoint.weights.items()
+        )
+        self.router.publish(EndpointRoutes(endpoint.name, endpoint.status.value, variants))
+
+    # -- supervision ----------------------------------------------------------------------------------
+
+    def restore_routes(self) -> None:
+        """After a server start: publish every endpoint's live instances; dead ones are replaced by
+        the next supervision pass."""
+        for endpoint in hosting.list_endpoints(self.db, limit=10_000):
+            self._publish(endpoint)
+
+    def supervise_once(self) -> None:
+        for endpoint in hosting.list_endpoints(self.db, limit=10_000):
+            if endpoint.status not in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING):
+                continue
+            with self._lock:
+                if endpoint.name in self._busy:
+                    continue
+            for instance in endpoint.instances:
+                if instance.state is not InstanceState.SERVING:
+                    continue
+                handle = _handle(instance)
+                if handle is None or self.executor.exit_code(handle) is None:
+                    continue
+                self._replace(endpoint, instance)
+
+    def _replace(self, endpoint: Endpoint, instance: EndpointInstance) -> None:
+        """An instance died: take it out of rotation now, start a replacement in the background."""
+        hosting.update_instance(
+            self.db,
+            instance.instance_id,
+            state=InstanceState.FAILED,
+            failure_reason="the instance process exited",
+        )
+        self.router.forget_instance(instance.instance_id)
+        current = hosting.get_endpoint(self.db, endpoint.name)
+        self._publish(current)
+        key = f"{endpoint.name}/{instance.variant}"
+        if time.monotonic() < self._restart_after.get(key, 0.0):
+            return
+        self._restart_after[key] = time.monotonic() + RESTART_BACKOFF_SECONDS
+        self._in_background(endpoint.name, self._resize, endpoint.name)
