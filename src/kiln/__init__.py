@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "CategoricalParameter",
+    "ContinuousParameter",
     "Estimator",
+    "HyperparameterTuner",
+    "IntegerParameter",
+    "Model",
+    "Predictor",
     "PyTorch",
+    "PyTorchModel",
+    "PyTorchPredictor",
     "Session",
     "TensorBoardOutputConfig",
     "TrainingInput",
+    "WarmStartConfig",
     "__version__",
     "deserializers",
     "errors",
@@ -24,11 +33,20 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Model": "kiln.sdk.model",
+    "PyTorchModel": "kiln.sdk.model",
+    "Predictor": "kiln.sdk.predictor",
+    "PyTorchPredictor": "kiln.sdk.predictor",
     "Estimator": "kiln.sdk.estimator",
     "PyTorch": "kiln.sdk.estimator",
     "Session": "kiln.sdk.session",
     "TrainingInput": "kiln.sdk.inputs",
     "TensorBoardOutputConfig": "kiln.sdk.inputs",
+    "HyperparameterTuner": "kiln.sdk.tuner",
+    "ContinuousParameter": "kiln.sdk.tuning_parameters",
+    "IntegerParameter": "kiln.sdk.tuning_parameters",
+    "CategoricalParameter": "kiln.sdk.tuning_parameters",
+    "WarmStartConfig": "kiln.sdk.tuner",
 }
 _SUBMODULES = {"deserializers", "errors", "serializers"}
 
@@ -38,7 +56,11 @@ if TYPE_CHECKING:
     import kiln.serializers as serializers
     from kiln.sdk.estimator import Estimator, PyTorch
     from kiln.sdk.inputs import TensorBoardOutputConfig, TrainingInput
+    from kiln.sdk.model import Model, PyTorchModel
+    from kiln.sdk.predictor import Predictor, PyTorchPredictor
     from kiln.sdk.session import Session
+    from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
+    from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
 
 
 def __getattr__(name: str) -> Any:

@@ -1,16 +1,28 @@
-"""Settings, read from ``KILN_*`` environment variables in this module only.
+"""Settings, read from ``KILN_*`` environment variables (and the operator's config file) in this module only.
 
 ``kiln server`` flags override them. The defaults serve one machine: everything lives under
-``KILN_HOME`` (``~/.kiln``), the server listens on 127.0.0.1 on a free port.
+``KILN_HOME`` (``~/.kiln``), the server listens on 127.0.0.1 on a free port. The server also reads
+``$KILN_HOME/config.toml`` (or ``KILN_CONFIG`` / ``kiln server start --config``) for capacity settings:
+operator-defined instance types, account limits, strict mode and the oversubscription factor.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings", "load_settings"]
+from kiln.errors import ValidationError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["CapacitySettings", "Settings", "load_capacity_settings", "load_settings"]
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
@@ -28,6 +40,7 @@ class Settings:
     stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
     heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
+    config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
 
     @property
     def server_record_path(self) -> Path:
@@ -40,6 +53,10 @@ class Settings:
     @property
     def venvs_dir(self) -> Path:
         return self.home / "venvs"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_path or self.home / "config.toml"
 
     def with_overrides(self, **changes: object) -> Settings:
         present = {k: v for k, v in changes.items() if v is not None}
@@ -70,4 +87,136 @@ def load_settings() -> Settings:
         heartbeat_timeout_seconds=_float_env(
             "KILN_HEARTBEAT_TIMEOUT_SECONDS", DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
         ),
+        config_path=Path(os.environ["KILN_CONFIG"]).expanduser().resolve()
+        if os.environ.get("KILN_CONFIG")
+        else None,
+    )
+
+
+# -- capacity settings (the server's scheduler) -----------------------------------------------------
+
+DEFAULT_OVERSUBSCRIPTION = 1.0  # never promise more cores than exist
+INSTANCE_TYPE_FIELDS = {"vcpus": int, "memory_gib": float, "gpus": int, "price_per_hour": float}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    """What the operator says about capacity. Meaning (catalog, limits) is the scheduler's business."""
+
+    source: str = "Kiln's defaults"  # where these came from, for messages: the config file's path
+    strict_instance_types: bool = False
+    oversubscription: float = DEFAULT_OVERSUBSCRIPTION
+    # Operator-defined types: name → {"vcpus": int, "memory_gib": float, "gpus": int, "price_per_hour": float}
+    instance_types: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Account limits: use ("training", "endpoint", "tuning") → instance type (or "*") → instances
+    limits: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def _config_error(source: str, where: str, problem: str) -> ValidationError:
+    return ValidationError(f"config file {source}: {where} {problem}")
+
+
+def _number(source: str, where: str, value: Any, kind: type, minimum: float) -> float:
+    whole = kind is int
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (whole and not isinstance(value, int))
+    ):
+        what = "a whole number" if whole else "a number"
+        raise _config_error(source, where, f"must be {what} ≥ {minimum:g}, not {value!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise _config_error(source, where, f"must be ≥ {minimum:g}, not {value!r}")
+    return value
+
+
+def _table(source: str, where: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _config_error(source, where, f"must be a table ([{where}]), not {value!r}")
+    return value
+
+
+def _instance_types(source: str, raw: Any) -> dict[str, dict[str, float]]:
+    types: dict[str, dict[str, float]] = {}
+    for name, fields in _table(source, "instance_types", raw).items():
+        where = f"instance_types.{name!r}"
+        fields = _table(source, where, fields)
+        unknown = sorted(set(fields) - set(INSTANCE_TYPE_FIELDS))
+        if unknown:
+            known = ", ".join(INSTANCE_TYPE_FIELDS)
+            raise _config_error(source, where, f"has unknown keys {unknown}; use {known}")
+        if "vcpus" not in fields:
+            raise _config_error(source, where, "needs vcpus = <number of vCPUs>")
+        types[name] = {
+            key: _number(source, f"{where}.{key}", fields.get(key, 0), kind, 1 if key == "vcpus" else 0)
+            for key, kind in INSTANCE_TYPE_FIELDS.items()
+        }
+    return types
+
+
+def _limits(source: str, raw: Any) -> dict[str, dict[str, int]]:
+    limits: dict[str, dict[str, int]] = {}
+    for use, table in _table(source, "limits", raw).items():
+        entries = _table(source, f"limits.{use}", table)
+        limits[use] = {
+            name: int(_number(source, f"limits.{use}.{name!r}", count, int, 0))
+            for name, count in entries.items()
+        }
+    return limits
+
+
+def _flag(name: str, raw: str) -> bool:
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise ValidationError(f"{name}={raw!r} must be 1 or 0 (true or false)")
+
+
+def load_capacity_settings(settings: Settings) -> CapacitySettings:
+    """The operator's capacity settings: the config file (if any), then KILN_* variables over it."""
+    path = settings.config_file
+    data: dict[str, Any] = {}
+    source = CapacitySettings.source
+    if path.exists() or settings.config_path is not None:
+        source = str(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValidationError(
+                f"config file {path} does not exist; fix KILN_CONFIG / --config or create it"
+            ) from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValidationError(f"config file {path} cannot be read: {e}") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ValidationError(f"config file {path} is not valid TOML: {e}") from e
+    strict = data.get("strict_instance_types", False)
+    if not isinstance(strict, bool):
+        raise _config_error(source, "strict_instance_types", f"must be true or false, not {strict!r}")
+    factor = data.get("oversubscription", DEFAULT_OVERSUBSCRIPTION)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor < math.inf:
+        raise _config_error(
+            source, "oversubscription", f"must be a number > 0 (1.0: each CPU promised once), not {factor!r}"
+        )
+    factor = float(factor)
+    if os.environ.get("KILN_STRICT_INSTANCE_TYPES") is not None:
+        strict = _flag("KILN_STRICT_INSTANCE_TYPES", os.environ["KILN_STRICT_INSTANCE_TYPES"])
+    factor_env = os.environ.get("KILN_OVERSUBSCRIPTION")
+    if factor_env:
+        try:
+            factor = float(factor_env)
+        except ValueError:
+            factor = -1.0
+        if not math.isfinite(factor) or factor <= 0:
+            raise ValidationError(
+                f"KILN_OVERSUBSCRIPTION={factor_env!r} must be a number > 0 (1.0: one job per core)"
+            )
+    return CapacitySettings(
+        source=source,
+        strict_instance_types=strict,
+        oversubscription=factor,
+        instance_types=_instance_types(source, data.get("instance_types", {})),
+        limits=_limits(source, data.get("limits", {})),
     )

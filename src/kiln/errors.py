@@ -16,6 +16,7 @@ the same class from the server's answer.
     │   ├── PayloadTooLarge        a request body over the limit                  (413)
     │   ├── UnsupportedMediaType   a content type nobody can decode               (415)
     │   ├── ResourceLimitExceeded  an account limit would be exceeded             (429)
+    │   │   └── InsufficientCapacity  no free capacity now, and the caller won't wait  (429)
     │   ├── ModelError             the user's inference code failed               (424)
     │   └── UnexpectedStatusException  a job or endpoint ended Failed/Stopped    (SDK only)
     └── InternalError              Kiln's own fault or an unreachable service     (HTTP 5xx, exit 2)
@@ -28,6 +29,7 @@ from typing import ClassVar
 
 __all__ = [
     "Conflict",
+    "InsufficientCapacity",
     "InternalError",
     "KilnError",
     "ModelError",
@@ -90,6 +92,10 @@ class ModelError(UserError):
 
 class ResourceLimitExceeded(UserError):
     http_status = 429
+
+
+class InsufficientCapacity(ResourceLimitExceeded):
+    """Within the limits, but the CPUs or GPUs it needs are promised to others right now."""
 
 
 class UnexpectedStatusException(UserError):

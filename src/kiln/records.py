@@ -12,9 +12,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
+    "CapacityUse",
     "HostState",
+    "InstanceGrant",
     "LogLine",
     "MetricValue",
+    "Reservation",
+    "ReservationState",
     "SecondaryStatus",
     "StatusTransition",
     "TrainingJob",
@@ -157,6 +161,9 @@ class TrainingJob:
     transitions: tuple[StatusTransition, ...] = ()
     final_metrics: tuple[MetricValue, ...] = ()
     hosts: tuple[TrainingJobHost, ...] = field(default=())
+    priority: int = 0  # queue order among waiting jobs: higher first, then first come first served
+    price_per_hour: float | None = None  # the instance type's reference price when it was submitted
+    capacity_warnings: tuple[str, ...] = ()  # e.g. the type was scaled down to fit this machine
 
     @property
     def instance_count(self) -> int:
@@ -182,3 +189,227 @@ class TrainingJob:
             return 0
         end = self.training_end_time or now
         return max(0, int((end - self.training_start_time).total_seconds()))
+
+
+# -- hosting ------------------------------------------------------------------------------------------
+
+
+class EndpointStatus(str, enum.Enum):
+    CREATING = "Creating"
+    IN_SERVICE = "InService"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    FAILED = "Failed"
+
+    def accepts_invocations(self) -> bool:
+        # During an update the old instances serve until the new ones take over.
+        return self in (EndpointStatus.IN_SERVICE, EndpointStatus.UPDATING)
+
+
+class InstanceState(str, enum.Enum):
+    STARTING = "Starting"
+    SERVING = "Serving"
+    DRAINING = "Draining"  # out of rotation, answering what it already holds
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+
+    def is_live(self) -> bool:
+        return self in (InstanceState.STARTING, InstanceState.SERVING, InstanceState.DRAINING)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    name: str
+    spec: dict[str, Any]  # CreateModel's request: PrimaryContainer{ModelDataUrl, Environment, …}
+    creation_time: datetime
+
+
+@dataclass(frozen=True)
+class EndpointConfigRecord:
+    name: str
+    spec: dict[str, Any]  # CreateEndpointConfig's request: ProductionVariants[…]
+    creation_time: datetime
+
+    @property
+    def variants(self) -> list[dict[str, Any]]:
+        return list(self.spec.get("ProductionVariants", []))
+
+
+@dataclass(frozen=True)
+class EndpointInstance:
+    instance_id: str
+    variant: str
+    config_name: str
+    state: InstanceState
+    pid: int | None
+    pid_started_at: float | None
+    port: int | None
+    socket_path: str | None
+    failure_reason: str | None
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    config_name: str
+    status: EndpointStatus
+    weights: dict[str, float]  # variant → current weight
+    counts: dict[str, int]  # variant → desired instance count
+    creation_time: datetime
+    last_modified_time: datetime
+    failure_reason: str | None = None
+    in_service_since: datetime | None = None
+    instances: tuple[EndpointInstance, ...] = ()
+
+
+@dataclass(frozen=True)
+class VariantRoute:
+    name: str
+    weight: float
+    instances: tuple[tuple[str, str], ...]  # (instance id, socket path) of instances in rotation
+
+
+@dataclass(frozen=True)
+class EndpointRoutes:
+    name: str
+    status: str  # the endpoint's status when these routes were published
+    variants: tuple[VariantRoute, ...] = field(default=())
+
+    def accepts_invocations(self) -> bool:
+        return self.status in ("InService", "Updating")
+
+
+# -- hyperparameter tuning ----------------------------------------------------------------------------
+
+__all__ += ["ObjectiveStatus", "TuningJob", "TuningJobStatus", "TuningTrial"]
+
+
+class TuningJobStatus(str, enum.Enum):
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+    def is_terminal(self) -> bool:
+        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.FAILED, TuningJobStatus.STOPPED)
+
+
+class ObjectiveStatus(str, enum.Enum):
+    """Whether a trial yielded a value of the tuning job's objective (SageMaker's ObjectiveStatus)."""
+
+    SUCCEEDED = "Succeeded"
+    PENDING = "Pending"
+    FAILED = "Failed"
+
+
+@dataclass(frozen=True)
+class TuningJob:
+    """One hyperparameter tuning job; ``config`` is the CreateHyperParameterTuningJob request as given."""
+
+    name: str
+    status: TuningJobStatus
+    config: dict[str, Any]
+    random_seed: int  # the seed in effect (RandomSeed, or one drawn at creation), so a restart resumes it
+    creation_time: datetime
+    last_modified_time: datetime
+    end_time: datetime | None = None
+    failure_reason: str | None = None
+    stop_requested_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TuningTrial:
+    """One trial of a tuning job: the Optuna trial, the training job that runs it, and its objective."""
+
+    tuning_job_name: str
+    number: int  # the Optuna trial number: 0, 1, … in the order trials were started
+    training_job_name: str
+    tuned_hyperparameters: dict[str, str]  # as passed to the training job
+    objective_status: ObjectiveStatus
+    creation_time: datetime
+    objective_value: float | None = None
+    early_stopped: bool = False
+    failure_reason: str | None = None  # why it yielded no objective
+    # From the training job; None while the trial waits for its training job to be created.
+    training_status: TrainingJobStatus | None = None
+    training_start_time: datetime | None = None
+    training_end_time: datetime | None = None
+
+
+# -- capacity: what the scheduler reserved, for whom ---------------------------------------------------
+
+
+class CapacityUse(str, enum.Enum):
+    """What instances are used for; account limits are per instance type and per use (SageMaker's)."""
+
+    TRAINING = "training"
+    ENDPOINT = "endpoint"
+    TUNING = "tuning"  # the training jobs of hyperparameter tuning jobs
+
+    @property
+    def usage_name(self) -> str:
+        """The end of SageMaker's quota name: 'ml.p2.xlarge for <training job usage>'."""
+        return _USAGE_NAMES[self]
+
+
+_USAGE_NAMES = {
+    CapacityUse.TRAINING: "training job usage",
+    CapacityUse.ENDPOINT: "endpoint usage",
+    CapacityUse.TUNING: "tuning job usage",
+}
+
+
+class ReservationState(str, enum.Enum):
+    PENDING = "Pending"  # within its limits, waiting for free capacity
+    ACTIVE = "Active"  # holds its CPUs and GPUs
+    RELEASED = "Released"  # ended; kept for usage and cost
+
+    def is_live(self) -> bool:
+        return self is not ReservationState.RELEASED
+
+
+@dataclass(frozen=True)
+class InstanceGrant:
+    """What one instance (a training host, an endpoint instance) may use."""
+
+    cpus: tuple[int, ...]  # CPU ids for its affinity (all of them for ``local``)
+    gpus: tuple[int, ...] | None  # GPU ids for CUDA_VISIBLE_DEVICES; None: left as it is (``local``)
+    memory_bytes: int | None  # its memory cap; None: no cap
+
+    @property
+    def num_cpus(self) -> int:
+        return len(self.cpus)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Capacity held (or awaited) by one owner: a training job, an endpoint, …"""
+
+    id: int  # also its place in the queue: first come, first served (after priority)
+    owner: str  # e.g. "training-job/NAME", "endpoint/NAME"; unique among live reservations
+    use: CapacityUse
+    instance_type: str
+    instance_count: int
+    priority: int
+    state: ReservationState
+    slots: int  # CPU slots held or awaited in all (0: not scheduled, e.g. ``local``)
+    cpus_per_instance: int
+    gpus_per_instance: int
+    memory_bytes: int | None  # per instance
+    price_per_hour: float  # per instance, the type's reference price
+    requested_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    grants: tuple[InstanceGrant, ...] = ()  # one per instance once Active
+    message: str = ""  # why it waits, while Pending
+    warnings: tuple[str, ...] = ()
+
+    def instance_seconds(self, since: datetime, now: datetime) -> float:
+        """Instances × seconds held between ``since`` and ``now`` (what endpoints are billed)."""
+        if self.started_at is None:
+            return 0.0
+        start = max(self.started_at, since)
+        end = min(self.ended_at or now, now)
+        return max(0.0, (end - start).total_seconds()) * self.instance_count

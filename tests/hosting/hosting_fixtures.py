@@ -9,7 +9,6 @@ from pathlib import Path
 import kiln
 
 
-
 def pack(folder: Path, files: dict[str, bytes | str], name: str = "model.tar.gz") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / name

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from conftest import RunningServer, processes_mentioning, wait_until
 from hosting_fixtures import torchscript_model_bytes, upload_model
 
 import kiln
+from conftest import RunningServer, processes_mentioning, wait_until
 from kiln.deserializers import JSONDeserializer, NumpyDeserializer
 from kiln.errors import ModelError, UnexpectedStatusException
 from kiln.serializers import CSVSerializer, JSONSerializer, NumpySerializer, TensorProtoSerializer
@@ -81,7 +81,10 @@ def test_predictions_in_every_wire_format(predictor: kiln.Predictor, model_uri: 
 
 def _post(server: RunningServer, name: str, body: bytes, content_type: str) -> httpx.Response:
     return httpx.post(
-        f"{server.url}/endpoints/{name}/invocations", content=body, headers={"Content-Type": content_type}, timeout=30
+        f"{server.url}/endpoints/{name}/invocations",
+        content=body,
+        headers={"Content-Type": content_type},
+        timeout=30,
     )
 
 
@@ -121,7 +124,12 @@ def test_a_failing_predict_fn_is_a_model_error_and_the_instance_keeps_serving(
     try:
         with pytest.raises(ModelError, match="negative pixels are not allowed"):
             predictor.predict(-np.ones((1, 28, 28)))
-        answer = _post(server, predictor.endpoint_name, json.dumps((-np.ones((1, 28, 28))).tolist()).encode(), "application/json")
+        answer = _post(
+            server,
+            predictor.endpoint_name,
+            json.dumps((-np.ones((1, 28, 28))).tolist()).encode(),
+            "application/json",
+        )
         assert answer.status_code == 424
         assert answer.json()["OriginalStatusCode"] == 500
         assert "ArithmeticError" in answer.json()["OriginalMessage"]
@@ -130,15 +138,21 @@ def test_a_failing_predict_fn_is_a_model_error_and_the_instance_keeps_serving(
         predictor.delete_endpoint()
 
 
-def test_an_endpoint_whose_model_fn_raises_fails_with_its_message(server: RunningServer, tmp_path: Path) -> None:
+def test_an_endpoint_whose_model_fn_raises_fails_with_its_message(
+    server: RunningServer, tmp_path: Path
+) -> None:
     session = server.session()
     uri = upload_model(
         session,
         tmp_path / "broken",
-        {"code/inference.py": "def model_fn(model_dir):\n    raise RuntimeError('weights file is corrupt')\n"},
+        {
+            "code/inference.py": "def model_fn(model_dir):\n    raise RuntimeError('weights file is corrupt')\n"
+        },
     )
     with pytest.raises(UnexpectedStatusException, match="weights file is corrupt") as raised:
-        kiln.Model(uri, sagemaker_session=session).deploy(endpoint_name=f"broken-{tmp_path.name[-8:]}".replace("_", "-"))
+        kiln.Model(uri, sagemaker_session=session).deploy(
+            endpoint_name=f"broken-{tmp_path.name[-8:]}".replace("_", "-")
+        )
     assert "Failed" in str(raised.value)
 
 
@@ -150,8 +164,20 @@ def test_variants_split_traffic_by_weight_and_honour_the_target_header(
     name = f"ab-{int(time.time() * 1000) % 10**8}"
     client.create_model({"ModelName": f"{name}-m", "PrimaryContainer": {"ModelDataUrl": model_uri}})
     variants = [
-        {"VariantName": "A", "ModelName": f"{name}-m", "InitialInstanceCount": 1, "InstanceType": "local", "InitialVariantWeight": 1},
-        {"VariantName": "B", "ModelName": f"{name}-m", "InitialInstanceCount": 1, "InstanceType": "local", "InitialVariantWeight": 3},
+        {
+            "VariantName": "A",
+            "ModelName": f"{name}-m",
+            "InitialInstanceCount": 1,
+            "InstanceType": "local",
+            "InitialVariantWeight": 1,
+        },
+        {
+            "VariantName": "B",
+            "ModelName": f"{name}-m",
+            "InitialInstanceCount": 1,
+            "InstanceType": "local",
+            "InitialVariantWeight": 3,
+        },
     ]
     client.create_endpoint_config({"EndpointConfigName": name, "ProductionVariants": variants})
     client.create_endpoint(name, name)
@@ -171,7 +197,10 @@ def test_variants_split_traffic_by_weight_and_honour_the_target_header(
             predictor.predict(image)
             assert predictor.last_invoked_variant == "B"
         description = client.describe_endpoint(name)
-        assert {v["VariantName"]: v["CurrentWeight"] for v in description["ProductionVariants"]} == {"A": 0.0, "B": 3.0}
+        assert {v["VariantName"]: v["CurrentWeight"] for v in description["ProductionVariants"]} == {
+            "A": 0.0,
+            "B": 3.0,
+        }
     finally:
         predictor.delete_endpoint()
 
@@ -187,7 +216,12 @@ def test_update_under_load_loses_no_request_and_delete_leaves_nothing(
         {
             "EndpointConfigName": f"{name}-v2",
             "ProductionVariants": [
-                {"VariantName": "Blue", "ModelName": model_name, "InitialInstanceCount": 1, "InstanceType": "local"}
+                {
+                    "VariantName": "Blue",
+                    "ModelName": model_name,
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "local",
+                }
             ],
         }
     )
@@ -196,7 +230,9 @@ def test_update_under_load_loses_no_request_and_delete_leaves_nothing(
     done = threading.Event()
 
     def load() -> None:
-        worker = kiln.Predictor(name, server.session(), serializer=NumpySerializer(), deserializer=NumpyDeserializer())
+        worker = kiln.Predictor(
+            name, server.session(), serializer=NumpySerializer(), deserializer=NumpyDeserializer()
+        )
         while not done.is_set():
             try:
                 worker.predict(np.zeros((1, 28, 28), dtype=np.float32))
@@ -209,7 +245,9 @@ def test_update_under_load_loses_no_request_and_delete_leaves_nothing(
         thread.start()
     time.sleep(0.5)
     session.client.update_endpoint(name, f"{name}-v2")
-    wait_until(lambda: session.client.describe_endpoint(name)["EndpointConfigName"] == f"{name}-v2", timeout=60)
+    wait_until(
+        lambda: session.client.describe_endpoint(name)["EndpointConfigName"] == f"{name}-v2", timeout=60
+    )
     wait_until(lambda: variants[-20:] == ["Blue"] * 20, timeout=30)
     done.set()
     for thread in threads:
@@ -235,7 +273,9 @@ def test_update_under_load_loses_no_request_and_delete_leaves_nothing(
     wait_until(lambda: processes_mentioning(model_dir) == [], timeout=30)
 
 
-def test_a_killed_instance_is_replaced_while_its_sibling_serves(server: RunningServer, model_uri: str) -> None:
+def test_a_killed_instance_is_replaced_while_its_sibling_serves(
+    server: RunningServer, model_uri: str
+) -> None:
     session = server.session()
     predictor = kiln.PyTorchModel(model_uri, sagemaker_session=session).deploy(initial_instance_count=2)
     name = predictor.endpoint_name
@@ -249,7 +289,9 @@ def test_a_killed_instance_is_replaced_while_its_sibling_serves(server: RunningS
         # Kill the process of the first instance (found by its open port).
         target_port = serving[0]["Port"]
         target = next(
-            p for p in (psutil.Process(pid) for pid in pids) if any(c.laddr.port == target_port for c in p.net_connections())
+            p
+            for p in (psutil.Process(pid) for pid in pids)
+            if any(c.laddr.port == target_port for c in p.net_connections())
         )
         target.kill()
         failures = 0
@@ -261,10 +303,26 @@ def test_a_killed_instance_is_replaced_while_its_sibling_serves(server: RunningS
         assert failures <= 2  # at most what the dead instance held
         assert session.client.describe_endpoint(name)["EndpointStatus"] in ("InService", "Updating")
         wait_until(
-            lambda: sum(i["State"] == "Serving" for i in session.client.describe_endpoint(name)["Instances"]) == 2,
+            lambda: (
+                sum(i["State"] == "Serving" for i in session.client.describe_endpoint(name)["Instances"]) == 2
+            ),
             timeout=60,
         )
         logs = session.client.endpoint_logs(name)
         assert any("Model loaded" in line for entry in logs for line in entry["Lines"])
     finally:
         predictor.delete_endpoint()
+
+
+def test_endpoints_hold_capacity_and_a_request_over_the_limit_is_refused(server: RunningServer, model_uri: str) -> None:
+    from kiln.errors import ResourceLimitExceeded
+
+    session = server.session()
+    client = session.client
+    name = f"limit-{int(time.time() * 1000) % 10**8}"
+    client.create_model({"ModelName": name, "PrimaryContainer": {"ModelDataUrl": model_uri}})
+    variants = [{"VariantName": "Big", "ModelName": name, "InitialInstanceCount": 21, "InstanceType": "ml.m5.large"}]
+    client.create_endpoint_config({"EndpointConfigName": name, "ProductionVariants": variants})
+    with pytest.raises(ResourceLimitExceeded, match="ml.m5.large for endpoint usage"):
+        client.create_endpoint(name, name)
+    assert name not in [e["EndpointName"] for e in client.list_endpoints()]

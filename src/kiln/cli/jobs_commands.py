@@ -47,6 +47,7 @@ def train(
     instance_count: int = typer.Option(1, "--instance-count"),
     name: str = typer.Option(None, "--name", help="Job name (default: kiln-training-<time>)."),
     max_run: int = typer.Option(24 * 3600, "--max-run", help="Seconds before the job is stopped."),
+    priority: int = typer.Option(None, "--priority", help="Among jobs waiting for capacity, higher first."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Stream the logs until the job ends."),
     as_json: bool = typer.Option(False, "--json", help="Print the job's description as JSON."),
 ) -> None:
@@ -64,6 +65,7 @@ def train(
         instance_count=instance_count,
         metric_definitions=metrics,
         max_run=max_run,
+        priority=priority,
         sagemaker_session=_session(),
     )
     estimator.fit(channels or None, wait=follow, job_name=name)
@@ -123,7 +125,9 @@ def describe(name: str, as_json: bool = typer.Option(False, "--json", help="Prin
         ("Estimated cost", f"${job['EstimatedCost']:.4f}"),
         ("Model", job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")),
         ("Failure reason", job.get("FailureReason", "")),
+        ("Priority", job.get("Priority", 0)),
     ]
+    rows += [("Warning", warning) for warning in job.get("Warnings", [])]
     rows += [(f"Metric {m['MetricName']}", m["Value"]) for m in job["FinalMetricDataList"]]
     rows += [(f"Hyperparameter {k}", v) for k, v in sorted(job["HyperParameters"].items())]
     print_table(name, ["Field", "Value"], rows)

@@ -7,12 +7,27 @@ import sys
 import click
 import typer
 
-from kiln.cli import artifacts_commands, jobs_commands, server_commands
+from kiln.cli import (
+    artifacts_commands,
+    capacity_commands,
+    hosting_commands,
+    jobs_commands,
+    server_commands,
+    tuning_commands,
+)
 from kiln.cli.output import print_error
 from kiln.errors import KilnError, UserError
 
 EXIT_USER_ERROR = 1
 EXIT_INTERNAL_ERROR = 2
+
+# Recent typer releases vendor click as typer._click, so its usage errors and aborts are not click's
+# classes; catch both kinds, or a mistyped option ends in a traceback instead of click's Error: line.
+_USAGE_ERRORS: tuple[type[Exception], ...] = (
+    click.ClickException,
+    getattr(typer, "TyperException", click.ClickException),
+)
+_ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
 
 app = typer.Typer(
     name="kiln",
@@ -25,6 +40,15 @@ app.add_typer(jobs_commands.app, name="jobs")
 app.add_typer(artifacts_commands.app, name="artifacts")
 app.command("train")(jobs_commands.train)
 app.command("upload")(artifacts_commands.upload)
+app.command("tensorboard")(jobs_commands.tensorboard)
+app.command("limits")(capacity_commands.limits)
+app.command("usage")(capacity_commands.usage)
+app.command("instance-types")(capacity_commands.instance_types)
+app.add_typer(tuning_commands.app, name="tuning")
+app.command("deploy")(hosting_commands.deploy)
+app.add_typer(hosting_commands.models_app, name="models")
+app.add_typer(hosting_commands.endpoints_app, name="endpoints")
+app.command("tune")(tuning_commands.tune)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,12 +58,16 @@ def main(argv: list[str] | None = None) -> None:
     except KilnError as e:
         print_error(e.message)
         sys.exit(EXIT_USER_ERROR if isinstance(e, UserError) else EXIT_INTERNAL_ERROR)
-    except click.exceptions.Abort:
+    except _ABORTS:
         print_error("aborted")
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+    except _USAGE_ERRORS as e:
+        show = getattr(e, "show", None)  # click's own "Usage: … Error: …" text
+        if show is not None:
+            show()
+        else:
+            print_error(str(e))
+        sys.exit(int(getattr(e, "exit_code", EXIT_USER_ERROR)))
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

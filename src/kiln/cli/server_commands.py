@@ -12,7 +12,7 @@ import typer
 
 from kiln.cli.output import console, print_json
 from kiln.config import load_settings
-from kiln.errors import KilnError, ServerUnavailable
+from kiln.errors import KilnError, ServerUnavailable, ValidationError
 
 app = typer.Typer(help="Run the Kiln server.", no_args_is_help=True)
 
@@ -25,11 +25,20 @@ def start(
     port: int = typer.Option(None, help="Port (default: any free port, recorded in $KILN_HOME/server.json)."),
     token: str = typer.Option(None, help="API token every call must carry (default KILN_API_TOKEN)."),
     daemon: bool = typer.Option(False, "--daemon", help="Run in the background and return once it answers."),
+    config: Path = typer.Option(
+        None, "--config", help="Capacity settings file (default KILN_CONFIG, else $KILN_HOME/config.toml)."
+    ),
 ) -> None:
     """Start the server in the foreground (or with --daemon, in the background)."""
     from kiln.sdk.discovery import find_local_server, start_local_server
 
-    settings = load_settings().with_overrides(host=host, port=port, api_token=token)
+    config_path = config.expanduser().resolve() if config else None
+    settings = load_settings().with_overrides(host=host, port=port, api_token=token, config_path=config_path)
+    if config_path is not None and not config_path.is_file():
+        raise ValidationError(
+            f"--config {config}: no such file; give the path of a TOML file with Kiln's capacity "
+            "settings (instance_types, limits, strict_instance_types, oversubscription)"
+        )
     if daemon:
         running = find_local_server(settings)
         if running:
@@ -41,6 +50,8 @@ def start(
             os.environ["KILN_PORT"] = str(port)
         if token:
             os.environ["KILN_API_TOKEN"] = token
+        if config_path:
+            os.environ["KILN_CONFIG"] = str(config_path)
         url = start_local_server(settings)
         console.print(f"Kiln server started at {url}")
         return

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from kiln.codecs._arrays import as_numpy, describe, jsonable
 from kiln.errors import ValidationError
 
@@ -12,10 +14,45 @@ __all__ = ["decode", "dump", "encode"]
 
 # Compact separators: responses are read by programs, and the spaces only cost bytes on the wire.
 _SEPARATORS = (",", ":")
+# orjson turns integers past 64 bits into floats where json keeps them exact. Such an integer has at
+# least 19 digits; bodies with a run of that many digits outside a fraction or exponent take json.
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+_NOT_INTEGER_PART = frozenset(b".eE+")  # what precedes a run of fraction or exponent digits
 
 
 def decode(body: bytes) -> Any:
     """The Python object (lists, dicts, numbers, strings) that the JSON ``body`` holds."""
+    # orjson parses number arrays ~10× faster than json, which decides a small model's throughput
+    # (a 28×28 image: ~30 µs against ~300 µs). It refuses what json accepts beyond RFC 8259 (NaN,
+    # Infinity, lone surrogates, UTF-16/32 bodies) and gives the same objects for everything else,
+    # so anything it refuses goes to json, whose answer or error is then exactly the one it gave before.
+    if isinstance(body, bytes) and not _may_hold_long_integer(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return _decode_with_json(body)
+
+
+def _may_hold_long_integer(body: bytes) -> bool:
+    """Whether ``body`` has a run of ≥ 19 digits that could be an integer (false alarms are harmless)."""
+    masked = body.translate(_DIGITS_AS_ZEROS)
+    start = masked.find(_LONG_RUN)
+    while start >= 0:
+        before = masked[start - 1] if start else 0
+        if before == 0x2D and start >= 2:  # "-": the sign of an integer, unless it follows an "e"
+            before = masked[start - 2] if masked[start - 2] in b"eE" else 0
+        if before not in _NOT_INTEGER_PART:
+            return True
+        end = start + len(_LONG_RUN)
+        while end < len(masked) and masked[end] == 0x30:  # skip the rest of this run
+            end += 1
+        start = masked.find(_LONG_RUN, end)
+    return False
+
+
+def _decode_with_json(body: bytes) -> Any:
     if not body.strip():
         raise ValidationError("The body is empty; send a JSON document such as [[1.0, 2.0]].")
     try:

@@ -33,3 +33,7 @@ __all__ = [
     "start_attempt",
     "update_host",
 ]
+
+from kiln.metadata import hosting
+
+__all__ += ["hosting"]

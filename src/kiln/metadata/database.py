@@ -85,7 +85,7 @@ class Database:
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # features add their own branches; all are applied
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -16,10 +16,22 @@ from kiln.records import LogLine, MetricValue
 __all__ = ["append_host_events", "list_log_lines", "list_metric_values"]
 
 
+# Job names are unique and a job's id never changes: hosts report often, so ids are remembered.
+_JOB_IDS: dict[tuple[str, str], int] = {}
+_JOB_IDS_KEPT = 10_000
+
+
 def _job_id(session: Session, name: str) -> int:
+    key = (str(session.get_bind().engine.url), name)
+    known = _JOB_IDS.get(key)
+    if known is not None:
+        return known
     job_id = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
     if job_id is None:
         raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
+    if len(_JOB_IDS) >= _JOB_IDS_KEPT:
+        _JOB_IDS.clear()
+    _JOB_IDS[key] = int(job_id)
     return int(job_id)
 
 

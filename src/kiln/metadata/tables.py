@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -64,6 +66,10 @@ class TrainingJobRow(Base):
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)  # of attempts already ended
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     attempt_start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # capacity (migration 0005_capacity)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    price_per_hour: Mapped[float | None] = mapped_column(Float)
+    capacity_warnings: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class StatusTransitionRow(Base):
@@ -116,3 +122,140 @@ class MetricValueRow(Base):
     name: Mapped[str] = mapped_column(String(255))
     value: Mapped[float] = mapped_column(Float)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- hosting: models, endpoint configs, endpoints and their instances ----------------------------------
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EndpointConfigRow(Base):
+    __tablename__ = "endpoint_configs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EndpointRow(Base):
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    config_name: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    weights: Mapped[dict[str, Any]] = mapped_column(JSON)
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_modified_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    in_service_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EndpointInstanceRow(Base):
+    __tablename__ = "endpoint_instances"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[str] = mapped_column(String(80), unique=True)
+    variant: Mapped[str] = mapped_column(String(63))
+    config_name: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(16))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pid_started_at: Mapped[float | None] = mapped_column(Float)
+    port: Mapped[int | None] = mapped_column(Integer)
+    socket_path: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- hyperparameter tuning: tuning jobs, their trials and their Optuna journal -------------------------
+
+
+class TuningJobRow(Base):
+    __tablename__ = "tuning_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    random_seed: Mapped[int] = mapped_column(Integer)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_modified_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TuningTrialRow(Base):
+    """A trial links an Optuna trial number to the training job that runs it (created after this row)."""
+
+    __tablename__ = "tuning_job_trials"
+    __table_args__ = (UniqueConstraint("tuning_job_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tuning_job_id: Mapped[int] = mapped_column(ForeignKey("tuning_jobs.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    training_job_name: Mapped[str] = mapped_column(String(63), unique=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    objective_status: Mapped[str] = mapped_column(String(16))
+    objective_value: Mapped[float | None] = mapped_column(Float)
+    early_stopped: Mapped[bool] = mapped_column(default=False)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TuningJournalRow(Base):
+    """One entry of a tuning job's Optuna journal: the study lives in Kiln's own database and schema."""
+
+    __tablename__ = "tuning_job_journal"
+    __table_args__ = (UniqueConstraint("tuning_job_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tuning_job_id: Mapped[int] = mapped_column(ForeignKey("tuning_jobs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 0, 1, … per tuning job: Optuna's log number
+    entry: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# -- capacity: reservations of CPUs and GPUs by training jobs and endpoints (migration 0005_capacity) --
+
+
+class CapacityReservationRow(Base):
+    __tablename__ = "capacity_reservations"
+    __table_args__ = (
+        # One live reservation per owner: a second one for the same job or endpoint is refused.
+        Index(
+            "ix_capacity_reservations_live_owner",
+            "owner",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the queue order
+    owner: Mapped[str] = mapped_column(String(200))
+    use: Mapped[str] = mapped_column(String(16))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    instance_count: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    cpus_per_instance: Mapped[int] = mapped_column(Integer)
+    gpus_per_instance: Mapped[int] = mapped_column(Integer)
+    memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    price_per_hour: Mapped[float] = mapped_column(Float)
+    grants: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    warnings: Mapped[list[str]] = mapped_column(JSON)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -4,6 +4,7 @@ list_ returns a list; writers return the fresh record."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -63,7 +64,9 @@ def _final_metrics(session: Session, job_id: int) -> tuple[MetricValue, ...]:
     return tuple(MetricValue(r.name, r.value, r.timestamp, r.host) for r in rows)
 
 
-def _to_record(session: Session, row: TrainingJobRow, *, full: bool) -> TrainingJob:
+def _to_record(session: Session, row: TrainingJobRow, *, full: bool, hosts_only: bool = False) -> TrainingJob:
+    """The job's record: with ``full``, its transitions, hosts and final metrics; with ``hosts_only``,
+    its hosts (what the control plane needs to act, at a fraction of the queries); else a summary."""
     transitions: tuple[StatusTransition, ...] = ()
     hosts: tuple[TrainingJobHost, ...] = ()
     metrics: tuple[MetricValue, ...] = ()
@@ -76,6 +79,7 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool) -> Training
                 .order_by(StatusTransitionRow.id)
             )
         )
+    if full or hosts_only:
         hosts = tuple(
             TrainingJobHost(
                 h.host,
@@ -92,6 +96,7 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool) -> Training
                 .order_by(TrainingJobHostRow.host)
             )
         )
+    if full:
         metrics = _final_metrics(session, row.id)
     return TrainingJob(
         name=row.name,
@@ -112,12 +117,26 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool) -> Training
         transitions=transitions,
         final_metrics=metrics,
         hosts=hosts,
+        priority=row.priority or 0,
+        price_per_hour=row.price_per_hour,
+        capacity_warnings=tuple(row.capacity_warnings or ()),
     )
 
 
 def insert_training_job(
-    db: Database, name: str, spec: dict[str, Any], hosts: Sequence[str], now: datetime, message: str
+    db: Database,
+    name: str,
+    spec: dict[str, Any],
+    hosts: Sequence[str],
+    now: datetime,
+    message: str,
+    *,
+    secondary: SecondaryStatus = SecondaryStatus.STARTING,
+    priority: int = 0,
+    price_per_hour: float | None = None,
+    capacity_warnings: Sequence[str] = (),
 ) -> TrainingJob:
+    """A new job in ``secondary`` status (Starting, or Pending while it waits for capacity)."""
     with db.session() as session:
         exists = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
         if exists is not None:
@@ -125,37 +144,42 @@ def insert_training_job(
         row = TrainingJobRow(
             name=name,
             status=TrainingJobStatus.IN_PROGRESS.value,
-            secondary_status=SecondaryStatus.STARTING.value,
+            secondary_status=secondary.value,
             spec=spec,
             creation_time=now,
             last_modified_time=now,
             billable_seconds=0,
             attempt=1,
+            priority=priority,
+            price_per_hour=price_per_hour,
+            capacity_warnings=list(capacity_warnings),
         )
         session.add(row)
         session.flush()
         session.add(
-            StatusTransitionRow(
-                job_id=row.id, status=SecondaryStatus.STARTING.value, start_time=now, message=message
-            )
+            StatusTransitionRow(job_id=row.id, status=secondary.value, start_time=now, message=message)
         )
         for host in hosts:
             session.add(
                 TrainingJobHostRow(job_id=row.id, host=host, state=HostState.LAUNCHING.value, last_batch=0)
             )
         session.flush()
-        return _to_record(session, row, full=True)
+        # Everything a new job has: its hosts and its one transition (no metrics yet).
+        transition = StatusTransition(secondary, now, None, message)
+        return replace(_to_record(session, row, full=False, hosts_only=True), transitions=(transition,))
 
 
-def find_training_job(db: Database, name: str) -> TrainingJob | None:
+def find_training_job(db: Database, name: str, *, details: bool = True) -> TrainingJob | None:
+    """The job, or None; without ``details`` only its hosts, not its transitions and final metrics."""
     with db.session() as session:
         row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
-        return None if row is None else _to_record(session, row, full=True)
+        return None if row is None else _to_record(session, row, full=details, hosts_only=True)
 
 
-def get_training_job(db: Database, name: str) -> TrainingJob:
+def get_training_job(db: Database, name: str, *, details: bool = True) -> TrainingJob:
+    """The job (NotFound if none); without ``details`` only its hosts, not transitions and metrics."""
     with db.session() as session:
-        return _to_record(session, _job_row(session, name), full=True)
+        return _to_record(session, _job_row(session, name), full=details, hosts_only=True)
 
 
 def list_training_jobs(
@@ -165,11 +189,14 @@ def list_training_jobs(
     name_contains: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    created_since: datetime | None = None,
 ) -> list[TrainingJob]:
     """Newest first; summaries only (no transitions, hosts or metrics) so long lists stay fast."""
     query = select(TrainingJobRow).order_by(TrainingJobRow.creation_time.desc(), TrainingJobRow.id.desc())
     if status is not None:
         query = query.where(TrainingJobRow.status == status.value)
+    if created_since is not None:
+        query = query.where(TrainingJobRow.creation_time >= created_since)
     if name_contains:
         query = query.where(TrainingJobRow.name.contains(name_contains, autoescape=True))
     with db.session() as session:
@@ -191,37 +218,44 @@ def list_active_training_jobs(db: Database) -> list[TrainingJob]:
         rows = session.scalars(
             select(TrainingJobRow).where(TrainingJobRow.status.not_in(terminal)).order_by(TrainingJobRow.id)
         )
-        return [_to_record(session, r, full=True) for r in rows]
+        return [_to_record(session, r, full=False, hosts_only=True) for r in rows]
 
 
 def record_transition(
     db: Database,
     name: str,
     status: SecondaryStatus,
-    message: str,
+    message: str | None,
     now: datetime,
     *,
     failure_reason: str | None = None,
     model_artifacts: str | None = None,
     output_artifacts: str | None = None,
     billable_seconds: int | None = None,
+    unless_stopping: bool = False,
+    with_hosts: bool = True,
 ) -> TrainingJob:
-    """Move a job to a new secondary status (and the primary status that goes with it).
+    """Move a job to a new secondary status (and the primary status that goes with it); returns the
+    job with its hosts (``with_hosts=False``: without, one query fewer). ``message`` None keeps the
+    current one when the status does not change.
 
-    A job that already ended keeps its ending: late reports from a host never reopen it.
+    A job that already ended keeps its ending: late reports from a host never reopen it; with
+    ``unless_stopping`` (a host's progress) neither does a job being stopped.
     """
     with db.session() as session:
         row = _job_row(session, name)
-        if TrainingJobStatus(row.status).is_terminal():
-            return _to_record(session, row, full=True)
+        if TrainingJobStatus(row.status).is_terminal() or (unless_stopping and row.stop_requested_at):
+            return _to_record(session, row, full=False, hosts_only=with_hosts)
         current = session.scalars(
             select(StatusTransitionRow)
             .where(StatusTransitionRow.job_id == row.id)
             .order_by(StatusTransitionRow.id.desc())
             .limit(1)
         ).one_or_none()
+        if current is not None and now < current.start_time:
+            now = current.start_time  # a host's clock behind ours never reorders the transitions
         if current is not None and current.status == status.value and current.end_time is None:
-            current.message = message
+            current.message = current.message if message is None else message
         else:
             if current is not None and current.end_time is None:
                 current.end_time = now
@@ -231,7 +265,7 @@ def record_transition(
                     status=status.value,
                     start_time=now,
                     end_time=now if status.is_terminal() else None,
-                    message=message,
+                    message=message or "",
                 )
             )
         primary = status.primary()
@@ -258,7 +292,7 @@ def record_transition(
         if billable_seconds is not None:
             row.billable_seconds = billable_seconds
         session.flush()
-        return _to_record(session, row, full=True)
+        return _to_record(session, row, full=False, hosts_only=with_hosts)
 
 
 def start_attempt(db: Database, name: str, now: datetime) -> TrainingJob:
@@ -272,18 +306,23 @@ def start_attempt(db: Database, name: str, now: datetime) -> TrainingJob:
         row.attempt_start_time = None
         row.last_modified_time = now
         session.flush()
-        return _to_record(session, row, full=True)
+        return _to_record(session, row, full=False, hosts_only=True)
 
 
 def list_jobs_with_live_hosts(db: Database) -> list[TrainingJob]:
-    """Jobs that still have a host the control plane believes to be running (ended jobs included)."""
+    """Jobs that still have a host process the control plane believes to be running (ended jobs
+    included); hosts of a job waiting for capacity have no process yet and are not listed."""
     live = [HostState.LAUNCHING.value, HostState.RUNNING.value]
     with db.session() as session:
-        ids = select(TrainingJobHostRow.job_id).where(TrainingJobHostRow.state.in_(live)).distinct()
+        ids = (
+            select(TrainingJobHostRow.job_id)
+            .where(TrainingJobHostRow.state.in_(live), TrainingJobHostRow.pid.is_not(None))
+            .distinct()
+        )
         rows = session.scalars(
             select(TrainingJobRow).where(TrainingJobRow.id.in_(ids)).order_by(TrainingJobRow.id)
         )
-        return [_to_record(session, r, full=True) for r in rows]
+        return [_to_record(session, r, full=False, hosts_only=True) for r in rows]
 
 
 def request_stop(db: Database, name: str, now: datetime) -> TrainingJob:
@@ -294,13 +333,18 @@ def request_stop(db: Database, name: str, now: datetime) -> TrainingJob:
             row.status = TrainingJobStatus.STOPPING.value
             row.last_modified_time = now
         session.flush()
-        return _to_record(session, row, full=True)
+        return _to_record(session, row, full=False, hosts_only=True)
 
 
-def update_host(db: Database, name: str, host: str, **fields: Any) -> None:
-    """Set fields of one host row (state, pid, pid_started_at, exit_code, failure_reason, last_heartbeat)."""
+def update_host(
+    db: Database, name: str, host: str, *, attempt: int | None = None, **fields: Any
+) -> TrainingJob:
+    """Set fields of one host row (state, pid, pid_started_at, exit_code, failure_reason, last_heartbeat);
+    returns the job with its hosts as they are now. With ``attempt``, only while that attempt runs."""
     with db.session() as session:
         row = _job_row(session, name)
+        if attempt is not None and attempt != row.attempt:
+            return _to_record(session, row, full=False, hosts_only=True)
         host_row = session.scalars(
             select(TrainingJobHostRow).where(
                 TrainingJobHostRow.job_id == row.id, TrainingJobHostRow.host == host
@@ -312,3 +356,5 @@ def update_host(db: Database, name: str, host: str, **fields: Any) -> None:
             if isinstance(value, HostState):
                 value = value.value
             setattr(host_row, key, value)
+        session.flush()
+        return _to_record(session, row, full=False, hosts_only=True)

@@ -151,6 +151,79 @@ class KilnClient:
     def download(self, uri: str) -> bytes:
         return self.request("GET", "/artifacts/content", params={"uri": uri}).content
 
+    # -- hosting ---------------------------------------------------------------------------------------
+
+    def create_model(self, request: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", "/models", json=request)
+        return result
+
+    def describe_model(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("GET", f"/models/{name}")
+        return result
+
+    def list_models(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("GET", "/models")["Models"]
+        return result
+
+    def delete_model(self, name: str) -> None:
+        self.request("DELETE", f"/models/{name}")
+
+    def create_endpoint_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", "/endpoint-configs", json=request)
+        return result
+
+    def describe_endpoint_config(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("GET", f"/endpoint-configs/{name}")
+        return result
+
+    def delete_endpoint_config(self, name: str) -> None:
+        self.request("DELETE", f"/endpoint-configs/{name}")
+
+    def create_endpoint(self, name: str, config_name: str) -> dict[str, Any]:
+        body = {"EndpointName": name, "EndpointConfigName": config_name}
+        result: dict[str, Any] = self.call("POST", "/endpoints", json=body)
+        return result
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("GET", f"/endpoints/{name}")
+        return result
+
+    def list_endpoints(self, status: str | None = None) -> list[dict[str, Any]]:
+        params = {"status": status} if status else {}
+        result: list[dict[str, Any]] = self.call("GET", "/endpoints", params=params)["Endpoints"]
+        return result
+
+    def update_endpoint(self, name: str, config_name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "POST", f"/endpoints/{name}/update", json={"EndpointConfigName": config_name}
+        )
+        return result
+
+    def update_endpoint_weights_and_capacities(
+        self, name: str, desired: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        body = {"DesiredWeightsAndCapacities": desired}
+        result: dict[str, Any] = self.call("POST", f"/endpoints/{name}/weights-and-capacities", json=body)
+        return result
+
+    def delete_endpoint(self, name: str) -> None:
+        self.request("DELETE", f"/endpoints/{name}")
+
+    def endpoint_logs(self, name: str, tail: int = 200) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("GET", f"/endpoints/{name}/logs", params={"tail": tail})[
+            "Instances"
+        ]
+        return result
+
+    def invoke_endpoint(self, name: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """SageMaker's InvokeEndpoint: ``POST /endpoints/{name}/invocations`` (not under /api/v1)."""
+        try:
+            response = self._http.post(f"/endpoints/{name}/invocations", content=body, headers=headers)
+        except httpx.TransportError as e:
+            raise ServerUnavailable(f"cannot reach the Kiln server at {self.base_url}: {e}") from e
+        _raise_for_answer(response)
+        return response
+
 
 def describe_error(error: KilnError) -> str:
     return f"{type(error).__name__}: {error.message}"

@@ -89,6 +89,7 @@ class Estimator:
         tags: list[dict[str, str]] | None = None,
         training_steps: int | None = None,
         evaluation_steps: int | None = None,
+        priority: int | None = None,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -127,6 +128,8 @@ class Estimator:
         self.code_location = code_location
         self.container_log_level = container_log_level
         self.tags = list(tags or [])
+        # Kiln's: order among jobs waiting for capacity (-1000 … 1000, higher first; default 0).
+        self.priority = priority
         self.latest_training_job: TrainingJobHandle | None = None
         self.tensorboard: Any = None  # the TensorBoardSession of run_tensorboard_locally
         self._current_job_name: str | None = None
@@ -191,6 +194,8 @@ class Estimator:
             request["TensorBoardOutputConfig"] = config if isinstance(config, dict) else config.to_request()
         if self.max_retry_attempts is not None:
             request["RetryStrategy"] = {"MaximumRetryAttempts": self.max_retry_attempts}
+        if self.priority is not None:
+            request["Priority"] = self.priority
         return request
 
     def _distribution_hyperparameters(self) -> dict[str, str]:
@@ -249,6 +254,59 @@ class Estimator:
                 f"(status {description['TrainingJobStatus']})"
             )
         return str(artifacts)
+
+    model_class_name = "Model"
+
+    def create_model(
+        self, entry_point: str | None = None, source_dir: str | None = None, **kwargs: Any
+    ) -> Any:
+        """The trained model as a deployable ``Model`` (``PyTorchModel`` for ``PyTorch``).
+
+        Unlike SageMaker, the training script is not reused as inference code unless you pass it:
+        Kiln's default handlers serve TorchScript, pickled and scikit-learn models as they are, and
+        an Estimator-functions export carries its own ``code/inference.py``.
+        """
+        from kiln.sdk import model as models
+
+        cls = getattr(models, self.model_class_name)
+        return cls(
+            model_data=self.model_data,
+            entry_point=entry_point,
+            source_dir=source_dir,
+            role=self.role,
+            framework_version=self.framework_version,
+            py_version=self.py_version,
+            sagemaker_session=self.sagemaker_session,
+            **kwargs,
+        )
+
+    def deploy(
+        self,
+        initial_instance_count: int = 1,
+        instance_type: str = "local",
+        serializer: Any = None,
+        deserializer: Any = None,
+        endpoint_name: str | None = None,
+        wait: bool = True,
+        model_name: str | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Deploy the trained model to an endpoint; returns a ``Predictor`` (SageMaker's signature)."""
+        # SageMaker names the model (and so the endpoint) after the training job.
+        name = model_name or (self.latest_training_job.name if self.latest_training_job else None)
+        model = self.create_model(entry_point=entry_point, source_dir=source_dir, env=env, name=name)
+        return model.deploy(
+            initial_instance_count=initial_instance_count,
+            instance_type=instance_type,
+            serializer=serializer,
+            deserializer=deserializer,
+            endpoint_name=endpoint_name,
+            wait=wait,
+            **kwargs,
+        )
 
     def logs(self) -> None:
         handle = self._require_job()
@@ -315,6 +373,7 @@ class Estimator:
         estimator.code_location = None
         estimator.container_log_level = int(decoded.get("sagemaker_container_log_level", 20))
         estimator.tags = []
+        estimator.priority = description.get("Priority")
 
 
 def _decode(value: str) -> Any:
@@ -328,6 +387,7 @@ class PyTorch(Estimator):
     """SageMaker's ``sagemaker.pytorch.PyTorch``: a script-mode estimator with PyTorch defaults."""
 
     default_base_job_name = "pytorch-training"
+    model_class_name = "PyTorchModel"
 
     def __init__(
         self,

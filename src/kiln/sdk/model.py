@@ -124,7 +124,7 @@ class Model:
             self.name = model_name
         elif not self._exists(model_name):
             self.create()
-        name = endpoint_name or default_job_name(model_name[:40])
+        name = endpoint_name or model_name  # SageMaker names the endpoint after its model by default
         client = self.sagemaker_session.client
         client.create_endpoint_config(
             {

@@ -129,6 +129,21 @@ class Session:
 
         print_job_logs(self.client, job_name, follow=wait)
 
+    def delete_endpoint(self, endpoint_name: str) -> None:
+        """Delete an endpoint (its configuration stays, as in SageMaker)."""
+        self.client.delete_endpoint(endpoint_name)
+
+    def delete_endpoint_config(self, endpoint_config_name: str) -> None:
+        self.client.delete_endpoint_config(endpoint_config_name)
+
+    def delete_model(self, model_name: str) -> None:
+        self.client.delete_model(model_name)
+
+    def wait_for_endpoint(self, endpoint: str, poll: int = 1) -> dict[str, Any]:
+        from kiln.sdk.model import wait_for_endpoint
+
+        return wait_for_endpoint(self, endpoint)
+
     def wait_for_job(self, job_name: str, poll: int = 5) -> dict[str, Any]:
         from kiln.sdk.job_logs import wait_for_job
 

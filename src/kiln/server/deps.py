@@ -8,12 +8,24 @@ from fastapi import Depends, Request
 
 from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
+from kiln.services.endpoints import EndpointService
+from kiln.services.tuning_jobs import TuningJobService
 
-__all__ = ["Store", "TrainingJobs"]
+__all__ = ["Endpoints", "Store", "TrainingJobs", "TuningJobs"]
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
     service: TrainingJobService = request.app.state.training_jobs
+    return service
+
+
+def _endpoints(request: Request) -> EndpointService:
+    service: EndpointService = request.app.state.endpoints
+    return service
+
+
+def _tuning_jobs(request: Request) -> TuningJobService:
+    service: TuningJobService = request.app.state.tuning_jobs
     return service
 
 
@@ -24,3 +36,5 @@ def _store(request: Request) -> ArtifactStore:
 
 TrainingJobs = Annotated[TrainingJobService, Depends(_training_jobs)]
 Store = Annotated[ArtifactStore, Depends(_store)]
+Endpoints = Annotated[EndpointService, Depends(_endpoints)]
+TuningJobs = Annotated[TuningJobService, Depends(_tuning_jobs)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,9 @@ from kiln.server.supervisor import Supervisor
 __all__ = ["read_server_record", "serve"]
 
 log = logging.getLogger("kiln.server")
+
+_BACKLOG = 2048  # connections the kernel queues while the loop is busy; load generators open many at once
+_KEEP_ALIVE_SECONDS = 75
 
 
 def _is_loopback(host: str) -> bool:
@@ -44,7 +49,7 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError as e:
         sock.close()
         raise ValidationError(f"cannot listen on {host}:{port}: {e.strerror}; choose another --port") from e
-    sock.listen(2048)
+    sock.listen(_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -62,6 +67,17 @@ def read_server_record(settings: Settings) -> dict[str, Any] | None:
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     return record if isinstance(record, dict) else None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the SIGTERM it handled once it has shut down, which would end the process
+    before ``serve`` removes ``server.json`` and stops the supervisor; this server does not."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def serve(settings: Settings) -> None:
@@ -82,14 +98,31 @@ def serve(settings: Settings) -> None:
         shown_host = "127.0.0.1"
     url = f"http://{shown_host}:{port}"
     app = create_app(settings, db, store, resolve_executor("local"), server_url=url)
-    supervisor = Supervisor(app.state.training_jobs)
+    app.state.endpoints.restore_routes()  # endpoints that were serving keep serving
+    supervisor = Supervisor(app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs)
+    app.state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
     supervisor.start()
     record = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}
     _write_record(settings.server_record_path, record)
     print(f"Kiln server listening on {url} (home {settings.home})", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+    config = uvicorn.Config(
+        app.state.asgi,
+        log_level="warning",
+        access_log=False,  # a log line per request costs more than routing the request
+        timeout_graceful_shutdown=3,
+        lifespan="off",
+        loop="auto",  # uvloop and httptools (uvicorn[standard]): each far cheaper per request than
+        http="auto",  # asyncio's loop and h11, and the invocation path is per-request work
+        # No X-Forwarded-* rewriting: nothing reads the client address, and the middleware it adds
+        # is one more ASGI layer on every invocation.
+        proxy_headers=False,
+        backlog=_BACKLOG,
+        # Longer than an HTTP client's idle pool timeout, so the client closes first and never
+        # sends on a connection the server is closing.
+        timeout_keep_alive=_KEEP_ALIVE_SECONDS,
+    )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config).run(sockets=[sock])
     finally:
         supervisor.stop()
         current = read_server_record(settings)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from kiln.records import EndpointRoutes, VariantRoute
+from kiln.server.auth import CONSOLE_COOKIE, token_matches
 from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
 
 __all__ = ["RuntimeRouter"]
@@ -87,7 +88,7 @@ class RuntimeRouter:
         if scope["method"] != "POST":
             await _answer(send, *_error(405, "ValidationError", f"Use POST {path}."))
             return
-        content_type = accept = attributes = target = authorization = ""
+        content_type = accept = attributes = target = authorization = cookie = ""
         length = -1
         for key, value in scope["headers"]:
             if key == b"content-type":
@@ -102,7 +103,12 @@ class RuntimeRouter:
                 attributes = value.decode("latin-1")
             elif key == b"authorization":
                 authorization = value.decode("latin-1")
-        if self._token and not hmac.compare_digest(authorization.partition(" ")[2].strip(), self._token):
+            elif key == b"cookie":
+                cookie = value.decode("latin-1")
+        if self._token and not (
+            hmac.compare_digest(authorization.partition(" ")[2].strip(), self._token)
+            or _console_cookie_matches(cookie, self._token)
+        ):
             await _answer(
                 send,
                 *_error(401, "Unauthorized", "this Kiln server requires 'Authorization: Bearer <token>'"),
@@ -293,3 +299,12 @@ async def _answer(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _console_cookie_matches(cookie: str, token: str) -> bool:
+    """The web console's predict form sends the token in its HttpOnly cookie, not a header."""
+    for part in cookie.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == CONSOLE_COOKIE:
+            return token_matches(value, token)
+    return False

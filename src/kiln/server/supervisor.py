@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
+from kiln.records import TrainingJob
 from kiln.services import TrainingJobService
+from kiln.services.endpoints import EndpointService
+from kiln.services.tuning_jobs import TuningJobService
 
 __all__ = ["Supervisor"]
 
@@ -15,9 +18,17 @@ SUPERVISE_EVERY_SECONDS = 0.5  # how quickly a vanished host process is noticed
 
 
 class Supervisor:
-    def __init__(self, training_jobs: TrainingJobService) -> None:
+    def __init__(
+        self,
+        training_jobs: TrainingJobService,
+        endpoints: EndpointService,
+        tuning_jobs: TuningJobService | None = None,
+    ) -> None:
         self._training_jobs = training_jobs
+        self._endpoints = endpoints
+        self._tuning_jobs = tuning_jobs
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kiln-supervisor", daemon=True)
 
     def start(self) -> None:
@@ -25,11 +36,29 @@ class Supervisor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=5)
 
+    def wake(self, _ended: TrainingJob | None = None) -> None:
+        """Make the next pass now: a training job ended, and its tuning job can start the next trial."""
+        self._wake.set()
+
+    def _sleep(self) -> bool:
+        """Wait until the next pass is due or someone wakes us; True when supervision is over."""
+        self._wake.wait(SUPERVISE_EVERY_SECONDS)
+        self._wake.clear()
+        return self._stop.is_set()
+
     def _run(self) -> None:
-        while not self._stop.wait(SUPERVISE_EVERY_SECONDS):
-            try:
-                self._training_jobs.supervise_once()
-            except Exception:  # one bad pass must not end supervision
-                log.exception("supervision pass failed")
+        passes = [
+            ("training jobs", self._training_jobs.supervise_once),
+            ("endpoints", self._endpoints.supervise_once),
+        ]
+        if self._tuning_jobs is not None:
+            passes.append(("tuning jobs", self._tuning_jobs.step_all))
+        while not self._sleep():
+            for name, supervise in passes:
+                try:
+                    supervise()
+                except Exception:  # one bad pass must not end supervision
+                    log.exception("supervision pass over %s failed", name)

@@ -19,10 +19,11 @@ from typing import Any, Protocol
 
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.errors import Conflict, ValidationError
+from kiln.errors import Conflict, NotFound, ValidationError
 from kiln.executors import Executor, ProcessHandle
 from kiln.metadata import Database, hosting
 from kiln.records import (
+    CapacityUse,
     Endpoint,
     EndpointConfigRecord,
     EndpointInstance,
@@ -79,6 +80,8 @@ class EndpointService:
     _busy: set[str] = field(default_factory=set)  # endpoints with a change under way
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _restart_after: dict[str, float] = field(default_factory=dict)
+    # Capacity: every variant's instances hold a reservation while the endpoint exists (limits and cost).
+    scheduler: Any = None
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
@@ -130,12 +133,49 @@ class EndpointService:
             ) from None
         return hosting.list_endpoints(self.db, status=wanted, limit=limit)
 
+    def _owner(self, name: str, config: str, variant: str) -> str:
+        return f"endpoint/{name}/{config}/{variant}"
+
+    def _reserve(self, name: str, config: EndpointConfigRecord) -> None:
+        """Hold capacity for every variant of ``config``, or refuse at once and hold nothing."""
+        if self.scheduler is None:
+            return
+        taken: list[str] = []
+        try:
+            for variant in config.variants:
+                owner = self._owner(name, config.name, variant["VariantName"])
+                self.scheduler.reserve(
+                    CapacityUse.ENDPOINT,
+                    owner,
+                    str(variant.get("InstanceType", "local")),
+                    int(variant.get("InitialInstanceCount", 1)),
+                    queue=False,
+                )
+                taken.append(owner)
+        except Exception:
+            for owner in taken:
+                self.scheduler.release(owner, forget=True)
+            raise
+
+    def _release(self, name: str, config: EndpointConfigRecord) -> None:
+        if self.scheduler is None:
+            return
+        for variant in config.variants:
+            self.scheduler.release(self._owner(name, config.name, variant["VariantName"]))
+
     def create_endpoint(self, name: str, config_name: str) -> Endpoint:
         validate_job_name(name, "EndpointName")
         config = hosting.get_endpoint_config(self.db, config_name)
         weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.variants}
         counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in config.variants}
-        endpoint = hosting.insert_endpoint(self.db, name, config_name, weights, counts, utcnow())
+        if hosting.find_endpoint(self.db, name) is not None:
+            raise Conflict(f"Cannot create already existing endpoint {name!r}; choose another EndpointName.")
+        self._reserve(name, config)
+        try:
+            endpoint = hosting.insert_endpoint(self.db, name, config_name, weights, counts, utcnow())
+        except Exception:
+            self._release(name, config)
+            raise
         self.router.publish(EndpointRoutes(name, EndpointStatus.CREATING.value))
         self._in_background(name, self._bring_up, name, config)
         return endpoint
@@ -147,6 +187,7 @@ class EndpointService:
             raise Conflict(
                 f"Endpoint {name} is {endpoint.status.value}; it can be updated only when InService."
             )
+        self._reserve(name, config)
         updated = hosting.update_endpoint(
             self.db, name, utcnow(), status=EndpointStatus.UPDATING, failure_reason=None
         )
@@ -198,6 +239,11 @@ class EndpointService:
         hosting.update_endpoint(self.db, name, utcnow(), status=EndpointStatus.DELETING)
         self.router.withdraw(name)
         self._stop_instances(list(endpoint.instances), drain=False)
+        for config_name in {endpoint.config_name, *(i.config_name for i in endpoint.instances)}:
+            try:
+                self._release(name, hosting.get_endpoint_config(self.db, config_name))
+            except NotFound:
+                pass  # its config was deleted first; nothing names its reservations any more
         hosting.delete_endpoint_row(self.db, name)
         self.router.withdraw(name)
 
@@ -297,6 +343,7 @@ class EndpointService:
                 self.db, name, utcnow(), status=EndpointStatus.FAILED, failure_reason=str(e)
             )
             self._publish(failed)
+            self._release(name, config)  # a failed endpoint holds no capacity and accrues no cost
             return
         now = utcnow()
         ready = hosting.update_endpoint(
@@ -320,6 +367,7 @@ class EndpointService:
                 failure_reason=f"Update failed: {e}",
             )
             self._publish(kept)  # the old config keeps serving
+            self._release(name, config)
             return
         swapped = hosting.update_endpoint(
             self.db,
@@ -332,6 +380,8 @@ class EndpointService:
         )
         self._publish(swapped)  # one step: new requests go to the new instances only
         self._stop_instances([i for i in old.instances if i.state.is_live()], drain=True)
+        if old.config_name != config.name:
+            self._release(name, hosting.get_endpoint_config(self.db, old.config_name))
 
     def _resize(self, name: str) -> None:
         endpoint = hosting.get_endpoint(self.db, name)

@@ -13,9 +13,8 @@ from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
 from kiln.executors import Executor
 from kiln.metadata import Database
-from kiln.records import HostState, TrainingJob, utcnow
+from kiln.records import HostState, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
-from kiln.scheduler import get_instance_type
 
 __all__ = ["free_port", "launch_hosts"]
 
@@ -42,14 +41,15 @@ def launch_hosts(
     executor: Executor,
     server_url: str,
     job: TrainingJob,
-) -> None:
-    """Start one ``kiln.runtime.training`` process per host for the job's current attempt."""
-    instance = get_instance_type(job.instance_type)
+    reservation: Reservation,
+) -> TrainingJob:
+    """Start one ``kiln.runtime.training`` process per host for the job's current attempt, each with
+    its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
+    Returns the job as it is once every host has started."""
     hosts = [h.host for h in job.hosts]
     port = free_port()
-    # Hosts of one local job share this machine: each gets its share, so threads never oversubscribe.
-    cpus = max(1, min(instance.vcpus, (os.cpu_count() or 1) // len(hosts)))
-    for host in hosts:
+    for index, host in enumerate(hosts):
+        grant = reservation.grants[index]
         folder = settings.jobs_dir / job.name / host
         folder.mkdir(parents=True, exist_ok=True)
         if job.attempt > 1:
@@ -64,10 +64,15 @@ def launch_hosts(
             base_dir=str(folder / "opt" / "ml"),
             job=job.spec,
             stop_grace_seconds=settings.stop_grace_seconds,
-            num_cpus=cpus,
-            num_gpus=instance.gpus,
+            num_cpus=grant.num_cpus,
+            num_gpus=reservation.gpus_per_instance,
             master_port=port,
             environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},
+            cpus=list(grant.cpus),
+            gpus=None if grant.gpus is None else list(grant.gpus),
+            memory_bytes=grant.memory_bytes,
+            notices=list(job.capacity_warnings) if index == 0 else [],
+            server_record=str(settings.server_record_path),
         )
         spec_path = folder / "host.json"
         spec.save(spec_path)
@@ -78,7 +83,7 @@ def launch_hosts(
             cwd=folder,
             log_path=folder / "runtime.log",
         )
-        metadata.update_host(
+        job = metadata.update_host(
             db,
             job.name,
             host,
@@ -90,6 +95,7 @@ def launch_hosts(
             last_batch=0,
             last_heartbeat=utcnow(),
         )
+    return job
 
 
 def _fresh_outputs(root: Path) -> None:

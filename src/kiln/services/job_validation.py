@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from kiln.artifacts import ArtifactStore
 from kiln.errors import ValidationError
-from kiln.scheduler import get_instance_type
+from kiln.scheduler import InstanceType, get_instance_type
 
 __all__ = ["JOB_NAME_PATTERN", "validate_job_name", "validate_training_request"]
 
@@ -18,6 +19,7 @@ MAX_HYPERPARAMETERS = 100
 MAX_HYPERPARAMETER_KEY = 256
 MAX_HYPERPARAMETER_VALUE = 2500
 MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600  # SageMaker's ceiling
+MAX_PRIORITY = 1000  # Kiln's Priority: -1000 (last) … 1000 (first); 0 by default
 
 
 def validate_job_name(name: str, what: str = "TrainingJobName") -> None:
@@ -62,8 +64,13 @@ def _decoded(value: str) -> Any:
         return value
 
 
-def validate_training_request(request: dict[str, Any], store: ArtifactStore) -> None:
-    """Raise ValidationError for the first problem found; changes nothing."""
+def validate_training_request(
+    request: dict[str, Any],
+    store: ArtifactStore,
+    instance_type: Callable[[str], InstanceType] = get_instance_type,
+) -> None:
+    """Raise ValidationError for the first problem found; changes nothing. ``instance_type`` looks a
+    type up (the scheduler's catalog knows the operator's types too)."""
     validate_job_name(str(request.get("TrainingJobName", "")))
     hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
     program = _decoded(hyperparameters.get("sagemaker_program", '""'))
@@ -78,10 +85,16 @@ def validate_training_request(request: dict[str, Any], store: ArtifactStore) -> 
             f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"
         )
     resources = request.get("ResourceConfig") or {}
-    get_instance_type(str(resources.get("InstanceType", "")))
+    instance_type(str(resources.get("InstanceType", "")))
     count = resources.get("InstanceCount", 1)
     if not isinstance(count, int) or count < 1:
         raise ValidationError(f"ResourceConfig.InstanceCount {count!r} must be a whole number ≥ 1")
+    priority = request.get("Priority", 0)
+    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
+        raise ValidationError(
+            f"Priority {priority!r} must be a whole number from {-MAX_PRIORITY} to {MAX_PRIORITY} "
+            "(higher starts first among waiting jobs; 0 by default)"
+        )
     seen: set[str] = set()
     for channel in request.get("InputDataConfig") or []:
         name = channel.get("ChannelName", "")

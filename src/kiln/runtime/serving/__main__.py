@@ -37,6 +37,11 @@ READY_LINE = "KILN_SERVING_READY"
 FAILED_LINE = "KILN_SERVING_FAILED"
 _BACKLOG = 2048  # connections the kernel queues while the loop is busy; the proxy opens many at once
 _KEEP_ALIVE_SECONDS = 75  # longer than a proxy's idle pool timeout, so the proxy closes first
+# How long a thread waiting for the GIL waits before the holder must hand it over (Python's default
+# is 5 ms). The model worker needs the GIL back after each forward pass to split and encode the
+# answers while the event loop, busy decoding the next requests under load, holds it; with the
+# default the model sat idle for up to 5 ms per batch. Measured at concurrency 32: +13-23 % req/s.
+_GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -62,6 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    sys.setswitchinterval(_GIL_SWITCH_INTERVAL_SECONDS)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     stage = "reading the settings"
     try:

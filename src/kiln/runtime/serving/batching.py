@@ -13,6 +13,13 @@ When requests are few, the worker decides whether to run them now or wait a litt
 expected sooner than the fixed cost that merging it would save, and only while the oldest request
 has waited less than ``max_delay``. At low load, where batches are of size 1 and arrivals are far
 apart, requests run at once.
+
+The arrival pace alone over-promises for a few clients that each wait for their answer before
+sending again (a closed loop: at concurrency 8, measured, 413 of 443 batches waited and 18 of those
+waits saw another request arrive): the next requests come only after this batch answers. So the
+model also learns how often a wait was joined by another request, and the fixed cost a wait may
+save is scaled by that share; once waits stop paying, one in ``_PROBE_EVERY`` is still tried, so a
+change of traffic is noticed.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import logging
 import math
 import queue
 import threading
@@ -35,8 +43,12 @@ from kiln.runtime.serving.stacking import BatchExecutor
 
 __all__ = ["BatchCostModel", "Batcher"]
 
+logger = logging.getLogger("kiln.runtime.serving")
+
 _DECAY = 0.9  # weight of the previous estimate per batch: about the last 10 batches count
 _GAP_WEIGHT = 0.2  # weight of the newest inter-arrival gap in its moving average
+_PAYOFF_WEIGHT = 0.2  # weight of the newest wait's outcome in the share of waits that found company
+_PROBE_EVERY = 16  # while waits do not pay, one wait in this many is still tried
 
 
 class BatchCostModel:
@@ -46,6 +58,9 @@ class BatchCostModel:
         self._s0 = self._sx = self._sy = self._sxx = self._sxy = 0.0
         self.arrival_gap = math.inf  # moving average of seconds between requests
         self._last_arrival: float | None = None
+        # Moving share of recent waits after which more requests were queued; optimistic at first.
+        self.wait_payoff = 1.0
+        self._unpaid_waits_skipped = 0
 
     def arrived(self, now: float) -> None:
         if self._last_arrival is not None:
@@ -74,12 +89,24 @@ class BatchCostModel:
         slope = max(0.0, (self._s0 * self._sxy - self._sx * self._sy) / spread)
         return max(0.0, (self._sy - slope * self._sx) / self._s0), slope
 
+    def waited(self, found_company: bool) -> None:
+        """Record whether more requests were queued at the end of a wait than at its start."""
+        self.wait_payoff += _PAYOFF_WEIGHT * (float(found_company) - self.wait_payoff)
+
     def wait_before_running(self, pending: int, waited: float, max_size: int, max_delay: float) -> float:
         """Seconds to wait for more requests before running ``pending`` ones (0: run now)."""
         remaining = max_delay - waited
         gap = self.arrival_gap
-        if pending >= max_size or remaining <= 0.0 or gap >= remaining or gap >= self.fit()[0]:
+        if pending >= max_size or remaining <= 0.0 or gap >= remaining:
             return 0.0
+        fixed = self.fit()[0]
+        if gap >= fixed:
+            return 0.0
+        if gap >= fixed * self.wait_payoff:  # would pay if it found company, but waits rarely do
+            self._unpaid_waits_skipped += 1
+            if self._unpaid_waits_skipped < _PROBE_EVERY:
+                return 0.0
+            self._unpaid_waits_skipped = 0  # a probe: waits may pay again if the traffic changed
         return gap
 
 
@@ -126,6 +153,21 @@ class Batcher:
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         inv.future = future = loop.create_future()
+        self._queue(inv)
+        return future
+
+    def submit_with_callback(self, inv: Invocation, on_reply: Callable[[Reply], None]) -> None:
+        """Queue ``inv`` (event loop thread); ``on_reply(reply)`` is called on the loop when it is done.
+
+        Cheaper than ``submit`` for a caller that only forwards the answer: no future to create,
+        resolve and wake a task on.
+        """
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        inv.on_reply = on_reply
+        self._queue(inv)
+
+    def _queue(self, inv: Invocation) -> None:
         inv.arrived = now = time.perf_counter()
         self._cost.arrived(now)
         self.requests += 1
@@ -133,7 +175,6 @@ class Batcher:
         if self._idle:
             self._idle = False  # one token per idle spell; a stray one only costs the worker a loop
             self._wakeups.put(None)
-        return future
 
     def stats(self) -> dict[str, Any]:
         fixed, per_request = self._cost.fit()
@@ -183,7 +224,9 @@ class Batcher:
                 len(pending), now - pending[0].arrived, self._max_size, self._max_delay
             )
             if wait > 0.0:
+                queued = len(pending)
                 time.sleep(wait)
+                self._cost.waited(len(pending) > queued)
                 continue
             # Taken straight from the queue, not handed over by the loop: under load the worker goes
             # from one batch to the next without waiting for the busy event loop to notice.
@@ -209,7 +252,14 @@ class Batcher:
 
 def _deliver(batch: list[Invocation]) -> None:
     for inv in batch:
+        reply = inv.reply
+        assert reply is not None
+        if inv.on_reply is not None:
+            try:
+                inv.on_reply(reply)
+            except Exception:  # one caller's failure must not leave the rest of the batch unanswered
+                logger.exception("delivering a reply failed")
+            continue
         future = inv.future
         if future is not None and not future.done():  # done: the client went away
-            assert inv.reply is not None
-            future.set_result(inv.reply)
+            future.set_result(reply)

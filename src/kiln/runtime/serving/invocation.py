@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,7 @@ class Invocation:
         "future",
         "headers",
         "model_dir",
+        "on_reply",
         "prediction",
         "reply",
         "response_type",
@@ -125,6 +127,8 @@ class Invocation:
         self.reply: Reply | None = None
         self.arrived = 0.0
         self.future: asyncio.Future[Reply] | None = None
+        # Called with the reply on the event loop instead of resolving a future (the IPC channel).
+        self.on_reply: Callable[[Reply], None] | None = None
 
     @property
     def context(self) -> InferenceContext:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import asyncio
 import struct
 
-__all__ = ["Request", "Response", "encode_request", "encode_response", "read_request", "read_response"]
+__all__ = [
+    "Request",
+    "RequestSplitter",
+    "Response",
+    "ResponseSplitter",
+    "encode_request",
+    "encode_response",
+    "read_request",
+    "read_response",
+]
 
 _REQUEST = struct.Struct("!IIHHH")  # id, body length, content-type / accept / custom-attributes lengths
 _RESPONSE = struct.Struct("!IIHH")  # id, body length, status, content-type length
@@ -56,3 +65,93 @@ async def read_response(reader: asyncio.StreamReader) -> Response | None:
     except (asyncio.IncompleteReadError, ConnectionError):
         return None
     return request_id, status, rest[:ct_length].decode("latin-1"), rest[ct_length:]
+
+
+class _Splitter:
+    """Cuts the frames out of a byte stream as it arrives, for an ``asyncio.Protocol``'s data_received.
+
+    Both ends of the hop use protocols rather than ``StreamReader.readexactly``: two awaits per frame
+    cost more than the rest of the hop, while a chunk that holds many frames is cut here in one pass.
+    A partial frame waits in a buffer until the rest of it arrives; bytes are copied a bounded number
+    of times however the stream is chunked, so a large body arriving in pieces stays linear.
+    """
+
+    _head: struct.Struct
+
+    def __init__(self) -> None:
+        self._partial = bytearray()
+        self._wanted = 0  # bytes the buffered frame needs in all (0: its head is not complete yet)
+
+    def _frame_length(self, data: bytes, offset: int) -> int:
+        raise NotImplementedError
+
+    def _frames(self, data: bytes) -> list[tuple[bytes, int]]:
+        """``(chunk, offset)`` of each frame that ``data`` completes; an incomplete one is kept."""
+        partial = self._partial
+        if partial:
+            partial += data
+            if len(partial) < max(self._wanted, self._head.size):
+                return []
+            data = bytes(partial)
+            partial.clear()
+        head_size = self._head.size
+        frames = []
+        offset, size = 0, len(data)
+        while size - offset >= head_size:
+            end = offset + self._frame_length(data, offset)
+            if end > size:
+                self._wanted = end - offset
+                break
+            frames.append((data, offset))
+            offset = end
+        else:
+            self._wanted = 0
+        if offset < size:
+            partial += data[offset:] if offset else data
+        return frames
+
+
+class RequestSplitter(_Splitter):
+    """``feed(chunk)`` gives the requests that chunk completes."""
+
+    _head = _REQUEST
+
+    def _frame_length(self, data: bytes, offset: int) -> int:
+        _, body, ct, ac, at = _REQUEST.unpack_from(data, offset)
+        return int(_REQUEST.size + ct + ac + at + body)
+
+    def feed(self, data: bytes) -> list[Request]:
+        requests = []
+        for chunk, offset in self._frames(data):
+            request_id, body_length, ct, ac, at = _REQUEST.unpack_from(chunk, offset)
+            a = offset + _REQUEST.size
+            b, c, d = a + ct, a + ct + ac, a + ct + ac + at
+            requests.append(
+                (
+                    request_id,
+                    chunk[a:b].decode("latin-1"),
+                    chunk[b:c].decode("latin-1"),
+                    chunk[c:d].decode("latin-1"),
+                    chunk[d : d + body_length],
+                )
+            )
+        return requests
+
+
+class ResponseSplitter(_Splitter):
+    """``feed(chunk)`` gives the responses that chunk completes."""
+
+    _head = _RESPONSE
+
+    def _frame_length(self, data: bytes, offset: int) -> int:
+        _, body, _, ct = _RESPONSE.unpack_from(data, offset)
+        return int(_RESPONSE.size + ct + body)
+
+    def feed(self, data: bytes) -> list[Response]:
+        responses = []
+        for chunk, offset in self._frames(data):
+            request_id, body_length, status, ct = _RESPONSE.unpack_from(chunk, offset)
+            a = offset + _RESPONSE.size
+            b = a + ct
+            responses.append((request_id, status, chunk[a:b].decode("latin-1"), chunk[b : b + body_length]))
+        return responses

@@ -32,6 +32,7 @@ from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
 from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
 from kiln.runtime.training.reporter import Reporter
+from kiln.runtime.training.resources import MemoryCap, confine_to_cpus, describe_grant, grant_environment
 from kiln.runtime.training.spec import HostSpec
 from kiln.runtime.training.user_code import (
     UserCodeError,
@@ -138,31 +139,38 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         return {"state": "Stopped", "secondary_status": "Stopped", "message": "Stopped before training began"}
 
     env = inherited_environment()
+    env.update(grant_environment(spec))  # threads for the granted CPUs; the job's Environment may override
     env.update(spec.job.get("Environment") or {})
     # Inside a private view the script sees SageMaker's own paths; elsewhere, the host's real tree.
     env.update(training_environment(spec, OptMl(OPT_ML) if private_view else layout, entry_point))
     env.update(distributed)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.code_dir), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # lines must reach followers as they are printed, not at exit
-    env.setdefault("OMP_NUM_THREADS", str(spec.num_cpus))
 
+    memory_cap = MemoryCap(spec.memory_bytes, f"{spec.job_name}-{spec.host}")
+    if spec.gpus is not None:  # a scheduled type (not local mode): say what this host was granted
+        reporter.line(describe_grant(spec, memory_cap), "stderr")
     syncs = start_folder_syncs(spec, layout, store, reporter)
     reporter.status("Training", "Training image download completed. Training in progress.")
     max_run = spec.job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
-    outcome = run_user_process(
-        private_view or command,
-        cwd=layout.code_dir,
-        env=env,
-        reporter=reporter,
-        log_path=log_path,
-        scraper=MetricScraper(
-            spec.job.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [],
-            ESTIMATOR_METRIC_LINE if estimator_mode else None,
-        ),
-        stop_event=stop_event,
-        max_run_seconds=float(max_run) if max_run else None,
-        grace_seconds=spec.stop_grace_seconds,
-    )
+    try:
+        outcome = run_user_process(
+            private_view or command,
+            cwd=layout.code_dir,
+            env=env,
+            reporter=reporter,
+            log_path=log_path,
+            scraper=MetricScraper(
+                spec.job.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [],
+                ESTIMATOR_METRIC_LINE if estimator_mode else None,
+            ),
+            stop_event=stop_event,
+            max_run_seconds=float(max_run) if max_run else None,
+            grace_seconds=spec.stop_grace_seconds,
+            preexec=memory_cap.enter if memory_cap.limit is not None else None,
+        )
+    finally:
+        memory_cap.close()
     for sync in syncs:
         sync.stop()
         for error in sync.errors[-3:]:
@@ -203,10 +211,19 @@ def main(argv: list[str]) -> int:
         return 2
     spec_path = Path(argv[0])
     spec = HostSpec.load(spec_path)
+    refused = confine_to_cpus(spec.cpus)  # before any thread starts, so every thread inherits it
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: stop_event.set())
-    reporter = Reporter(spec.server_url, spec.job_name, spec.host, os.environ.get("KILN_API_TOKEN"))
+    reporter = Reporter(
+        spec.server_url,
+        spec.job_name,
+        spec.host,
+        os.environ.get("KILN_API_TOKEN"),
+        server_record=Path(spec.server_record) if spec.server_record else None,
+    )
+    for notice in [*spec.notices, *([refused] if refused else [])]:
+        reporter.line(notice, "stderr")
     started = time.time()
     try:
         result = run_host(spec, reporter, stop_event)

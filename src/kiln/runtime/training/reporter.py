@@ -2,7 +2,8 @@
 
 Lines are batched (a flush every FLUSH_SECONDS, or sooner when many wait) and numbered, so a batch
 whose answer was lost is re-sent and recognised. While the server is away (restarting), batches wait
-and are retried; nothing is dropped. An empty batch every HEARTBEAT_SECONDS is the host's heartbeat.
+and are retried; nothing is dropped; a server that comes back on another port is found again through
+its record (``$KILN_HOME/server.json``). An empty batch every HEARTBEAT_SECONDS is the host's heartbeat.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse
 
@@ -29,18 +31,31 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 class _Pending:
     lines: list[dict[str, Any]]
     metrics: list[dict[str, Any]]
+    statuses: list[dict[str, Any]]
+
+    def empty(self) -> bool:
+        return not self.lines and not self.metrics and not self.statuses
 
 
 class Reporter:
-    def __init__(self, server_url: str, job_name: str, host: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        server_url: str,
+        job_name: str,
+        host: str,
+        token: str | None = None,
+        *,
+        server_record: Path | None = None,
+    ) -> None:
         parsed = urlparse(server_url)
         self._netloc = parsed.netloc
         self._https = parsed.scheme == "https"
+        self._server_record = server_record
         self._base = f"/api/v1/internal/training-jobs/{quote(job_name)}/hosts/{quote(host)}"
         self._headers = {"Content-Type": "application/json"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
-        self._pending = _Pending([], [])
+        self._pending = _Pending([], [], [])
         self._pending_lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
@@ -64,27 +79,52 @@ class Reporter:
             self._pending.metrics.append({"name": name, "value": value, "t": timestamp or time.time()})
 
     def status(self, status: str, message: str) -> None:
-        """Record a secondary status change, after every line printed before it."""
-        self.flush()
-        self._post("/status", {"status": status, "message": message})
+        """Record a secondary status change. It travels with the next batch of lines, stamped with
+        the time it happened, so statuses cost the control plane no request of their own."""
+        with self._pending_lock:
+            self._pending.statuses.append({"status": status, "message": message, "t": time.time()})
 
     def finish(self, result: dict[str, Any]) -> None:
-        self.flush()
-        self._post("/finish", result)
+        """Report the host's ending; the last lines and statuses travel in the same request."""
+        with self._pending_lock:
+            fits = len(self._pending.lines) <= MAX_BATCH_LINES
+        if not fits:
+            self.flush()
+        with self._send_lock:
+            with self._pending_lock:
+                pending, self._pending = self._pending, _Pending([], [], [])
+            body = dict(result)
+            if not pending.empty():
+                self._batch += 1
+                body["events"] = {
+                    "batch": self._batch,
+                    "lines": pending.lines,
+                    "metrics": pending.metrics,
+                    "statuses": pending.statuses,
+                }
+            self._post_locked("/finish", body)
 
     # -- sending ------------------------------------------------------------------------------------
 
     def flush(self) -> None:
+        """Send every pending line, metric and status now (statuses with the last batch)."""
         with self._send_lock:
             while True:
                 with self._pending_lock:
-                    if not self._pending.lines and not self._pending.metrics:
+                    if self._pending.empty():
                         return
-                    lines = self._pending.lines[:MAX_BATCH_LINES]
-                    metrics = self._pending.metrics
-                    self._pending = _Pending(self._pending.lines[MAX_BATCH_LINES:], [])
+                    pending = self._pending
+                    rest = pending.lines[MAX_BATCH_LINES:]
+                    self._pending = _Pending(rest, [], pending.statuses if rest else [])
                 self._batch += 1
-                self._post_locked("/events", {"batch": self._batch, "lines": lines, "metrics": metrics})
+                body: dict[str, Any] = {
+                    "batch": self._batch,
+                    "lines": pending.lines[:MAX_BATCH_LINES],
+                    "metrics": pending.metrics,
+                }
+                if not rest and pending.statuses:
+                    body["statuses"] = pending.statuses
+                self._post_locked("/events", body)
 
     def close(self) -> None:
         self._closed.set()
@@ -98,7 +138,7 @@ class Reporter:
             self._wake.clear()
             try:
                 with self._pending_lock:
-                    idle = not self._pending.lines and not self._pending.metrics
+                    idle = self._pending.empty()
                 if idle and time.monotonic() - self._last_sent >= HEARTBEAT_SECONDS:
                     with self._send_lock:
                         self._batch += 1
@@ -127,6 +167,7 @@ class Reporter:
                     return
             except (OSError, http.client.HTTPException):
                 self._drop_connection()
+                self._find_server_again()
             if time.monotonic() > deadline:
                 raise ConnectionError(
                     f"the Kiln server at {self._netloc} did not answer for {RETRY_FOR_SECONDS}s"
@@ -141,6 +182,19 @@ class Reporter:
         self._conn.request("POST", path, body=payload, headers=self._headers)
         response = self._conn.getresponse()
         return response.status, response.read().decode(errors="replace")
+
+    def _find_server_again(self) -> None:
+        """Follow a restarted local server to the address its record now names."""
+        if self._server_record is None:
+            return
+        try:
+            record = json.loads(self._server_record.read_text())
+            parsed = urlparse(str(record["url"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if parsed.netloc and parsed.scheme in ("http", "https"):
+            self._netloc = parsed.netloc
+            self._https = parsed.scheme == "https"
 
     def _drop_connection(self) -> None:
         if self._conn is not None:

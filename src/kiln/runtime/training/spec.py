@@ -25,6 +25,12 @@ class HostSpec:
     num_gpus: int = 0
     master_port: int = 7777  # chosen free per job by the control plane; SageMaker's toolkit uses 7777
     environment: dict[str, str] = field(default_factory=dict)
+    # The host's grant from the scheduler (SM_NUM_CPUS / SM_NUM_GPUS above report it):
+    cpus: list[int] = field(default_factory=list)  # CPU ids for its affinity; []: not confined
+    gpus: list[int] | None = None  # GPU ids for CUDA_VISIBLE_DEVICES; None: not managed (local mode)
+    memory_bytes: int | None = None  # its memory cap (cgroup v2 memory.max, else RLIMIT_AS); None: none
+    notices: list[str] = field(default_factory=list)  # lines for the job's log before anything runs
+    server_record: str = ""  # $KILN_HOME/server.json: where the server is if it restarts elsewhere
 
     @property
     def hyperparameters(self) -> dict[str, str]:

@@ -131,11 +131,19 @@ def run_user_process(
     max_run_seconds: float | None,
     grace_seconds: float,
     on_start: Callable[[int], None] | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> RunOutcome:
+    """Run ``command`` to its end; ``preexec`` runs in the child before exec (the memory cap)."""
     marker = uuid.uuid4().hex
     env = {**env, RUN_MARKER_VARIABLE: marker}
     process = subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        command,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=preexec,
     )
     if on_start is not None:
         on_start(process.pid)

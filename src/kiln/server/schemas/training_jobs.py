@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kiln.errors import ValidationError
 from kiln.records import LogLine, TrainingJob, utcnow
 from kiln.scheduler import get_instance_type
 
@@ -92,10 +93,25 @@ class CreateTrainingJobRequest(_Shape):
     RetryStrategy: RetryStrategyShape | None = None
     TensorBoardOutputConfig: TensorBoardOutputConfigShape | None = None
     Tags: list[dict[str, str]] = []
+    # Kiln's: order among jobs waiting for capacity, higher first (then first come, first served).
+    Priority: int | None = Field(default=None, ge=-1000, le=1000)
+
+
+def _reference_price(instance_type: str) -> float:
+    try:
+        return get_instance_type(instance_type).price_per_hour
+    except ValidationError:
+        return 0.0  # an operator's type: jobs store their price when submitted
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+def _tuning_job_arn(name: str | None) -> str | None:
+    if name is None:
+        return None
+    return f"arn:kiln:sagemaker:local:000000000000:hyper-parameter-tuning-job/{name}"
 
 
 def summarize_training_job(job: TrainingJob) -> dict[str, Any]:
@@ -111,6 +127,7 @@ def summarize_training_job(job: TrainingJob) -> dict[str, Any]:
         "InstanceType": job.instance_type,
         "InstanceCount": job.instance_count,
         "TrainingTimeInSeconds": job.training_seconds(now),
+        "TuningJobName": job.spec.get("TuningJobName"),  # set on the trials of a tuning job
     }
 
 
@@ -119,7 +136,7 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
     spec = job.spec
     seconds = job.training_seconds(now)
     billable = job.billable_seconds_at(now)
-    price = get_instance_type(job.instance_type).price_per_hour
+    price = job.price_per_hour if job.price_per_hour is not None else _reference_price(job.instance_type)
     described: dict[str, Any] = {
         "TrainingJobName": job.name,
         "TrainingJobArn": f"arn:kiln:sagemaker:local:000000000000:training-job/{job.name}",
@@ -136,6 +153,7 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
         "Environment": spec.get("Environment", {}),
         "RetryStrategy": spec.get("RetryStrategy"),
         "TensorBoardOutputConfig": spec.get("TensorBoardOutputConfig"),
+        "TuningJobArn": _tuning_job_arn(spec.get("TuningJobName")),
         "CreationTime": _iso(job.creation_time),
         "TrainingStartTime": _iso(job.training_start_time),
         "TrainingEndTime": _iso(job.training_end_time),
@@ -157,6 +175,8 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
         "BillableTimeInSeconds": billable,
         "EstimatedCost": round(billable / 3600 * price, 6),
         "PricePerInstanceHour": price,
+        "Priority": job.priority,
+        "Warnings": list(job.capacity_warnings),
         "Hosts": [
             {
                 "Host": h.host,

@@ -1,0 +1,161 @@
+"""The machine's inventory (CPUs, memory, GPUs) and which of them are promised to whom.
+
+CPUs are handed out as slots: with the oversubscription factor at 1.0 (the default) a CPU is promised
+to one instance at a time, so Kiln never promises more cores than exist; at 2.0 each CPU may be
+promised twice. Each instance's CPUs are distinct, chosen least-loaded first. GPUs are never shared.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+__all__ = ["CpuPool", "Machine", "detect_machine"]
+
+GIB = 1024**3
+NVIDIA_SMI_TIMEOUT_SECONDS = 10
+# A cgroup memory limit this large means "no limit" (cgroup v1 writes 2^63 rounded to a page).
+UNLIMITED_CGROUP_BYTES = 1 << 60
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the executor can hand out: this machine, for the local executor."""
+
+    cpus: tuple[int, ...]  # CPU ids this server may use (its affinity)
+    memory_bytes: int
+    gpus: tuple[int, ...]  # GPU indexes as nvidia-smi numbers them
+
+    @property
+    def memory_gib(self) -> float:
+        return self.memory_bytes / GIB
+
+
+def _cgroup_memory_limit() -> int | None:
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < UNLIMITED_CGROUP_BYTES:
+            return int(text)
+    return None
+
+
+def _nvidia_gpus() -> tuple[int, ...]:
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return ()
+    try:
+        answer = subprocess.run(
+            [smi, "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=NVIDIA_SMI_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    if answer.returncode != 0:
+        return ()
+    return tuple(int(line) for line in answer.stdout.split() if line.strip().isdigit())
+
+
+def detect_machine() -> Machine:
+    """This machine as this process sees it: its CPU affinity, its memory (or cgroup limit), its GPUs."""
+    if hasattr(os, "sched_getaffinity"):
+        cpus = tuple(sorted(os.sched_getaffinity(0)))
+    else:  # pragma: no cover - macOS
+        cpus = tuple(range(os.cpu_count() or 1))
+    memory = psutil.virtual_memory().total
+    limit = _cgroup_memory_limit()
+    if limit is not None:
+        memory = min(memory, limit)
+    return Machine(cpus=cpus, memory_bytes=int(memory), gpus=_nvidia_gpus())
+
+
+class CpuPool:
+    """Which CPU slots and GPUs are promised. Not thread-safe: the scheduler holds its lock."""
+
+    def __init__(self, machine: Machine, oversubscription: float) -> None:
+        self.machine = machine
+        self.oversubscription = oversubscription
+        # A tiny epsilon keeps 2 × 1.5 = 3 slots from rounding to 2 in floating point.
+        self.total_slots = max(1, math.floor(len(machine.cpus) * oversubscription + 1e-9))
+        self._per_cpu = max(1, math.ceil(oversubscription - 1e-9))
+        self._load = dict.fromkeys(machine.cpus, 0)
+        self._free_gpus = list(machine.gpus)
+
+    @property
+    def used_slots(self) -> int:
+        return sum(self._load.values())
+
+    @property
+    def free_slots(self) -> int:
+        return max(0, self.total_slots - self.used_slots)
+
+    @property
+    def free_gpus(self) -> int:
+        return len(self._free_gpus)
+
+    def take(
+        self, count: int, cpus_per_instance: int, slots: int, gpus_per_instance: int
+    ) -> list[tuple[tuple[int, ...], tuple[int, ...]]] | None:
+        """Promise ``slots`` CPU slots and the GPUs of ``count`` instances; per instance, its (CPUs, GPUs).
+
+        None (and nothing promised) when they are not free. When a scaled-down job has more instances
+        than slots, instances beyond the slots share the CPUs of the first ones.
+        """
+        if slots > self.free_slots or count * gpus_per_instance > len(self._free_gpus):
+            return None
+        load = dict(self._load)
+        owned: list[tuple[int, ...]] = []
+        for _ in range(max(1, slots // max(1, cpus_per_instance)) if slots else 0):
+            group = self._pick(load, cpus_per_instance)
+            if group is None:
+                return None
+            owned.append(group)
+        self._load = load
+        gpus = self._free_gpus[: count * gpus_per_instance]
+        del self._free_gpus[: count * gpus_per_instance]
+        per_instance = []
+        for i in range(count):
+            cpus = owned[i % len(owned)] if owned else ()
+            per_instance.append((cpus, tuple(gpus[i * gpus_per_instance : (i + 1) * gpus_per_instance])))
+        return per_instance
+
+    def _pick(self, load: dict[int, int], n: int) -> tuple[int, ...] | None:
+        """``n`` distinct CPUs with room, least loaded first (lowest id on ties); None if there are not."""
+        candidates = sorted((c for c in load if load[c] < self._per_cpu), key=lambda c: (load[c], c))
+        if len(candidates) < n:
+            return None
+        chosen = sorted(candidates[:n])
+        for cpu in chosen:
+            load[cpu] += 1
+        return tuple(chosen)
+
+    def hold(self, owned_cpus: Sequence[Sequence[int]], gpus: Sequence[int]) -> None:
+        """Mark as promised what a reservation already holds (a restarted server reloading its state)."""
+        for group in owned_cpus:
+            for cpu in group:
+                if cpu in self._load:
+                    self._load[cpu] += 1
+        for gpu in gpus:
+            if gpu in self._free_gpus:
+                self._free_gpus.remove(gpu)
+
+    def give_back(self, owned_cpus: Sequence[Sequence[int]], gpus: Sequence[int]) -> None:
+        for group in owned_cpus:
+            for cpu in group:
+                if self._load.get(cpu, 0) > 0:
+                    self._load[cpu] -= 1
+        for gpu in gpus:
+            if gpu in self.machine.gpus and gpu not in self._free_gpus:
+                self._free_gpus.append(gpu)
+        self._free_gpus.sort()

@@ -1,0 +1,297 @@
+// Kiln console: live updates and actions over the same REST API the SDK uses (/api/v1).
+// Hand-written, no dependencies. Pages work without it; it only adds polling and buttons.
+"use strict";
+(function () {
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const enc = encodeURIComponent;
+  const POLL_MS = 1000;
+
+  async function api(method, path, body, headers) {
+    const init = { method: method, headers: Object.assign({}, headers || {}), credentials: "same-origin" };
+    if (body !== undefined) {
+      if (body instanceof Blob || body instanceof Uint8Array || typeof body === "string") {
+        init.body = body;
+      } else {
+        init.body = JSON.stringify(body);
+        init.headers["Content-Type"] = "application/json";
+      }
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      return { ok: false, status: 0, data: { message: "Could not reach the Kiln server: " + e.message }, text: "" };
+    }
+    const text = await res.text();
+    let data = null;
+    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+    return { ok: res.ok, status: res.status, data: data, text: text, type: res.headers.get("content-type") || "" };
+  }
+
+  function message(r) {
+    if (r.status === 401) return "Your sign-in has expired or the token changed: reload the page and sign in again.";
+    if (r.data && r.data.message) return r.data.message;
+    return "The server answered " + r.status + ".";
+  }
+
+  function show(el, text) {
+    if (!el) return;
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+
+  function badge(value) {
+    const span = document.createElement("span");
+    span.className = "badge s-" + String(value).toLowerCase();
+    span.textContent = value;
+    return span;
+  }
+
+  function duration(seconds) {
+    const s = Math.floor(seconds || 0);
+    if (s <= 0) return "—";
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const two = (n) => String(n).padStart(2, "0");
+    if (h) return h + " h " + two(m) + " min";
+    if (m) return m + " min " + two(r) + " s";
+    return r + " s";
+  }
+
+  function money(v) {
+    if (v > 0 && v < 0.01) return "$" + v.toFixed(4);
+    return "$" + v.toFixed(2);
+  }
+
+  function escapeXml(text) {
+    return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]));
+  }
+
+  // The same drawing as kiln/server/console/charts.py.
+  function lineChart(title, points, xLabel) {
+    const W = 600, H = 200, L = 52, R = 12, T = 12, B = 24, iw = W - L - R, ih = H - T - B;
+    const label = (v) => Number(v.toPrecision(4)).toString();
+    let svg = '<svg class="chart" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + escapeXml(title) +
+      '" data-points="' + points.length + '"><rect class="frame" x="' + L + '" y="' + T + '" width="' + iw + '" height="' + ih + '"/>';
+    if (points.length) {
+      const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+      const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys);
+      const sx = (x1 - x0) || 1, sy = (y1 - y0) || 1;
+      const coords = points.map((p) => (L + (p[0] - x0) / sx * iw).toFixed(1) + "," + (T + ih - (p[1] - y0) / sy * ih).toFixed(1));
+      svg += '<polyline class="line" points="' + coords.join(" ") + '"/>' +
+        '<text x="' + (L - 4) + '" y="' + (T + 10) + '" text-anchor="end">' + label(y1) + "</text>" +
+        '<text x="' + (L - 4) + '" y="' + (T + ih) + '" text-anchor="end">' + label(y0) + "</text>" +
+        '<text x="' + L + '" y="' + (H - 6) + '">' + label(x0) + "</text>" +
+        '<text x="' + (W - R) + '" y="' + (H - 6) + '" text-anchor="end">' + label(x1) + " " + escapeXml(xLabel) + "</text>";
+      if (points.length === 1) {
+        const c = coords[0].split(",");
+        svg += '<circle class="dot" cx="' + c[0] + '" cy="' + c[1] + '" r="3"/>';
+      }
+    } else {
+      svg += '<text x="' + W / 2 + '" y="' + H / 2 + '" text-anchor="middle">no values yet</text>';
+    }
+    return svg + "</svg>";
+  }
+
+  // -- a training job's page ------------------------------------------------------------------------
+
+  function initJobPage(page) {
+    const name = page.dataset.job;
+    const base = "/api/v1/training-jobs/" + enc(name);
+    const log = $("#log");
+    const actionError = $("#action-error");
+    let after = Number(page.dataset.nextSeq || 0);
+    let terminal = page.dataset.terminal === "1";
+
+    async function pollLogs() {
+      for (;;) {
+        const r = await api("GET", base + "/logs?after=" + after + "&limit=1000");
+        if (!r.ok || !r.data.Events.length) return;
+        const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 20;
+        log.append(document.createTextNode(r.data.Events.map((e) => e.message + "\n").join("")));
+        after = r.data.NextSeq;
+        if (atBottom) log.scrollTop = log.scrollHeight;
+        if (r.data.Events.length < 1000) return;
+      }
+    }
+
+    async function pollMetrics() {
+      const r = await api("GET", base + "/metrics");
+      if (!r.ok || !r.data.Metrics.length) return;
+      const start = Math.min(...r.data.Metrics.map((m) => Date.parse(m.Timestamp)));
+      const series = new Map();
+      const firstHost = r.data.Metrics.map((m) => m.Host).sort()[0]; // one host's curve, as the server draws
+      for (const m of r.data.Metrics) {
+        if (m.Host !== firstHost) continue;
+        if (!series.has(m.MetricName)) series.set(m.MetricName, []);
+        series.get(m.MetricName).push([(Date.parse(m.Timestamp) - start) / 1000, m.Value]);
+      }
+      const charts = $("#charts");
+      let html = "";
+      for (const [metric, points] of series) {
+        html += '<figure class="chart-box" data-metric="' + escapeXml(metric) + '"><figcaption>' + escapeXml(metric) +
+          "</figcaption>" + lineChart(metric, points, "seconds") + "</figure>";
+      }
+      charts.innerHTML = html;
+    }
+
+    async function pollStatus() {
+      const r = await api("GET", base);
+      if (!r.ok) return false;
+      const job = r.data;
+      $("#job-status").replaceChildren(badge(job.TrainingJobStatus));
+      $("#job-secondary").textContent = job.SecondaryStatus;
+      $("#training-time").textContent = duration(job.TrainingTimeInSeconds);
+      $("#billable-time").textContent = duration(job.BillableTimeInSeconds) + " (" + job.BillableTimeInSeconds + " instance-seconds)";
+      $("#job-cost").textContent = money(job.EstimatedCost);
+      const timeline = $("#timeline");
+      timeline.replaceChildren(...job.SecondaryStatusTransitions.map((t) => {
+        const li = document.createElement("li");
+        const strong = document.createElement("strong");
+        strong.textContent = t.Status;
+        li.append(strong, " " + (t.StartTime || "").replace("T", " ").slice(0, 19) + " UTC" + (t.StatusMessage ? " — " + t.StatusMessage : ""));
+        return li;
+      }));
+      return ["Completed", "Failed", "Stopped"].includes(job.TrainingJobStatus);
+    }
+
+    async function tick() {
+      await pollLogs();
+      await pollMetrics();
+      const ended = await pollStatus();
+      if (ended) {
+        await pollLogs();
+        await pollMetrics();
+        window.location.reload(); // the server renders the final page: artifacts, Deploy, failure reason
+        return;
+      }
+      window.setTimeout(tick, POLL_MS);
+    }
+    if (!terminal) window.setTimeout(tick, POLL_MS);
+
+    const stop = $("#stop-job");
+    if (stop) stop.addEventListener("click", async () => {
+      stop.disabled = true;
+      const r = await api("POST", base + "/stop");
+      show(actionError, r.ok ? "" : message(r));
+      stop.disabled = false;
+    });
+
+    const deployForm = $("#deploy-form");
+    if (deployForm) deployForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = $("button", deployForm);
+      button.disabled = true;
+      const problem = await deploy(deployForm.dataset.modelData, deployForm.endpoint.value.trim(), Number(deployForm.count.value) || 1);
+      button.disabled = false;
+      show(actionError, problem);
+    });
+  }
+
+  async function deploy(modelData, endpoint, count) {
+    if (!endpoint) return "Give the endpoint a name.";
+    let r = await api("POST", "/api/v1/models", { ModelName: endpoint, PrimaryContainer: { ModelDataUrl: modelData } });
+    if (r.status === 409) {
+      const existing = await api("GET", "/api/v1/models/" + enc(endpoint));
+      if (!existing.ok || existing.data.PrimaryContainer.ModelDataUrl !== modelData) {
+        return "A model named " + endpoint + " already exists for other model data; choose another endpoint name.";
+      }
+    } else if (!r.ok) {
+      return message(r);
+    }
+    r = await api("POST", "/api/v1/endpoint-configs", {
+      EndpointConfigName: endpoint,
+      ProductionVariants: [{ VariantName: "AllTraffic", ModelName: endpoint, InitialInstanceCount: count, InstanceType: "local", InitialVariantWeight: 1 }],
+    });
+    if (!r.ok && r.status !== 409) return message(r);
+    r = await api("POST", "/api/v1/endpoints", { EndpointName: endpoint, EndpointConfigName: endpoint });
+    if (!r.ok) return message(r);
+    window.location.href = "/endpoints/" + enc(endpoint);
+    return "";
+  }
+
+  // -- an endpoint's page ---------------------------------------------------------------------------
+
+  function initEndpointPage(page) {
+    const name = page.dataset.endpoint;
+    const base = "/api/v1/endpoints/" + enc(name);
+    const actionError = $("#action-error");
+    const settled = ["InService", "Failed"];
+    if (!settled.includes(page.dataset.status)) {
+      const poll = async () => {
+        const r = await api("GET", base);
+        if (r.status === 404) { window.location.href = "/endpoints"; return; }
+        if (r.ok && r.data.EndpointStatus !== page.dataset.status) { window.location.reload(); return; }
+        window.setTimeout(poll, POLL_MS);
+      };
+      window.setTimeout(poll, POLL_MS);
+    }
+
+    $("#delete-endpoint").addEventListener("click", async () => {
+      if (!window.confirm("Delete endpoint " + name + "? Its instances stop; the model and config stay.")) return;
+      const r = await api("DELETE", base);
+      if (r.ok) window.location.href = "/endpoints";
+      else show(actionError, message(r));
+    });
+
+    const weights = $("#weights-form");
+    weights.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const desired = Array.from(weights.querySelectorAll("tr[data-variant]")).map((row) => ({
+        VariantName: row.dataset.variant,
+        DesiredWeight: Number($("input[name=weight]", row).value),
+        DesiredInstanceCount: Number($("input[name=count]", row).value),
+      }));
+      const r = await api("POST", base + "/weights-and-capacities", { DesiredWeightsAndCapacities: desired });
+      if (r.ok) window.location.reload();
+      else show($("#error-weights"), message(r));
+    });
+
+    const form = $("#predict-form");
+    const output = $("#prediction");
+    let count = 0, total = 0;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = $("button", form);
+      button.disabled = true;
+      const started = performance.now();
+      const r = await api("POST", "/endpoints/" + enc(name) + "/invocations", form.body.value, {
+        "Content-Type": form.content_type.value, Accept: form.accept.value,
+      });
+      const ms = performance.now() - started;
+      button.disabled = false;
+      count += 1; total += ms;
+      $("#stat-count").textContent = String(count);
+      $("#stat-latency").textContent = (total / count).toFixed(1) + " ms";
+      $("#prediction-meta").textContent = (r.ok ? "OK" : "Error") + " · " + r.status + " · " + ms.toFixed(1) + " ms · " + (r.type || "");
+      output.textContent = r.ok ? r.text : message(r);
+      output.hidden = false;
+      output.classList.toggle("error", !r.ok);
+    });
+  }
+
+  // -- a tuning job's page --------------------------------------------------------------------------
+
+  function initTuningPage(page) {
+    const stop = $("#stop-tuning");
+    if (!stop) return;
+    stop.addEventListener("click", async () => {
+      stop.disabled = true;
+      const r = await api("POST", "/api/v1/tuning-jobs/" + enc(page.dataset.tuningJob) + "/stop");
+      if (r.ok) window.location.reload();
+      else { show($("#action-error"), message(r)); stop.disabled = false; }
+    });
+  }
+
+  window.KilnConsole = { api: api, message: message, show: show };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const job = $("#job-page");
+    if (job) initJobPage(job);
+    const endpoint = $("#endpoint-page");
+    if (endpoint) initEndpointPage(endpoint);
+    const tuning = $("#tuning-page");
+    if (tuning) initTuningPage(tuning);
+    const form = $("#new-job");
+    if (form && window.KilnNewJob) window.KilnNewJob(form);
+  });
+})();

@@ -1,0 +1,47 @@
+"""A tuning job's trials as training jobs: their names and their CreateTrainingJob requests."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from typing import Any
+
+__all__ = ["trial_job_name", "trial_training_request"]
+
+# TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are.
+_COPIED_FIELDS = (
+    "AlgorithmSpecification",
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "StoppingCondition",
+    "CheckpointConfig",
+    "Environment",
+    "RetryStrategy",
+)
+
+
+def trial_job_name(tuning_job_name: str, number: int) -> str:
+    """SageMaker's trial name, ``<tuning job>-<NNN>-<8 hex>``; the same for the same trial, always, so a
+    restarted server finds the training job of a trial it had started."""
+    digest = hashlib.sha1(f"{tuning_job_name}/{number}".encode()).hexdigest()[:8]
+    return f"{tuning_job_name}-{number + 1:03d}-{digest}"
+
+
+def trial_training_request(
+    tuning_request: dict[str, Any], training_job_name: str, tuned: dict[str, str]
+) -> dict[str, Any]:
+    """The CreateTrainingJob request of one trial: the definition's static hyperparameters and the
+    trial's tuned ones, linked to its tuning job by ``TuningJobName``."""
+    definition = tuning_request.get("TrainingJobDefinition") or {}
+    request: dict[str, Any] = {
+        key: copy.deepcopy(definition[key]) for key in _COPIED_FIELDS if definition.get(key) is not None
+    }
+    request["TrainingJobName"] = training_job_name
+    request["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **tuned}
+    request["TuningJobName"] = tuning_request["HyperParameterTuningJobName"]
+    if "CheckpointConfig" in request:  # each trial checkpoints apart, or one would resume another's run
+        uri = str(request["CheckpointConfig"]["S3Uri"]).rstrip("/")
+        request["CheckpointConfig"]["S3Uri"] = f"{uri}/{training_job_name}"
+    return request
