@@ -314,15 +314,19 @@ def test_a_killed_instance_is_replaced_while_its_sibling_serves(
         predictor.delete_endpoint()
 
 
-def test_endpoints_hold_capacity_and_a_request_over_the_limit_is_refused(server: RunningServer, model_uri: str) -> None:
+def test_endpoints_hold_capacity_and_a_request_over_the_limit_is_refused(
+    server: RunningServer, model_uri: str
+) -> None:
     from kiln.errors import ResourceLimitExceeded
 
     session = server.session()
     client = session.client
     name = f"limit-{int(time.time() * 1000) % 10**8}"
     client.create_model({"ModelName": name, "PrimaryContainer": {"ModelDataUrl": model_uri}})
-    variants = [{"VariantName": "Big", "ModelName": name, "InitialInstanceCount": 21, "InstanceType": "ml.m5.large"}]
+    variants = [
+        {"VariantName": "Big", "ModelName": name, "InitialInstanceCount": 21, "InstanceType": "ml.m5.large"}
+    ]
     client.create_endpoint_config({"EndpointConfigName": name, "ProductionVariants": variants})
-    with pytest.raises(ResourceLimitExceeded, match="ml.m5.large for endpoint usage"):
+    with pytest.raises(ResourceLimitExceeded, match=r"ml\.m5\.large for endpoint usage"):
         client.create_endpoint(name, name)
     assert name not in [e["EndpointName"] for e in client.list_endpoints()]
