@@ -302,14 +302,19 @@ class TuningEngine:
             tuning_rows.update_trial(
                 self.db, trial.training_job_name, objective_status=ObjectiveStatus.FAILED
             )
-        else:
+        elif training.status is TrainingJobStatus.COMPLETED:
             shown = f" (Regex '{opened.objective_regex}')" if opened.objective_regex else ""
-            what = "completed" if training.status is TrainingJobStatus.COMPLETED else "was stopped"
             self._conclude_without_objective(
                 opened,
                 trial,
-                f"the training job {what} without printing the objective metric {metric!r}: no log line "
-                f"matched its metric definition{shown}; check the Regex against the script's output",
+                f"the training job completed without printing the objective metric {metric!r}: no log "
+                f"line matched its metric definition{shown}; check the Regex against the script's output",
+            )
+        else:
+            self._conclude_without_objective(
+                opened,
+                trial,
+                f"the training job was stopped before it printed the objective metric {metric!r}",
             )
 
     def _conclude_without_objective(self, opened: _OpenStudy, trial: TuningTrial, reason: str) -> None:

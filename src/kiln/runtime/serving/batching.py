@@ -2,7 +2,9 @@
 
 The event loop appends each request to a queue and goes back to accepting; it never blocks on the
 model. One worker thread runs everything that touches the model or user code, so handlers need not
-be thread-safe and run in arrival order. The worker takes requests straight from the queue: under
+be thread-safe and run in arrival order. (One exception, for Kiln's own handlers only: a client
+sending one request at a time is answered by the event loop itself, under the worker's lock; see
+``Batcher._run_here``.) The worker takes requests straight from the queue: under
 load it goes from one batch to the next without waiting for the busy loop, and requests that arrive
 while a batch runs simply form the next one (one batch in flight, as BentoML limits batches to its
 model workers). Answers go back with one loop wake-up per batch, however many requests it holds.
@@ -49,6 +51,12 @@ _DECAY = 0.9  # weight of the previous estimate per batch: about the last 10 bat
 _GAP_WEIGHT = 0.2  # weight of the newest inter-arrival gap in its moving average
 _PAYOFF_WEIGHT = 0.2  # weight of the newest wait's outcome in the share of waits that found company
 _PROBE_EVERY = 16  # while waits do not pay, one wait in this many is still tried
+# A request may run on the event loop itself (see Batcher._run_here) only if one request's model call
+# is predicted to take less than this (the loop answers nothing else meanwhile), and only while less
+# than _RUN_HERE_MAX_OVERLAP of recent requests arrived with another one in flight.
+_RUN_HERE_MAX_SECONDS = 0.010
+_RUN_HERE_MAX_OVERLAP = 0.05
+_OVERLAP_WEIGHT = 0.1  # weight of the newest arrival in the share of overlapping ones
 
 
 class BatchCostModel:
@@ -61,6 +69,7 @@ class BatchCostModel:
         # Moving share of recent waits after which more requests were queued; optimistic at first.
         self.wait_payoff = 1.0
         self._unpaid_waits_skipped = 0
+        self.batches_seen = 0
 
     def arrived(self, now: float) -> None:
         if self._last_arrival is not None:
@@ -73,6 +82,7 @@ class BatchCostModel:
         self._last_arrival = now
 
     def batch_ran(self, size: int, seconds: float) -> None:
+        self.batches_seen += 1
         self._s0 = self._s0 * _DECAY + 1.0
         self._sx = self._sx * _DECAY + size
         self._sy = self._sy * _DECAY + seconds
@@ -125,6 +135,16 @@ class Batcher:
         # The loop appends and the worker pops: deque's append/popleft are atomic, so no lock.
         self._pending: collections.deque[Invocation] = collections.deque()
         self._idle = False  # the worker is blocked on _wakeups: an arrival must put a token there
+        # Held while a batch runs, by the worker or by the event loop (_run_here): user code and the
+        # model never run in two threads at once.
+        self._running = threading.Lock()
+        self._run_here_allowed = False  # Kiln's own handlers only: user code may be bound to its thread
+        self._loop_threads_limited = False
+        # Event loop thread only: requests queued or running, how many arrived this turn of the loop,
+        # and the moving share of arrivals that found another request in flight (1: assume so).
+        self._in_flight = 0
+        self._arrived_this_turn = 0
+        self._overlap = 1.0
         # A C-level queue of wake-up tokens: cheaper to signal than threading.Event's Python Condition.
         self._wakeups: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._stopping = False
@@ -171,6 +191,23 @@ class Batcher:
         inv.arrived = now = time.perf_counter()
         self._cost.arrived(now)
         self.requests += 1
+        # Requests read in the same turn of the loop overlap too: they waited while the loop was busy
+        # (with a request it ran itself, say), so concurrency shows even when the worker is idle.
+        overlapped = self._in_flight > 0 or self._arrived_this_turn > 0
+        self._overlap += _OVERLAP_WEIGHT * (float(overlapped) - self._overlap)
+        if self._arrived_this_turn == 0:
+            assert self._loop is not None
+            self._loop.call_soon(self._end_turn)
+        self._arrived_this_turn += 1
+        self._in_flight += 1
+        if (
+            self._run_here_allowed
+            and self._overlap < _RUN_HERE_MAX_OVERLAP
+            and self._idle
+            and not self._pending
+            and self._run_here(inv)
+        ):
+            return
         self._pending.append(inv)
         if self._idle:
             self._idle = False  # one token per idle spell; a stray one only costs the worker a loop
@@ -207,6 +244,7 @@ class Batcher:
         if chain.batchable:
             self._max_size = self._settings.max_batch_size
             self._max_delay = self._settings.max_batch_delay_s
+        self._run_here_allowed = chain.source == "default handlers"
         self._loaded.set_result(chain)
         self._serve(self.executor)
 
@@ -231,23 +269,64 @@ class Batcher:
             # Taken straight from the queue, not handed over by the loop: under load the worker goes
             # from one batch to the next without waiting for the busy event loop to notice.
             batch = [pending.popleft() for _ in range(min(len(pending), self._max_size))]
-            self.batches += 1
-            self.largest_batch = max(self.largest_batch, len(batch))
-            started = time.perf_counter()
-            try:
-                calibrated = executor.run(batch)
-            except Exception as e:  # a Kiln bug: answer the batch rather than leave it hanging
-                calibrated = True
-                for inv in batch:
-                    inv.reply = inv.reply or reply_for_exception(e, "the batch worker")
-            if not calibrated:  # a calibration runs the batch twice over: not what batches cost
-                self._cost.batch_ran(len(batch), time.perf_counter() - started)
+            with self._running:
+                self._run(executor, batch)
             assert self._loop is not None
             try:
                 # One wake-up of the event loop per batch, however many requests it answers.
-                self._loop.call_soon_threadsafe(_deliver, batch)
+                self._loop.call_soon_threadsafe(self._deliver, batch)
             except RuntimeError:  # the loop closed: the server is shutting down, nobody waits
                 return
+
+    def _run(self, executor: BatchExecutor, batch: list[Invocation]) -> None:
+        """Fill in every reply of ``batch`` (with ``_running`` held) and learn what the batch cost."""
+        self.batches += 1
+        self.largest_batch = max(self.largest_batch, len(batch))
+        started = time.perf_counter()
+        try:
+            calibrated = executor.run(batch)
+        except Exception as e:  # a Kiln bug: answer the batch rather than leave it hanging
+            calibrated = True
+            for inv in batch:
+                inv.reply = inv.reply or reply_for_exception(e, "the batch worker")
+        if not calibrated:  # a calibration runs the batch twice over: not what batches cost
+            self._cost.batch_ran(len(batch), time.perf_counter() - started)
+
+    def _end_turn(self) -> None:
+        self._arrived_this_turn = 0
+
+    def _run_here(self, inv: Invocation) -> bool:
+        """Run ``inv`` on the event loop at once, if that is safe and cheap; False: queue it instead.
+
+        One request at a time (a client that waits for each answer before sending the next) gains
+        nothing from the worker, while handing the request over and its answer back costs two thread
+        wake-ups, each a chance to wait for a CPU when other programs load the machine. So when
+        requests have not been overlapping, the worker is idle with nothing queued and a model call
+        is predicted to be short, the loop runs the request itself, holding the worker's lock. Only
+        with Kiln's default handlers: user code may keep state tied to the worker's thread.
+        """
+        cost = self._cost
+        if cost.batches_seen < 1:
+            return False  # nothing known yet (a first call may compile the model): the worker runs it
+        fixed, per_request = cost.fit()
+        if fixed + per_request >= _RUN_HERE_MAX_SECONDS or self.executor is None:
+            return False
+        if not self._running.acquire(blocking=False):
+            return False
+        try:
+            if not self._loop_threads_limited:  # OpenMP keeps the thread count per calling thread
+                limit_torch_threads(self._settings.torch_threads)
+                self._loop_threads_limited = True
+            self._run(self.executor, [inv])
+        finally:
+            self._running.release()
+        self._deliver([inv])
+        return True
+
+    def _deliver(self, batch: list[Invocation]) -> None:
+        """Hand each answer to its caller (event loop thread)."""
+        self._in_flight -= len(batch)
+        _deliver(batch)
 
 
 def _deliver(batch: list[Invocation]) -> None:
