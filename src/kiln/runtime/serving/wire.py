@@ -8,6 +8,7 @@ and three header values; a response frame the same id, a status, a content type 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import struct
 
@@ -67,7 +68,7 @@ async def read_response(reader: asyncio.StreamReader) -> Response | None:
     return request_id, status, rest[:ct_length].decode("latin-1"), rest[ct_length:]
 
 
-class _Splitter:
+class _Splitter(abc.ABC):
     """Cuts the frames out of a byte stream as it arrives, for an ``asyncio.Protocol``'s data_received.
 
     Both ends of the hop use protocols rather than ``StreamReader.readexactly``: two awaits per frame
@@ -82,8 +83,9 @@ class _Splitter:
         self._partial = bytearray()
         self._wanted = 0  # bytes the buffered frame needs in all (0: its head is not complete yet)
 
+    @abc.abstractmethod
     def _frame_length(self, data: bytes, offset: int) -> int:
-        raise NotImplementedError
+        """The whole length of the frame whose head starts at ``offset``."""
 
     def _frames(self, data: bytes) -> list[tuple[bytes, int]]:
         """``(chunk, offset)`` of each frame that ``data`` completes; an incomplete one is kept."""
