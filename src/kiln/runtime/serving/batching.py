@@ -2,12 +2,12 @@
 
 The event loop appends each request to a queue and goes back to accepting; it never blocks on the
 model. One worker thread runs everything that touches the model or user code, so handlers need not
-be thread-safe and run in arrival order. (One exception, for Kiln's own handlers only: a client
-sending one request at a time is answered by the event loop itself, under the worker's lock; see
-``Batcher._run_here``.) The worker takes requests straight from the queue: under
-load it goes from one batch to the next without waiting for the busy loop, and requests that arrive
-while a batch runs simply form the next one (one batch in flight, as BentoML limits batches to its
-model workers). Answers go back with one loop wake-up per batch, however many requests it holds.
+be thread-safe and run in arrival order. (One exception, with Kiln's own handlers only: requests
+that come one at a time are run by the event loop itself, under the worker's lock; see
+``Batcher._run_here``.) The worker takes requests straight from the queue: under load it goes from
+one batch to the next without waiting for the busy loop, and requests that arrive while a batch
+runs simply form the next one (one batch in flight, as BentoML limits batches to its model
+workers). Answers go back with one loop wake-up per batch, however many requests it holds.
 
 When requests are few, the worker decides whether to run them now or wait a little for company
 (BentoML's adaptive dispatcher is the reference design). The cost of a batch is modelled as
@@ -168,7 +168,7 @@ class Batcher:
             self._thread.join(timeout)
 
     def submit(self, inv: Invocation) -> asyncio.Future[Reply]:
-        """Queue ``inv`` (event loop thread); the future resolves to its reply."""
+        """Queue ``inv`` (event loop thread); the future resolves to its reply (maybe at once)."""
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
@@ -177,7 +177,8 @@ class Batcher:
         return future
 
     def submit_with_callback(self, inv: Invocation, on_reply: Callable[[Reply], None]) -> None:
-        """Queue ``inv`` (event loop thread); ``on_reply(reply)`` is called on the loop when it is done.
+        """Queue ``inv`` (event loop thread); ``on_reply(reply)`` is called on the loop when it is done,
+        possibly before this returns (a request the loop runs itself, see ``_run_here``).
 
         Cheaper than ``submit`` for a caller that only forwards the answer: no future to create,
         resolve and wake a task on.

@@ -71,10 +71,10 @@ async def read_response(reader: asyncio.StreamReader) -> Response | None:
 class _Splitter(abc.ABC):
     """Cuts the frames out of a byte stream as it arrives, for an ``asyncio.Protocol``'s data_received.
 
-    Both ends of the hop use protocols rather than ``StreamReader.readexactly``: two awaits per frame
-    cost more than the rest of the hop, while a chunk that holds many frames is cut here in one pass.
-    A partial frame waits in a buffer until the rest of it arrives; bytes are copied a bounded number
-    of times however the stream is chunked, so a large body arriving in pieces stays linear.
+    Both ends of the hop use protocols rather than ``StreamReader.readexactly``, which costs two
+    awaits (and, on the instance, a task) per frame; here a chunk holding many frames is cut in one
+    pass. A partial frame waits in a buffer until the rest of it arrives; bytes are copied a bounded
+    number of times however the stream is chunked, so a large body arriving in pieces stays linear.
     """
 
     _head: struct.Struct
