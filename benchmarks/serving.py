@@ -14,8 +14,9 @@ loads each server over loopback with ``wrk`` at concurrency 1, 8 and 32, with a 
 
 For each: requests/s, median and 99th-percentile latency, and the CPU time the server's processes
 spent per request (robust where wall-clock figures are not: on a machine other programs load).
-The levels run interleaved (every server at one level before the next level), so load from other
-programs falls on all servers alike; compare the ratios, not the absolute figures. Targets (GitHub
+At each level the servers take turns in short slices (8 × 1 s each by default), so load from other
+programs falls on all servers alike; compare the ratios, not the absolute figures. The latency
+verdict pairs each Kiln slice with the FastAPI slice run right after it. Targets (GitHub
 issue 3): at concurrency 32, Kiln serves at least 2× the FastAPI app's requests/s; at concurrency 1,
 Kiln's median latency is within 0.5 ms of FastAPI's.
 

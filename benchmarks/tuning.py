@@ -34,7 +34,7 @@ from typing import Any
 
 TARGET_ACCURACY = 0.97  # about 1 in 100 random configurations of the short run reach it
 SHORT_RUN = {"epochs": 10, "report-every": 1, "augment": 0}
-LONG_RUN = {"epochs": 90, "report-every": 3, "augment": 10}
+LONG_RUN = {"epochs": 90, "report-every": 3, "augment": 20}
 POLL_SECONDS = 0.2
 OBJECTIVE = "validation:accuracy"
 
