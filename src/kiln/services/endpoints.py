@@ -42,6 +42,7 @@ from kiln.services.endpoint_instances import (
 )
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
 from kiln.services.job_validation import validate_job_name
+from kiln.services.status_filter import parse_status
 
 __all__ = ["EndpointService"]
 
@@ -124,13 +125,7 @@ class EndpointService:
         return hosting.get_endpoint(self.db, name)
 
     def list_endpoints(self, status: str | None = None, limit: int = 100) -> list[Endpoint]:
-        try:
-            wanted = EndpointStatus(status) if status else None
-        except ValueError:
-            choices = ", ".join(s.value for s in EndpointStatus)
-            raise ValidationError(
-                f"status {status!r} is not an endpoint status; use one of {choices}"
-            ) from None
+        wanted = parse_status(EndpointStatus, status, "endpoint")
         return hosting.list_endpoints(self.db, status=wanted, limit=limit)
 
     def _owner(self, name: str, config: str, variant: str) -> str:

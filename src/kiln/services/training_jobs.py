@@ -41,6 +41,7 @@ from kiln.services.host_launch import launch_hosts
 from kiln.services.job_admission import OWNER_PREFIX, STARTING_MESSAGE, JobAdmission
 from kiln.services.job_validation import validate_training_request
 from kiln.services.model_merge import merge_model_parts
+from kiln.services.status_filter import parse_status
 
 __all__ = ["TrainingJobService"]
 
@@ -109,13 +110,7 @@ class TrainingJobService:
         limit: int = 100,
         offset: int = 0,
     ) -> list[TrainingJob]:
-        try:
-            wanted = TrainingJobStatus(status) if status else None
-        except ValueError:
-            choices = ", ".join(s.value for s in TrainingJobStatus)
-            raise ValidationError(
-                f"status {status!r} is not a training job status; use one of {choices}"
-            ) from None
+        wanted = parse_status(TrainingJobStatus, status, "training job")
         return metadata.list_training_jobs(
             self.db, status=wanted, name_contains=name_contains, limit=limit, offset=offset
         )

@@ -16,6 +16,7 @@ from kiln.metadata import Database
 from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.records import ObjectiveStatus, TuningJob, TuningJobStatus, TuningTrial, utcnow
 from kiln.services.job_validation import validate_training_request
+from kiln.services.status_filter import parse_status
 from kiln.services.training_jobs import TrainingJobService
 from kiln.services.tuning_config import (
     CategoricalRange,
@@ -89,13 +90,7 @@ class TuningJobService:
         limit: int = 100,
         offset: int = 0,
     ) -> list[TuningJobOverview]:
-        try:
-            wanted = TuningJobStatus(status) if status else None
-        except ValueError:
-            choices = ", ".join(s.value for s in TuningJobStatus)
-            raise ValidationError(
-                f"status {status!r} is not a tuning job status; use one of {choices}"
-            ) from None
+        wanted = parse_status(TuningJobStatus, status, "tuning job")
         jobs = tuning_rows.list_tuning_jobs(
             self.db, status=wanted, name_contains=name_contains, limit=limit, offset=offset
         )
