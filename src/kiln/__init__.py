@@ -34,11 +34,11 @@ __all__ = [
 
 _LAZY = {
     "Model": "kiln.sdk.model",
-    "PyTorchModel": "kiln.sdk.model",
+    "PyTorchModel": "kiln.sdk.frameworks.pytorch",
     "Predictor": "kiln.sdk.predictor",
-    "PyTorchPredictor": "kiln.sdk.predictor",
+    "PyTorchPredictor": "kiln.sdk.frameworks.pytorch",
     "Estimator": "kiln.sdk.estimator",
-    "PyTorch": "kiln.sdk.estimator",
+    "PyTorch": "kiln.sdk.frameworks.pytorch",
     "Session": "kiln.sdk.session",
     "TrainingInput": "kiln.sdk.inputs",
     "TensorBoardOutputConfig": "kiln.sdk.inputs",
@@ -54,10 +54,11 @@ if TYPE_CHECKING:
     import kiln.deserializers as deserializers
     import kiln.errors as errors
     import kiln.serializers as serializers
-    from kiln.sdk.estimator import Estimator, PyTorch
+    from kiln.sdk.estimator import Estimator
+    from kiln.sdk.frameworks.pytorch import PyTorch, PyTorchModel, PyTorchPredictor
     from kiln.sdk.inputs import TensorBoardOutputConfig, TrainingInput
-    from kiln.sdk.model import Model, PyTorchModel
-    from kiln.sdk.predictor import Predictor, PyTorchPredictor
+    from kiln.sdk.model import Model
+    from kiln.sdk.predictor import Predictor
     from kiln.sdk.session import Session
     from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
     from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
