@@ -29,6 +29,7 @@ __all__ = [
     "__version__",
     "deserializers",
     "errors",
+    "get_execution_role",
     "serializers",
 ]
 
@@ -40,6 +41,7 @@ _LAZY = {
     "Estimator": "kiln.sdk.estimator",
     "PyTorch": "kiln.sdk.frameworks.pytorch",
     "Session": "kiln.sdk.session",
+    "get_execution_role": "kiln.sdk.session",
     "TrainingInput": "kiln.sdk.inputs",
     "TensorBoardOutputConfig": "kiln.sdk.inputs",
     "HyperparameterTuner": "kiln.sdk.tuner",
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from kiln.sdk.inputs import TensorBoardOutputConfig, TrainingInput
     from kiln.sdk.model import Model
     from kiln.sdk.predictor import Predictor
-    from kiln.sdk.session import Session
+    from kiln.sdk.session import Session, get_execution_role
     from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
     from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
 

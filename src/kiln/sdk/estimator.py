@@ -1,4 +1,4 @@
-"""``Estimator``: SageMaker v2's training API over Kiln (``docs/sagemaker-contract.md`` §3.2–3.3).
+"""``Estimator``: SageMaker v2's training API over Kiln (contract §3.2–3.3).
 
 ``Estimator`` runs an entry point as a script-mode training job; its model deploys with Kiln's default
 handlers. ``Framework`` (``sdk/framework.py``) adds SageMaker's rule that the training script is also

@@ -15,7 +15,15 @@ from kiln.sdk.discovery import ensure_local_server
 from kiln.sdk.job_logs import print_job_logs, wait_for_job
 from kiln.sdk.waiters import WAITERS
 
-__all__ = ["Session"]
+__all__ = ["LOCAL_ROLE_ARN", "Session", "get_execution_role"]
+
+# Kiln has no IAM: a role is accepted wherever SageMaker takes one, stored, and never checked.
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/KilnLocalRole"
+
+
+def get_execution_role(sagemaker_session: Session | None = None, use_default: bool = False) -> str:
+    """A role ARN for notebook code that asks for one (``sagemaker.get_execution_role()``)."""
+    return LOCAL_ROLE_ARN
 
 
 class Session:
