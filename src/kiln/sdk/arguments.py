@@ -28,7 +28,6 @@ __all__ = [
     "MODEL_DEPLOY_INERT",
     "MODEL_INERT",
     "PREDICTOR_INERT",
-    "TUNER_DEPLOY_INERT",
     "TUNER_FIT_INERT",
     "TUNER_INERT",
     "accepted_names",
@@ -87,7 +86,7 @@ DEPLOY_INERT: Mapping[str, Any] = {
     "explainer_config": None,
 }
 MODEL_DEPLOY_INERT: Mapping[str, Any] = {
-    **DEPLOY_INERT,
+    **{name: default for name, default in DEPLOY_INERT.items() if name != "use_compiled_model"},
     "accept_eula": None,
     "endpoint_logging": False,
     "resources": None,
@@ -119,11 +118,6 @@ TUNER_INERT: Mapping[str, Any] = {
     "hyperparameters_to_keep_static": None,
 }
 TUNER_FIT_INERT: Mapping[str, Any] = {}
-TUNER_DEPLOY_INERT: Mapping[str, Any] = {
-    "accelerator_type": None,
-    "kms_key": None,
-    "data_capture_config": None,
-}
 
 # SageMaker v1's names that v2 renamed: a v1 notebook gets the new name, not a guess.
 RENAMED_IN_V2 = {
