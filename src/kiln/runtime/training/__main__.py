@@ -29,6 +29,7 @@ from kiln.runtime.training.environment import (
 from kiln.runtime.training.estimator_functions import ESTIMATOR_METRIC_LINE, defines_estimator_functions
 from kiln.runtime.training.folder_sync import FolderSync, restore_folder
 from kiln.runtime.training.layout import OptMl
+from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
 from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
 from kiln.runtime.training.reporter import Reporter
@@ -111,6 +112,9 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     notes: list[str] = []
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
     python = python_for_requirements(layout.code_dir, venvs, notes)
+    notes.extend(
+        check_torch_libraries(python)
+    )  # a torchvision for another torch fails here, not in the script
     command = launch_command(python, layout.code_dir, entry_point, hyperparameter_args(user))
     estimator_mode = defines_estimator_functions(layout.code_dir / entry_point)
     if estimator_mode:
