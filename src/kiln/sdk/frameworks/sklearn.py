@@ -43,6 +43,7 @@ class SKLearnPredictor(Predictor):
 
 class SKLearnModel(Model):
     framework = "sklearn"
+    default_base_name = "sagemaker-scikit-learn"
     predictor_class = SKLearnPredictor
 
 
@@ -51,6 +52,7 @@ class SKLearn(FrameworkEstimator):
 
     default_base_job_name = "sagemaker-scikit-learn"
     image_repository = "sagemaker-scikit-learn"
+    framework_name = "sklearn"
     model_class = SKLearnModel
 
     def __init__(

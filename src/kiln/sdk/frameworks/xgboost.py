@@ -43,6 +43,7 @@ class XGBoostPredictor(Predictor):
 
 class XGBoostModel(Model):
     framework = "xgboost"
+    default_base_name = "sagemaker-xgboost"
     predictor_class = XGBoostPredictor
 
 
@@ -51,6 +52,7 @@ class XGBoost(FrameworkEstimator):
 
     default_base_job_name = "sagemaker-xgboost"
     image_repository = "sagemaker-xgboost"
+    framework_name = "xgboost"
     model_class = XGBoostModel
 
     def __init__(
