@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 from kiln.artifacts import ArtifactStore
+from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 from kiln.scheduler import InstanceType, get_instance_type
 
@@ -57,13 +57,6 @@ def _validate_hyperparameters(hyperparameters: Any) -> dict[str, str]:
     return hyperparameters
 
 
-def _decoded(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
-
-
 def validate_training_request(
     request: dict[str, Any],
     store: ArtifactStore,
@@ -73,13 +66,13 @@ def validate_training_request(
     type up (the scheduler's catalog knows the operator's types too)."""
     validate_job_name(str(request.get("TrainingJobName", "")))
     hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
-    program = _decoded(hyperparameters.get("sagemaker_program", '""'))
+    program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
     if not program:
         raise ValidationError(
             "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
             "to the script to run, e.g. 'train.py'"
         )
-    submit = _decoded(hyperparameters.get("sagemaker_submit_directory", '""'))
+    submit = decode_hyperparameter(hyperparameters.get("sagemaker_submit_directory", '""'))
     if submit and not store.exists(str(submit)):
         raise ValidationError(
             f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"

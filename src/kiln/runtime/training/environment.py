@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kiln.codecs.hyperparameters import decode_hyperparameters as decode_each
 from kiln.runtime.training.layout import OptMl, input_data_config, resource_config
 from kiln.runtime.training.spec import HostSpec
 
@@ -25,21 +26,15 @@ RESERVED_PREFIX = "sagemaker_"
 RESERVED_NAMES = frozenset({"_tuning_objective_metric", "default_user_module_name"})
 
 
-def _decode(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        return value  # the toolkit keeps raw strings that are not JSON ("Failed to parse hyperparameter")
-
-
 def _is_reserved(key: str) -> bool:
     return key.startswith(RESERVED_PREFIX) or key in RESERVED_NAMES
 
 
 def decode_hyperparameters(raw: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(user hyperparameters, framework ``sagemaker_*`` parameters), JSON-decoded."""
-    user = {k: _decode(v) for k, v in raw.items() if not _is_reserved(k)}
-    framework = {k: _decode(v) for k, v in raw.items() if _is_reserved(k)}
+    decoded = decode_each(raw)
+    user = {k: v for k, v in decoded.items() if not _is_reserved(k)}
+    framework = {k: v for k, v in decoded.items() if _is_reserved(k)}
     return user, framework
 
 
