@@ -18,7 +18,7 @@ from kiln.server.runtime_router import RuntimeRouter
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
-from kiln.services.tuning_jobs import TuningJobService
+from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["create_app"]
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
 from kiln.services.endpoints import EndpointService
-from kiln.services.tuning_jobs import TuningJobService
+from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["Endpoints", "Store", "TrainingJobs", "TuningJobs"]
 
