@@ -1,7 +1,8 @@
 """The SageMaker training toolkit's view of a job: hyperparameters as arguments, and every SM_* variable.
 
-Follows contract §1.3–1.4: values arrive JSON-encoded and are decoded where they parse; ``sagemaker_*``
-keys are framework settings, not script arguments; the rest become sorted ``--key value`` arguments.
+Follows docs/contracts.md §1.3–1.4: values arrive JSON-encoded and are decoded where they parse;
+``sagemaker_*`` keys are framework settings, not script arguments; the rest become sorted ``--key value``
+arguments.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ _TOOLKIT_KEYS = frozenset(
 
 
 def distributed_environment(spec: HostSpec, *, hosts_resolve: bool) -> dict[str, str]:
-    """torch.distributed's variables, as SageMaker's PyTorch toolkit sets them (contract §1.6).
+    """torch.distributed's variables, as SageMaker's PyTorch toolkit sets them (docs/contracts.md §1.6).
 
     One process per host unless torchrun is used (it then sets RANK and WORLD_SIZE per worker).
     Host names resolve only inside the private view; elsewhere the master is reached on loopback.

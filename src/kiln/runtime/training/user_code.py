@@ -1,6 +1,6 @@
 """The user's code: fetched from sourcedir.tar.gz, its requirements installed, its launch command built.
 
-Follows the toolkit (contract §1.4–1.5): a ``.py`` entry point runs under Python; a folder with
+Follows the toolkit (docs/contracts.md §1.4–1.5): a ``.py`` entry point runs under Python; a folder with
 ``setup.py``/``pyproject.toml`` is installed and run as a module; anything else runs as a command.
 ``requirements.txt`` goes into a virtual environment cached by the file's hash and layered on Kiln's
 own environment, so the second job with the same requirements starts at once.
