@@ -15,8 +15,20 @@ import random
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from kiln.errors import (
+    Conflict,
+    KilnError,
+    ModelError,
+    NotFound,
+    PayloadTooLarge,
+    ServerUnavailable,
+    Unauthorized,
+    ValidationError,
+    error_for_status,
+)
 from kiln.records import EndpointRoutes, VariantRoute
 from kiln.server.auth import CONSOLE_COOKIE, token_matches
+from kiln.server.errors import error_body
 from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
 
 __all__ = ["RuntimeRouter"]
@@ -31,16 +43,14 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit (6 MB)
 PREFIX = "/endpoints/"
 SUFFIX = "/invocations"
 _JSON = b"application/json"
-_CLIENT_ERRORS = {
-    404: "NotFound",
-    405: "ValidationError",
-    413: "PayloadTooLarge",
-    415: "UnsupportedMediaType",
-}
 
 
-def _error(status: int, error: str, message: str, **extra: Any) -> tuple[int, bytes]:
-    return status, json.dumps({"error": error, "message": message, **extra}).encode()
+def _error(
+    error: type[KilnError], message: str, *, status: int | None = None, **extra: Any
+) -> tuple[int, bytes]:
+    """(status, body) in the API's one error shape; the status is the class's unless given."""
+    body = error_body(error.__name__, message, **extra)
+    return status or error.http_status, json.dumps(body).encode()
 
 
 class RuntimeRouter:
@@ -86,7 +96,7 @@ class RuntimeRouter:
             return
         name = path[len(PREFIX) : -len(SUFFIX)]
         if scope["method"] != "POST":
-            await _answer(send, *_error(405, "ValidationError", f"Use POST {path}."))
+            await _answer(send, *_error(ValidationError, f"Use POST {path}.", status=405))
             return
         content_type = accept = attributes = target = authorization = cookie = ""
         length = -1
@@ -111,7 +121,7 @@ class RuntimeRouter:
         ):
             await _answer(
                 send,
-                *_error(401, "Unauthorized", "this Kiln server requires 'Authorization: Bearer <token>'"),
+                *_error(Unauthorized, "this Kiln server requires 'Authorization: Bearer <token>'"),
             )
             return
         if length > MAX_PAYLOAD_BYTES:
@@ -144,14 +154,12 @@ class RuntimeRouter:
             known = routes.status if routes is not None else self.known_endpoint(name)
             if known is None:
                 code, payload = _error(
-                    404,
-                    "NotFound",
+                    NotFound,
                     f"Endpoint {name} not found; `kiln endpoints list` shows the endpoints that exist.",
                 )
             else:
                 code, payload = _error(
-                    409,
-                    "Conflict",
+                    Conflict,
                     f"Endpoint {name} is {known}, not InService; "
                     f"see `kiln endpoints describe {name}` and retry once it is InService.",
                 )
@@ -163,7 +171,7 @@ class RuntimeRouter:
             link = self._pick_instance(variant)
             if link is None:
                 code, payload = _error(
-                    503, "ServerUnavailable", f"Variant {variant.name} has no instance in service right now."
+                    ServerUnavailable, f"Variant {variant.name} has no instance in service right now."
                 )
                 return code, _JSON, payload, variant.name
             try:
@@ -176,14 +184,13 @@ class RuntimeRouter:
             except InstanceGone as e:
                 self._mark_dead(link.instance_id)
                 code, payload = _error(
-                    503, "ServerUnavailable", f"{e}; the request was not answered, send it again."
+                    ServerUnavailable, f"{e}; the request was not answered, send it again."
                 )
                 return code, _JSON, payload, variant.name
         if status >= 500:
             message = _message_of(reply)
             code, payload = _error(
-                424,
-                "ModelError",
+                ModelError,
                 f'Received server error ({status}) from model with message "{message}".',
                 ErrorCode="ModelError",
                 OriginalStatusCode=status,
@@ -191,8 +198,7 @@ class RuntimeRouter:
             )
             return code, _JSON, payload, variant.name
         if status >= 400:  # the instance refused the request: answer in the API's error shape
-            error = _CLIENT_ERRORS.get(status, "ValidationError")
-            code, payload = _error(status, error, _message_of(reply))
+            code, payload = _error(error_for_status(status), _message_of(reply), status=status)
             return code, _JSON, payload, variant.name
         return status, reply_type.encode("latin-1"), reply, variant.name
 
@@ -202,22 +208,18 @@ class RuntimeRouter:
                 if variant.name == target:
                     if not variant.instances:
                         return _error(
-                            503,
-                            "ServerUnavailable",
+                            ServerUnavailable,
                             f"Variant {target} has no instance in service right now.",
                         )
                     return variant
             names = ", ".join(v.name for v in routes.variants)
             return _error(
-                400,
-                "ValidationError",
+                ValidationError,
                 f"Endpoint {routes.name} has no variant {target!r}; its variants are {names}.",
             )
         live = [v for v in routes.variants if v.instances and v.weight > 0]
         if not live:
-            return _error(
-                503, "ServerUnavailable", f"Endpoint {routes.name} has no instance in service right now."
-            )
+            return _error(ServerUnavailable, f"Endpoint {routes.name} has no instance in service right now.")
         if len(live) == 1:
             return live[0]
         pick = self._random.random() * sum(v.weight for v in live)
@@ -258,8 +260,7 @@ def _message_of(reply: bytes) -> str:
 
 def _too_large(size: int) -> tuple[int, bytes]:
     return _error(
-        413,
-        "PayloadTooLarge",
+        PayloadTooLarge,
         f"The request body is {size:,} bytes, over the 6 MB (6,291,456 bytes) limit of InvokeEndpoint; "
         "send fewer records per request.",
     )
