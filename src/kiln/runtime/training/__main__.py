@@ -28,12 +28,22 @@ from kiln.runtime.training.environment import (
 )
 from kiln.runtime.training.estimator_functions import ESTIMATOR_METRIC_LINE, defines_estimator_functions
 from kiln.runtime.training.folder_sync import FolderSync, restore_folder
+from kiln.runtime.training.frameworks import FrameworkUnavailable, requested_framework, resolve_framework
 from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
 from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
 from kiln.runtime.training.reporter import Reporter
 from kiln.runtime.training.resources import MemoryCap, confine_to_cpus, describe_grant, grant_environment
 from kiln.runtime.training.spec import HostSpec
+from kiln.runtime.training.tensorflow_mode import (
+    distribution_mode,
+    model_dir_argument,
+    ps_environment,
+    start_parameter_server,
+    stop_parameter_server,
+    tf_config,
+    wait_for_master_exit,
+)
 from kiln.runtime.training.user_code import (
     UserCodeError,
     fetch_source,
@@ -93,6 +103,9 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     store = resolve_store(spec.artifact_url)
     log_path = layout.root.parent / "output.log"
 
+    # A framework version that cannot be had fails the job now, before any data moves.
+    framework_request = requested_framework(spec.job)
+    framework_env = resolve_framework(framework_request) if framework_request else None
     reporter.status("Downloading", "Downloading input data")
     download_channels(
         store,
@@ -110,7 +123,20 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         fetch_source(store, str(submit_dir), layout.code_dir)
     notes: list[str] = []
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
-    python = python_for_requirements(layout.code_dir, venvs, notes)
+    python = python_for_requirements(
+        layout.code_dir, venvs, notes, framework_env.requirement if framework_env else None
+    )
+    if framework_env is not None:
+        notes.append(framework_env.note)
+    is_tensorflow = framework_request is not None and framework_request.framework.name == "tensorflow"
+    model_dir_uri = None
+    if is_tensorflow and user.get("model_dir") not in (None, False, ""):
+        user["model_dir"], model_dir_uri = model_dir_argument(
+            user["model_dir"],
+            spec,
+            layout.root.parent / "model_dir",
+            tuning="_tuning_objective_metric" in spec.hyperparameters,
+        )
     command = launch_command(python, layout.code_dir, entry_point, hyperparameter_args(user))
     estimator_mode = defines_estimator_functions(layout.code_dir / entry_point)
     if estimator_mode:
@@ -130,6 +156,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
             master=distributed["MASTER_ADDR"],
             port=spec.master_port,
         )
+    tf_mode = distribution_mode(framework, len(spec.hosts)) if is_tensorflow else None
     private_view = [*view_prefix, *command] if view_prefix is not None else None
     if private_view is None:
         notes.append(OPT_ML_NOTE.format(root=layout.root))
@@ -144,6 +171,9 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     # Inside a private view the script sees SageMaker's own paths; elsewhere, the host's real tree.
     env.update(training_environment(spec, OptMl(OPT_ML) if private_view else layout, entry_point))
     env.update(distributed)
+    if tf_mode is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config(spec, tf_mode, hosts_resolve=hosts_resolve))
+        reporter.line(f"Kiln: {tf_mode} training; TF_CONFIG={env['TF_CONFIG']}", "stderr")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.code_dir), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # lines must reach followers as they are printed, not at exit
 
@@ -151,6 +181,16 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     if spec.gpus is not None:  # a scheduled type (not local mode): say what this host was granted
         reporter.line(describe_grant(spec, memory_cap), "stderr")
     syncs = start_folder_syncs(spec, layout, store, reporter)
+    if model_dir_uri is not None:
+        syncs.append(FolderSync(store, layout.root.parent / "model_dir", model_dir_uri).start())
+    ps_server = None
+    if tf_mode == "parameter_server":
+        ps_server = start_parameter_server(
+            view_prefix or [],
+            python,
+            ps_environment(env, spec, hosts_resolve=hosts_resolve),
+            layout.root.parent / "parameter-server.log",
+        )
     reporter.status("Training", "Training image download completed. Training in progress.")
     max_run = spec.job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     try:
@@ -171,6 +211,10 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         )
     finally:
         memory_cap.close()
+        if ps_server is not None:
+            if not spec.is_master:  # its parameters serve the master until the master is done
+                wait_for_master_exit(spec, spec.stop_grace_seconds * 10)
+            stop_parameter_server(ps_server)
     for sync in syncs:
         sync.stop()
         for error in sync.errors[-3:]:
@@ -227,7 +271,7 @@ def main(argv: list[str]) -> int:
     started = time.time()
     try:
         result = run_host(spec, reporter, stop_event)
-    except UserCodeError as e:
+    except (UserCodeError, FrameworkUnavailable) as e:
         result = {"state": "Failed", "secondary_status": "Failed", "message": "Training job failed"}
         result["failure_reason"] = str(e)
         reporter.line(str(e), "stderr")
