@@ -58,6 +58,11 @@ def describe_training(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
         output = str((job.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
         described["ModelArtifacts"] = {"S3ModelArtifacts": f"{output}/{job.name}/output/model.tar.gz"}
     described.setdefault("AlgorithmSpecification", {}).setdefault("TrainingInputMode", "File")
+    for seconds in ("TrainingTimeInSeconds", "BillableTimeInSeconds"):
+        if job.status.is_terminal() and described.get("TrainingStartTime"):
+            described[seconds] = max(1, int(described.get(seconds) or 0))  # SageMaker's minimum
+        else:
+            described.pop(seconds, None)  # SageMaker gives them once the job has ended
     return described
 
 
