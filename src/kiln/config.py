@@ -26,6 +26,9 @@ __all__ = ["CapacitySettings", "Settings", "load_capacity_settings", "load_setti
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
+# The AWS account the wire answers as (ARNs, STS GetCallerIdentity, the SDK's default bucket name):
+# twelve digits like any AWS account id; all zeros so it can never be a real one.
+DEFAULT_AWS_ACCOUNT_ID = "000000000000"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Settings:
     heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
+    aws_account_id: str = DEFAULT_AWS_ACCOUNT_ID  # KILN_AWS_ACCOUNT_ID: the AWS wire's account id
 
     @property
     def server_record_path(self) -> Path:
@@ -53,6 +57,11 @@ class Settings:
     @property
     def venvs_dir(self) -> Path:
         return self.home / "venvs"
+
+    @property
+    def access_key_file(self) -> Path:
+        """The server key that encrypts the AWS wire's access-key secrets (mode 0600)."""
+        return self.home / "access-keys.key"
 
     @property
     def config_file(self) -> Path:
@@ -73,6 +82,13 @@ def _float_env(name: str, default: float) -> float:
         raise ValueError(f"{name}={raw!r} is not a number of seconds; set it to e.g. 120") from None
 
 
+def _account_id_env() -> str:
+    raw = os.environ.get("KILN_AWS_ACCOUNT_ID") or DEFAULT_AWS_ACCOUNT_ID
+    if len(raw) != 12 or not raw.isdigit():
+        raise ValueError(f"KILN_AWS_ACCOUNT_ID={raw!r} must be 12 digits, like an AWS account id")
+    return raw
+
+
 def load_settings() -> Settings:
     home = Path(os.environ.get("KILN_HOME") or Path.home() / ".kiln").expanduser().resolve()
     return Settings(
@@ -90,6 +106,7 @@ def load_settings() -> Settings:
         config_path=Path(os.environ["KILN_CONFIG"]).expanduser().resolve()
         if os.environ.get("KILN_CONFIG")
         else None,
+        aws_account_id=_account_id_env(),
     )
 
 

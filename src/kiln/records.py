@@ -413,3 +413,24 @@ class Reservation:
         start = max(self.started_at, since)
         end = min(self.ended_at or now, now)
         return max(0.0, (end - start).total_seconds()) * self.instance_count
+
+
+# -- access keys: the AWS wire's credentials ------------------------------------------------------------
+
+__all__ += ["AccessKey", "AccessKeyStatus"]
+
+
+class AccessKeyStatus(str, enum.Enum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"  # revoked: requests signed with it are refused
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An access key for the AWS wire (``kiln keys create``); the secret never leaves the service."""
+
+    access_key_id: str
+    name: str
+    status: AccessKeyStatus
+    created_at: datetime
+    revoked_at: datetime | None = None

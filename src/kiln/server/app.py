@@ -13,9 +13,20 @@ from kiln.scheduler import resolve_scheduler
 from kiln.server.auth import check_token
 from kiln.server.console import console_router
 from kiln.server.errors import install_error_handlers
-from kiln.server.routes import artifacts, capacity, hosting, internal, system, training_jobs, tuning_jobs
+from kiln.server.routes import (
+    access_keys,
+    artifacts,
+    capacity,
+    hosting,
+    internal,
+    system,
+    training_jobs,
+    tuning_jobs,
+)
 from kiln.server.runtime_router import RuntimeRouter
+from kiln.server.wire import WireDispatcher, wire_services
 from kiln.services import TrainingJobService
+from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
 from kiln.services.tuning_jobs import TuningJobService
@@ -43,10 +54,20 @@ def create_app(
         settings, db, store, executor, server_url, scheduler=app.state.scheduler
     )
     app.state.tuning_jobs = TuningJobService(db, app.state.training_jobs)
-    # SageMaker's runtime path is served ahead of FastAPI: serve ``app.state.asgi``, not ``app``.
-    app.state.asgi = RuntimeRouter(app, settings.api_token)
+    app.state.access_keys = AccessKeyService(db, settings.access_key_file)
+    # SageMaker's runtime path is served ahead of FastAPI, and the AWS wire ahead of both: serve
+    # ``app.state.asgi``, not ``app``.
+    runtime = RuntimeRouter(app, settings.api_token)
+    app.state.runtime_router = runtime
+    app.state.asgi = WireDispatcher(
+        runtime,
+        app.state,
+        wire_services(),
+        auth=bool(settings.api_token),
+        account_id=settings.aws_account_id,
+    )
     app.state.endpoints = EndpointService(
-        settings, db, store, executor, app.state.asgi, scheduler=app.state.scheduler
+        settings, db, store, executor, runtime, scheduler=app.state.scheduler
     )
     install_error_handlers(app)
 
@@ -59,6 +80,7 @@ def create_app(
     protected.include_router(artifacts.router)
     protected.include_router(internal.router)
     protected.include_router(hosting.router)
+    protected.include_router(access_keys.router)
     api.include_router(protected)
     app.include_router(api)
     app.include_router(console_router())  # the web console at /

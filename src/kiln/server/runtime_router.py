@@ -18,6 +18,7 @@ from typing import Any
 from kiln.records import EndpointRoutes, VariantRoute
 from kiln.server.auth import CONSOLE_COOKIE, token_matches
 from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
+from kiln.server.wire.runtime import runtime_error
 
 __all__ = ["RuntimeRouter"]
 
@@ -105,9 +106,14 @@ class RuntimeRouter:
                 authorization = value.decode("latin-1")
             elif key == b"cookie":
                 cookie = value.decode("latin-1")
-        if self._token and not (
-            hmac.compare_digest(authorization.partition(" ")[2].strip(), self._token)
-            or _console_cookie_matches(cookie, self._token)
+        wire = "kiln.wire" in scope  # signed and checked by the AWS wire: answer as sagemaker-runtime
+        if (
+            self._token
+            and not wire
+            and not (
+                hmac.compare_digest(authorization.partition(" ")[2].strip(), self._token)
+                or _console_cookie_matches(cookie, self._token)
+            )
         ):
             await _answer(
                 send,
@@ -116,19 +122,24 @@ class RuntimeRouter:
             return
         if length > MAX_PAYLOAD_BYTES:
             await _drain(receive)
-            await _answer(send, *_too_large(length))
+            await _answer(send, *_too_large(length), wire=wire)
             return
         received = await _read_body(receive)
         if received is None:
             return  # the client went away
         body, size = received
         if size > MAX_PAYLOAD_BYTES:
-            await _answer(send, *_too_large(size))
+            await _answer(send, *_too_large(size), wire=wire)
             return
         status, reply_type, reply, variant = await self._invoke(
             name, target, content_type, accept, attributes, body
         )
+        error_type: bytes | None = None
+        if wire and status >= 400:
+            status, reply_type, reply, error_type = runtime_error(status, reply)
         headers = [(b"content-type", reply_type), (b"content-length", str(len(reply)).encode())]
+        if error_type is not None:
+            headers.append((b"x-amzn-errortype", error_type))
         if variant:
             headers.append((b"x-amzn-invoked-production-variant", variant.encode("latin-1")))
         if attributes and status < 300:
@@ -192,7 +203,7 @@ class RuntimeRouter:
             return code, _JSON, payload, variant.name
         if status >= 400:  # the instance refused the request: answer in the API's error shape
             error = _CLIENT_ERRORS.get(status, "ValidationError")
-            code, payload = _error(status, error, _message_of(reply))
+            code, payload = _error(status, error, _message_of(reply), OriginalStatusCode=status)
             return code, _JSON, payload, variant.name
         return status, reply_type.encode("latin-1"), reply, variant.name
 
@@ -295,8 +306,12 @@ async def _drain(receive: Receive, message: Message | None = None) -> None:
             return
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
+async def _answer(send: Send, status: int, body: bytes, *, wire: bool = False) -> None:
+    headers = [(b"content-type", _JSON)]
+    if wire:
+        status, _, body, error_type = runtime_error(status, body)
+        headers.append((b"x-amzn-errortype", error_type))
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
