@@ -1,22 +1,16 @@
-"""S3 clients (boto3, unmodified) aimed at an S3 endpoint on loopback, path-style and virtual-hosted."""
+"""S3 clients (boto3, unmodified) aimed at a real Kiln server on loopback, path-style and virtual-hosted."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
-import uvicorn
 from botocore.config import Config
-from starlette.requests import Request
-
-from kiln.artifacts import ArtifactStore
-from kiln.server.wire.s3 import handle_s3
+from tests.conftest import RunningServer
 
 
 @dataclass
@@ -54,28 +48,12 @@ class S3Endpoint:
         request.url = request.url.replace(host, f"127.0.0.1:{self.port}", 1)
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Endpoint]:
-    root = tmp_path_factory.mktemp("store")
-    store = ArtifactStore(root.as_uri())
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        response = await handle_s3(Request(scope, receive), store)
-        await response(scope, receive, send)
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the S3 test server did not start"
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield S3Endpoint(f"http://127.0.0.1:{port}", port, root)
-    server.should_exit = True
-    thread.join(10)
+@pytest.fixture(scope="session")
+def s3_endpoint(server: RunningServer) -> S3Endpoint:
+    """The session's real Kiln server: boto3 finds S3 on Kiln's one port, as with AWS_ENDPOINT_URL."""
+    port = urlsplit(server.url).port
+    assert port is not None
+    return S3Endpoint(server.url, port, server.home / "artifacts")
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-
 from tests.wire.test_s3_objects import error_of
 
 
