@@ -176,3 +176,22 @@ def test_virtual_hosted_style_reaches_the_same_objects(s3_endpoint: S3Endpoint, 
     listed = virtual.list_objects_v2(Bucket=bucket, Prefix="virtual/")
     assert [item["Key"] for item in listed["Contents"]] == ["virtual/one.txt"]
     assert virtual.head_bucket(Bucket=bucket)["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_an_object_cannot_also_be_a_folder(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="clash", Body=b"file")
+    with pytest.raises(ClientError) as excinfo:
+        s3.put_object(Bucket=bucket, Key="clash/inner", Body=b"x")
+    assert error_of(excinfo) == ("InvalidArgument", 400)
+    assert s3.get_object(Bucket=bucket, Key="clash")["Body"].read() == b"file"
+
+
+def test_presigned_urls_read_and_write(s3_endpoint: S3Endpoint, bucket: str) -> None:
+    import httpx
+
+    s3 = s3_endpoint.client(signature_version="s3v4")  # SigV4 query signing: X-Amz-Credential
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "presigned.txt"})
+    assert httpx.put(put_url, content=b"via a presigned URL").status_code == 200
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "presigned.txt"})
+    answer = httpx.get(get_url)
+    assert (answer.status_code, answer.content) == (200, b"via a presigned URL")
