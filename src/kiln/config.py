@@ -26,6 +26,7 @@ __all__ = ["CapacitySettings", "Settings", "load_capacity_settings", "load_setti
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
+DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS = 15 * 86400.0  # CloudWatch keeps one-minute data 15 days
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Settings:
     heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
+    endpoint_metrics: bool = True  # KILN_ENDPOINT_METRICS=0 turns the invocation counters off
+    endpoint_metrics_retention_seconds: float = DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
 
     @property
     def server_record_path(self) -> Path:
@@ -73,6 +76,21 @@ def _float_env(name: str, default: float) -> float:
         raise ValueError(f"{name}={raw!r} is not a number of seconds; set it to e.g. 120") from None
 
 
+def _retention_seconds() -> float:
+    raw = os.environ.get("KILN_ENDPOINT_METRICS_RETENTION_DAYS") or ""
+    if not raw:
+        return DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days <= 0:
+        raise ValueError(
+            f"KILN_ENDPOINT_METRICS_RETENTION_DAYS={raw!r} is not a number of days > 0; set it to e.g. 15"
+        )
+    return days * 86400.0
+
+
 def load_settings() -> Settings:
     home = Path(os.environ.get("KILN_HOME") or Path.home() / ".kiln").expanduser().resolve()
     return Settings(
@@ -90,6 +108,8 @@ def load_settings() -> Settings:
         config_path=Path(os.environ["KILN_CONFIG"]).expanduser().resolve()
         if os.environ.get("KILN_CONFIG")
         else None,
+        endpoint_metrics=_flag("KILN_ENDPOINT_METRICS", os.environ.get("KILN_ENDPOINT_METRICS", "1")),
+        endpoint_metrics_retention_seconds=_retention_seconds(),
     )
 
 

@@ -17,6 +17,7 @@ from kiln.server.routes import artifacts, capacity, hosting, internal, system, t
 from kiln.server.runtime_router import RuntimeRouter
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
+from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.tuning_jobs import TuningJobService
 
@@ -48,6 +49,10 @@ def create_app(
     app.state.endpoints = EndpointService(
         settings, db, store, executor, app.state.asgi, scheduler=app.state.scheduler
     )
+    app.state.endpoint_metrics = EndpointMetrics(
+        db, settings.endpoint_metrics_retention_seconds, enabled=settings.endpoint_metrics
+    )
+    app.state.asgi.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
