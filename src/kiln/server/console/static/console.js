@@ -5,6 +5,7 @@
   const $ = (selector, root) => (root || document).querySelector(selector);
   const enc = encodeURIComponent;
   const POLL_MS = 1000;
+  const LIST_POLL_MS = 2000;
 
   async function api(method, path, body, headers) {
     const init = { method: method, headers: Object.assign({}, headers || {}), credentials: "same-origin" };
@@ -209,13 +210,14 @@
       event.preventDefault();
       const button = $("button", deployForm);
       button.disabled = true;
-      const problem = await deploy(deployForm.dataset.modelData, deployForm.endpoint.value.trim(), Number(deployForm.count.value) || 1);
+      const problem = await deploy(deployForm.dataset.modelData, deployForm.endpoint.value.trim(),
+        Number(deployForm.count.value) || 1, deployForm.instance_type.value || "local");
       button.disabled = false;
       show(actionError, problem);
     });
   }
 
-  async function deploy(modelData, endpoint, count) {
+  async function deploy(modelData, endpoint, count, instanceType) {
     if (!endpoint) return "Give the endpoint a name.";
     let r = await api("POST", "/api/v1/models", { ModelName: endpoint, PrimaryContainer: { ModelDataUrl: modelData } });
     if (r.status === 409) {
@@ -228,7 +230,7 @@
     }
     r = await api("POST", "/api/v1/endpoint-configs", {
       EndpointConfigName: endpoint,
-      ProductionVariants: [{ VariantName: "AllTraffic", ModelName: endpoint, InitialInstanceCount: count, InstanceType: "local", InitialVariantWeight: 1 }],
+      ProductionVariants: [{ VariantName: "AllTraffic", ModelName: endpoint, InitialInstanceCount: count, InstanceType: instanceType, InitialVariantWeight: 1 }],
     });
     if (!r.ok && r.status !== 409) return message(r);
     r = await api("POST", "/api/v1/endpoints", { EndpointName: endpoint, EndpointConfigName: endpoint });
@@ -360,6 +362,27 @@
     });
   }
 
+  // -- lists: while something is in progress, the table is fetched again and swapped in ----------------
+
+  function initAutoRefresh(box) {
+    const tick = async () => {
+      let res = null;
+      try {
+        res = await fetch(window.location.href, { credentials: "same-origin" });
+      } catch (e) {
+        res = null; // the server is away for a moment: try again at the next tick
+      }
+      if (res && res.ok) {
+        const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById(box.id);
+        if (!fresh) return; // signed out (the login page came back): stop, the next click shows it
+        box.replaceWith(fresh);
+        box = fresh;
+      }
+      if (box.dataset.refresh === "1") window.setTimeout(tick, LIST_POLL_MS);
+    };
+    window.setTimeout(tick, LIST_POLL_MS);
+  }
+
   window.KilnConsole = { api: api, message: message, show: show };
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -371,5 +394,8 @@
     if (tuning) initTuningPage(tuning);
     const form = $("#new-job");
     if (form && window.KilnNewJob) window.KilnNewJob(form);
+    document.querySelectorAll("[data-refresh='1']").forEach(initAutoRefresh);
+    const tuningForm = $("#new-tuning-job");
+    if (tuningForm && window.KilnNewTuningJob) window.KilnNewTuningJob(tuningForm);
   });
 })();
