@@ -30,6 +30,8 @@ DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its pr
 # twelve digits like any AWS account id; all zeros so it can never be a real one.
 DEFAULT_AWS_ACCOUNT_ID = "000000000000"
 
+DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS = 15 * 86400.0  # CloudWatch keeps one-minute data 15 days
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -45,6 +47,8 @@ class Settings:
     extra: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
     aws_account_id: str = DEFAULT_AWS_ACCOUNT_ID  # KILN_AWS_ACCOUNT_ID: the AWS wire's account id
+    endpoint_metrics: bool = True  # KILN_ENDPOINT_METRICS=0 turns the invocation counters off
+    endpoint_metrics_retention_seconds: float = DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
 
     @property
     def server_record_path(self) -> Path:
@@ -89,6 +93,21 @@ def _account_id_env() -> str:
     return raw
 
 
+def _retention_seconds() -> float:
+    raw = os.environ.get("KILN_ENDPOINT_METRICS_RETENTION_DAYS") or ""
+    if not raw:
+        return DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days <= 0:
+        raise ValueError(
+            f"KILN_ENDPOINT_METRICS_RETENTION_DAYS={raw!r} is not a number of days > 0; set it to e.g. 15"
+        )
+    return days * 86400.0
+
+
 def load_settings() -> Settings:
     home = Path(os.environ.get("KILN_HOME") or Path.home() / ".kiln").expanduser().resolve()
     return Settings(
@@ -107,6 +126,8 @@ def load_settings() -> Settings:
         if os.environ.get("KILN_CONFIG")
         else None,
         aws_account_id=_account_id_env(),
+        endpoint_metrics=_flag("KILN_ENDPOINT_METRICS", os.environ.get("KILN_ENDPOINT_METRICS", "1")),
+        endpoint_metrics_retention_seconds=_retention_seconds(),
     )
 
 

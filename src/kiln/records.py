@@ -444,3 +444,25 @@ class AccessKey:
     status: AccessKeyStatus
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+# -- endpoint metrics (CloudWatch's AWS/SageMaker endpoint metrics, per variant) ----------------------
+
+__all__ += ["EndpointMetricPeriod"]
+
+
+@dataclass(frozen=True)
+class EndpointMetricPeriod:
+    """A variant's invocations in one period: counts, and latency histograms (``latency_histogram``)."""
+
+    endpoint: str
+    variant: str
+    start: int  # epoch seconds
+    invocations: int
+    errors_4xx: int
+    errors_5xx: int
+    instances: int  # the variant's instances in service (the most seen in the period)
+    model_latency: dict[int, int]  # bucket index → requests
+    overhead_latency: dict[int, int]
+    model_latency_sum_us: float
+    overhead_latency_sum_us: float

@@ -28,6 +28,7 @@ from kiln.server.wire import WireDispatcher, wire_services
 from kiln.services import TrainingJobService
 from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
+from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.tuning.jobs import TuningJobService
 
@@ -69,6 +70,10 @@ def create_app(
     app.state.endpoints = EndpointService(
         settings, db, store, executor, runtime, scheduler=app.state.scheduler
     )
+    app.state.endpoint_metrics = EndpointMetrics(
+        db, settings.endpoint_metrics_retention_seconds, enabled=settings.endpoint_metrics
+    )
+    app.state.asgi.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")

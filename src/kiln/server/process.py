@@ -102,6 +102,7 @@ def serve(settings: Settings) -> None:
     supervisor = Supervisor(app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs)
     app.state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
     supervisor.start()
+    app.state.endpoint_metrics.start()  # stores each 10-second period of invocation counts
     record = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}
     _write_record(settings.server_record_path, record)
     print(f"Kiln server listening on {url} (home {settings.home})", flush=True)
@@ -125,6 +126,7 @@ def serve(settings: Settings) -> None:
         _Server(config).run(sockets=[sock])
     finally:
         supervisor.stop()
+        app.state.endpoint_metrics.stop()  # the periods counted so far are stored too
         current = read_server_record(settings)
         if current is not None and current.get("pid") == os.getpid():
             settings.server_record_path.unlink(missing_ok=True)

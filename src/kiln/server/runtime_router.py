@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from kiln.server.auth import CONSOLE_COOKIE, token_matches
 from kiln.server.errors import error_body
 from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
 from kiln.server.wire.runtime import runtime_error
+from kiln.services.invocation_metrics import InvocationMetrics
 
 __all__ = ["RuntimeRouter"]
 
@@ -44,6 +46,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit (6 MB)
 PREFIX = "/endpoints/"
 SUFFIX = "/invocations"
 _JSON = b"application/json"
+# What an invocation that reached a variant tells the metrics: the model's status (or the platform's,
+# when no model answered), the model's seconds (None when no model was reached), the variant's instances.
+_Outcome = tuple[int, float | None, int] | None
 
 
 def _error(
@@ -64,6 +69,7 @@ class RuntimeRouter:
         self._dead: set[str] = set()
         self._random = random.Random()
         self.known_endpoint: Callable[[str], str | None] = lambda name: None  # status of an unrouted endpoint
+        self.metrics: InvocationMetrics | None = None  # the endpoint metrics' counters; None: not counted
 
     # -- published by the endpoint service (from any thread) ------------------------------------------
 
@@ -95,6 +101,8 @@ class RuntimeRouter:
         if scope["type"] != "http" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
             await self.app(scope, receive, send)
             return
+        metrics = self.metrics
+        arrived = time.perf_counter() if metrics is not None else 0.0
         name = path[len(PREFIX) : -len(SUFFIX)]
         if scope["method"] != "POST":
             await _answer(send, *_error(ValidationError, f"Use POST {path}.", status=405))
@@ -141,8 +149,8 @@ class RuntimeRouter:
         if size > MAX_PAYLOAD_BYTES:
             await _answer(send, *_too_large(size), wire=wire)
             return
-        status, reply_type, reply, variant = await self._invoke(
-            name, target, content_type, accept, attributes, body
+        status, reply_type, reply, variant, outcome = await self._invoke(
+            name, target, content_type, accept, attributes, body, metrics is not None
         )
         error_type: bytes | None = None
         if wire and status >= 400:
@@ -156,10 +164,27 @@ class RuntimeRouter:
             headers.append((b"x-amzn-sagemaker-custom-attributes", attributes.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
+        if metrics is not None and outcome is not None:
+            model_status, model_seconds, instances = outcome
+            metrics.record(
+                name,
+                variant,
+                instances,
+                model_status,
+                None if model_seconds is None else model_seconds * 1e6,
+                (time.perf_counter() - arrived) * 1e6,
+            )
 
     async def _invoke(
-        self, name: str, target: str, content_type: str, accept: str, attributes: str, body: bytes
-    ) -> tuple[int, bytes, bytes, str]:
+        self,
+        name: str,
+        target: str,
+        content_type: str,
+        accept: str,
+        attributes: str,
+        body: bytes,
+        timed: bool,
+    ) -> tuple[int, bytes, bytes, str, _Outcome]:
         routes = self._routes.get(name)
         if routes is None or not routes.accepts_invocations():
             known = routes.status if routes is not None else self.known_endpoint(name)
@@ -174,17 +199,19 @@ class RuntimeRouter:
                     f"Endpoint {name} is {known}, not InService; "
                     f"see `kiln endpoints describe {name}` and retry once it is InService.",
                 )
-            return code, _JSON, payload, ""
+            return code, _JSON, payload, "", None
         variant = self._pick_variant(routes, target)
         if isinstance(variant, tuple):
-            return variant[0], _JSON, variant[1], ""
+            return variant[0], _JSON, variant[1], "", None
+        instances = len(variant.instances)
         while True:
             link = self._pick_instance(variant)
             if link is None:
                 code, payload = _error(
                     ServerUnavailable, f"Variant {variant.name} has no instance in service right now."
                 )
-                return code, _JSON, payload, variant.name
+                return code, _JSON, payload, variant.name, (503, None, instances)
+            sent = time.perf_counter() if timed else 0.0
             try:
                 status, reply_type, reply = await link.invoke(
                     content_type or "application/json", accept, attributes, body
@@ -197,7 +224,8 @@ class RuntimeRouter:
                 code, payload = _error(
                     ServerUnavailable, f"{e}; the request was not answered, send it again."
                 )
-                return code, _JSON, payload, variant.name
+                return code, _JSON, payload, variant.name, (503, None, instances)
+        outcome = (status, time.perf_counter() - sent if timed else None, instances)
         if status >= 500:
             message = _message_of(reply)
             code, payload = _error(
@@ -207,13 +235,13 @@ class RuntimeRouter:
                 OriginalStatusCode=status,
                 OriginalMessage=message,
             )
-            return code, _JSON, payload, variant.name
+            return code, _JSON, payload, variant.name, outcome
         if status >= 400:  # the instance refused the request: answer in the API's error shape
             code, payload = _error(
                 error_for_status(status), _message_of(reply), status=status, OriginalStatusCode=status
             )
-            return code, _JSON, payload, variant.name
-        return status, reply_type.encode("latin-1"), reply, variant.name
+            return code, _JSON, payload, variant.name, outcome
+        return status, reply_type.encode("latin-1"), reply, variant.name, outcome
 
     def _pick_variant(self, routes: EndpointRoutes, target: str) -> VariantRoute | tuple[int, bytes]:
         if target:
