@@ -26,6 +26,8 @@ __all__ = ["CapacitySettings", "Settings", "load_capacity_settings", "load_setti
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
+DEFAULT_MAX_ARCHIVE_BYTES = 64 << 30  # 64 GiB: larger than any model SageMaker serves from one archive
+DEFAULT_MAX_ARCHIVE_RATIO = 200.0  # weights compress ~1.1x, code ~10x, a gzip bomb of zeros ~1000x
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,10 @@ class Settings:
     heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
+    # Archives users hand in (model.tar.gz, sourcedir.tar.gz) may expand to at most this many bytes,
+    # and to at most this many times their own size (past 256 MiB): gzip bombs are refused unwritten.
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    max_archive_ratio: float = DEFAULT_MAX_ARCHIVE_RATIO
 
     @property
     def server_record_path(self) -> Path:
@@ -63,14 +69,14 @@ class Settings:
         return replace(self, **present)  # type: ignore[arg-type]
 
 
-def _float_env(name: str, default: float) -> float:
+def _float_env(name: str, default: float, unit: str = "seconds") -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds; set it to e.g. 120") from None
+        raise ValueError(f"{name}={raw!r} is not a number of {unit}; set it to e.g. {default:g}") from None
 
 
 def load_settings() -> Settings:
@@ -90,6 +96,8 @@ def load_settings() -> Settings:
         config_path=Path(os.environ["KILN_CONFIG"]).expanduser().resolve()
         if os.environ.get("KILN_CONFIG")
         else None,
+        max_archive_bytes=int(_float_env("KILN_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES, "bytes")),
+        max_archive_ratio=_float_env("KILN_MAX_ARCHIVE_RATIO", DEFAULT_MAX_ARCHIVE_RATIO, "times"),
     )
 
 

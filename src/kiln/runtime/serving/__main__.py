@@ -21,6 +21,8 @@ from pathlib import Path
 
 import uvicorn
 
+from kiln.artifacts.archives import ArchiveLimits
+from kiln.config import load_settings
 from kiln.errors import KilnError
 from kiln.runtime.serving.app import InferenceApp
 from kiln.runtime.serving.batching import Batcher
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir: Path = args.model_dir.resolve()
         if args.model_data is not None:
             stage = f"unpacking {args.model_data.name}"
-            unpack_model_archive(args.model_data, model_dir)
+            unpack_model_archive(args.model_data, model_dir, ArchiveLimits.from_settings(load_settings()))
         stage = "loading the model"
         batcher = Batcher(lambda: load_handler_chain(model_dir, settings), settings)
         chain = batcher.start()

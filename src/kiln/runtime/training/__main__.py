@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from kiln.artifacts import ArtifactStore, resolve_store
+from kiln.artifacts.archives import ArchiveLimits
+from kiln.config import load_settings
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
     decode_hyperparameters,
@@ -107,7 +109,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         raise UserCodeError("ClientError: the job names no entry point (hyperparameter sagemaker_program)")
     submit_dir = framework.get("sagemaker_submit_directory")
     if submit_dir:
-        fetch_source(store, str(submit_dir), layout.code_dir)
+        fetch_source(store, str(submit_dir), layout.code_dir, ArchiveLimits.from_settings(load_settings()))
     notes: list[str] = []
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
     python = python_for_requirements(layout.code_dir, venvs, notes)
