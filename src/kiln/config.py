@@ -22,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["CapacitySettings", "Settings", "load_capacity_settings", "load_settings"]
+__all__ = ["CapacitySettings", "Settings", "load_allowed_roots", "load_capacity_settings", "load_settings"]
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
@@ -37,6 +37,7 @@ class Settings:
     database_url: str = ""
     artifact_url: str = ""
     api_token: str | None = None
+    api_token_sha256: str | None = None  # what the server keeps instead of api_token once it has read it
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port, recorded in server.json
     stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
@@ -47,6 +48,12 @@ class Settings:
     # and to at most this many times their own size (past 256 MiB): gzip bombs are refused unwritten.
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     max_archive_ratio: float = DEFAULT_MAX_ARCHIVE_RATIO
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether callers must prove who they are: a token is configured (a non-loopback listener
+        refuses to start without one). The server keeps only the token's hash once it has read it."""
+        return bool(self.api_token or self.api_token_sha256)
 
     @property
     def server_record_path(self) -> Path:
@@ -228,3 +235,31 @@ def load_capacity_settings(settings: Settings) -> CapacitySettings:
         instance_types=_instance_types(source, data.get("instance_types", {})),
         limits=_limits(source, data.get("limits", {})),
     )
+
+
+# -- allowed roots (what file:// URIs a request may name) ---------------------------------------------
+
+
+def load_allowed_roots(settings: Settings) -> tuple[Path, ...]:
+    """Server folders, besides the artifact store, that requests may name with ``file://`` URIs:
+    ``allowed_roots = ["/data/shared", …]`` in the config file, then ``KILN_ALLOWED_ROOTS``
+    (separated by ``:``). None by default: a request reaches only the store."""
+    path = settings.config_file
+    raw: Any = []
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text()).get("allowed_roots", [])
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise ValidationError(f"config file {path} cannot be read: {e}") from e
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise _config_error(
+            str(path), "allowed_roots", f'must be a list of folders, e.g. ["/data"], not {raw!r}'
+        )
+    roots = [*raw, *filter(None, os.environ.get("KILN_ALLOWED_ROOTS", "").split(os.pathsep))]
+    for root in roots:
+        if not os.path.isabs(os.path.expanduser(root)) or os.path.realpath(os.path.expanduser(root)) == "/":
+            raise ValidationError(
+                f"allowed root {root!r} must be an absolute folder other than '/' "
+                "(config.toml allowed_roots or KILN_ALLOWED_ROOTS)"
+            )
+    return tuple(Path(os.path.expanduser(root)).resolve() for root in roots)

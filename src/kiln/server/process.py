@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 
 from kiln.artifacts import resolve_store
-from kiln.config import Settings
+from kiln.config import Settings, load_allowed_roots
 from kiln.errors import ValidationError
 from kiln.executors import resolve_executor
 from kiln.metadata import Database
@@ -90,7 +90,7 @@ def serve(settings: Settings) -> None:
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     db.migrate()
-    store = resolve_store(settings.artifact_url)
+    store = resolve_store(settings.artifact_url, load_allowed_roots(settings))
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host

@@ -88,7 +88,9 @@ class TrainingJobService:
         """Validate, check the account limits (ResourceLimitExceeded at once), then start the job or
         leave it Pending until the scheduler admits it. ``use`` defaults to TUNING for a tuning job's
         trials (``TuningJobName`` set), else TRAINING."""
-        validate_training_request(request, self.store, self.capacity.instance_type)
+        validate_training_request(
+            request, self.store, self.capacity.instance_type, auth_enabled=self.settings.auth_enabled
+        )
         if use is None:
             use = CapacityUse.TUNING if request.get("TuningJobName") else CapacityUse.TRAINING
         count = int(request.get("ResourceConfig", {}).get("InstanceCount", 1))

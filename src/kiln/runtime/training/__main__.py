@@ -19,7 +19,7 @@ from typing import Any
 
 from kiln.artifacts import ArtifactStore, resolve_store
 from kiln.artifacts.archives import ArchiveLimits
-from kiln.config import load_settings
+from kiln.config import load_allowed_roots, load_settings
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
     decode_hyperparameters,
@@ -92,7 +92,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     """Run the job on this host; returns the result reported to the control plane."""
     layout = OptMl(Path(spec.base_dir))
     layout.create(spec)
-    store = resolve_store(spec.artifact_url)
+    store = resolve_store(spec.artifact_url, load_allowed_roots(load_settings()))
     log_path = layout.root.parent / "output.log"
 
     reporter.status("Downloading", "Downloading input data")
