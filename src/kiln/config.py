@@ -86,6 +86,18 @@ def _float_env(name: str, default: float, unit: str = "seconds") -> float:
         raise ValueError(f"{name}={raw!r} is not a number of {unit}; set it to e.g. {default:g}") from None
 
 
+def _api_token() -> str | None:
+    """KILN_API_TOKEN, else the first line of the file KILN_API_TOKEN_FILE names (keep it 0600)."""
+    token = (os.environ.get("KILN_API_TOKEN") or "").strip()
+    path = os.environ.get("KILN_API_TOKEN_FILE")
+    if not token and path:
+        try:
+            token = Path(path).expanduser().read_text().strip()
+        except OSError as e:
+            raise ValidationError(f"KILN_API_TOKEN_FILE={path!r} cannot be read: {e}") from e
+    return token or None
+
+
 def load_settings() -> Settings:
     home = Path(os.environ.get("KILN_HOME") or Path.home() / ".kiln").expanduser().resolve()
     return Settings(
@@ -93,7 +105,7 @@ def load_settings() -> Settings:
         url=os.environ.get("KILN_URL") or None,
         database_url=os.environ.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}",
         artifact_url=os.environ.get("KILN_ARTIFACT_URL") or (home / "artifacts").as_uri(),
-        api_token=os.environ.get("KILN_API_TOKEN") or None,
+        api_token=_api_token(),
         host=os.environ.get("KILN_HOST") or "127.0.0.1",
         port=int(os.environ.get("KILN_PORT") or 0),
         stop_grace_seconds=_float_env("KILN_STOP_GRACE_SECONDS", DEFAULT_STOP_GRACE_SECONDS),

@@ -10,8 +10,9 @@ from kiln.config import Settings
 from kiln.executors import Executor
 from kiln.metadata import Database
 from kiln.scheduler import resolve_scheduler
-from kiln.server.auth import check_token
+from kiln.server.auth import AuthGuard, check_token, require_host
 from kiln.server.console import console_router
+from kiln.server.credentials import Credentials
 from kiln.server.errors import install_error_handlers
 from kiln.server.routes import artifacts, capacity, hosting, internal, system, training_jobs, tuning_jobs
 from kiln.server.runtime_router import RuntimeRouter
@@ -24,7 +25,12 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    settings: Settings, db: Database, store: ArtifactStore, executor: Executor, server_url: str = ""
+    settings: Settings,
+    db: Database,
+    store: ArtifactStore,
+    executor: Executor,
+    server_url: str = "",
+    credentials: Credentials | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Kiln",
@@ -34,19 +40,31 @@ def create_app(
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
+    # The server keeps a hash of the token, never the token (``serve`` has dropped it from settings).
+    app.state.credentials = credentials or Credentials(settings.api_token)
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
     app.state.scheduler = resolve_scheduler(settings, db)  # capacity: limits, queue, grants (endpoints too)
     app.state.capacity = CapacityService(db, app.state.scheduler)
     app.state.training_jobs = TrainingJobService(
-        settings, db, store, executor, server_url, scheduler=app.state.scheduler
+        settings,
+        db,
+        store,
+        executor,
+        server_url,
+        scheduler=app.state.scheduler,
+        host_credential=app.state.credentials.host_credential,
     )
     app.state.tuning_jobs = TuningJobService(db, app.state.training_jobs)
-    # SageMaker's runtime path is served ahead of FastAPI: serve ``app.state.asgi``, not ``app``.
-    app.state.asgi = RuntimeRouter(app, settings.api_token)
+    # SageMaker's runtime path is served ahead of FastAPI, and AuthGuard ahead of everything:
+    # serve ``app.state.asgi``, not ``app``. Layers added in front later register with the guard
+    # (``app.state.guard.delegate``) if they authenticate their own requests (SigV4).
+    app.state.runtime_router = RuntimeRouter(app)
+    app.state.guard = AuthGuard(app.state.runtime_router, app.state.credentials)
+    app.state.asgi = app.state.guard
     app.state.endpoints = EndpointService(
-        settings, db, store, executor, app.state.asgi, scheduler=app.state.scheduler
+        settings, db, store, executor, app.state.runtime_router, scheduler=app.state.scheduler
     )
     install_error_handlers(app)
 
@@ -57,9 +75,10 @@ def create_app(
     protected.include_router(capacity.router)
     protected.include_router(tuning_jobs.router)
     protected.include_router(artifacts.router)
-    protected.include_router(internal.router)
     protected.include_router(hosting.router)
     api.include_router(protected)
+    # Hosts report for their own job only: the route checks the job's credential, not the operator's.
+    api.include_router(internal.router, dependencies=[Depends(require_host)])
     app.include_router(api)
     app.include_router(console_router())  # the web console at /
     return app
