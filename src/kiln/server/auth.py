@@ -29,6 +29,7 @@ from urllib.parse import quote
 from fastapi import Request
 
 from kiln.errors import Unauthorized
+from kiln.records import utcnow
 from kiln.server.credentials import Credentials, Session, bearer_token
 
 __all__ = [
@@ -172,8 +173,5 @@ def require_host(request: Request, name: str) -> None:
         )
     job = request.app.state.training_jobs.describe(name)
     ended = job.training_end_time
-    if job.status.is_terminal() and ended is not None:
-        from kiln.records import utcnow
-
-        if utcnow() - ended > HOST_CREDENTIAL_GRACE:
-            raise Unauthorized(f"training job {name!r} has ended; its hosts' credential has expired")
+    if job.status.is_terminal() and ended is not None and utcnow() - ended > HOST_CREDENTIAL_GRACE:
+        raise Unauthorized(f"training job {name!r} has ended; its hosts' credential has expired")

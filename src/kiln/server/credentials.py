@@ -75,7 +75,7 @@ class Credentials:
         self._token_sha256 = _sha256(token) if token else b""
         secret = token.encode() if token else secrets.token_bytes(32)
         self._key = hmac.new(secret, b"kiln credentials v1", hashlib.sha256).digest()
-        self._signed_out: set[str] = set()
+        self._signed_out: dict[str, int] = {}  # session id → its expiry (kept only until then)
 
     @property
     def token_sha256(self) -> str | None:
@@ -122,9 +122,13 @@ class Credentials:
         return Session(session_id, int(expires))
 
     def sign_out(self, cookie: str | None) -> None:
+        """End a session now. Remembered in memory until it would have expired anyway; the browser
+        deletes its cookie too, so a restart that forgets this list reopens nothing in practice."""
         found = self.session(cookie)
         if found is not None:
-            self._signed_out.add(found.id)
+            now = int(time.time())
+            self._signed_out = {k: v for k, v in self._signed_out.items() if v >= now}
+            self._signed_out[found.id] = found.expires
 
     def csrf_token(self, session: Session) -> str:
         return self._mac("csrf", session.id)
