@@ -22,9 +22,17 @@ from kiln.runtime.training.tensorflow_mode import distribution_mode, model_dir_a
 @pytest.mark.parametrize(
     ("image", "framework", "version"),
     [
-        ("763104351884.dkr.ecr.us-west-2.amazonaws.com/tensorflow-training:2.13.0-cpu-py310", "tensorflow", "2.13.0"),
+        (
+            "763104351884.dkr.ecr.us-west-2.amazonaws.com/tensorflow-training:2.13.0-cpu-py310",
+            "tensorflow",
+            "2.13.0",
+        ),
         ("tensorflow-training:2.21-cpu-py311", "tensorflow", "2.21"),
-        ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3", "sklearn", "1.2"),
+        (
+            "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+            "sklearn",
+            "1.2",
+        ),
         ("sagemaker-xgboost:1.7-1", "xgboost", "1.7"),
         ("pytorch-training:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker", "pytorch", "2.3.0"),
     ],
@@ -82,7 +90,10 @@ def test_parameter_servers_follow_the_toolkit_layout() -> None:
         "worker": ["algo-2:5002", "algo-3:5003"],
     }
     assert master["task"] == {"index": 0, "type": "master"}
-    assert tf_config(_spec("algo-3"), "parameter_server", hosts_resolve=True)["task"] == {"index": 1, "type": "worker"}
+    assert tf_config(_spec("algo-3"), "parameter_server", hosts_resolve=True)["task"] == {
+        "index": 1,
+        "type": "worker",
+    }
     ps = tf_config(_spec("algo-2"), "parameter_server", hosts_resolve=True, ps_task=True)
     assert ps["task"] == {"index": 1, "type": "ps"}
 
@@ -134,7 +145,12 @@ def test_custom_attributes_and_request_bodies_parse_as_tf_serving_reads_them() -
     attributes = parse_custom_attributes("tfs-model-name=beta, tfs-model-version=2,other=1")
     assert attributes == {"tfs-model-name": "beta", "tfs-model-version": "2"}
     request = parse_tfs_body('{"signature_name": "s", "inputs": {"x": [1]}}', attributes)
-    assert (request.model_name, request.version, request.signature_name, request.columnar) == ("beta", "2", "s", True)
+    assert (request.model_name, request.version, request.signature_name, request.columnar) == (
+        "beta",
+        "2",
+        "s",
+        True,
+    )
     with pytest.raises(ValidationError, match="only predict"):
         parse_tfs_body('{"instances": []}', {"tfs-method": "classify"})
     with pytest.raises(ValidationError, match="Missing 'inputs' or 'instances'"):

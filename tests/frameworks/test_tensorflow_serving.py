@@ -132,14 +132,20 @@ def test_the_custom_attributes_choose_the_model_and_version(client: httpx.Client
     assert beta.status_code == 200, beta.text
     assert beta.json()["predictions"] == [[101.0, 102.0, 103.0], [100.0, 99.0, 104.0]]
     pinned = client.post(
-        "/invocations", json={"instances": ROWS}, headers={attributes: "tfs-model-name=beta,tfs-model-version=2"}
+        "/invocations",
+        json={"instances": ROWS},
+        headers={attributes: "tfs-model-name=beta,tfs-model-version=2"},
     )
     assert pinned.json() == beta.json()
-    unknown = client.post("/invocations", json={"instances": ROWS}, headers={attributes: "tfs-model-name=gamma"})
+    unknown = client.post(
+        "/invocations", json={"instances": ROWS}, headers={attributes: "tfs-model-name=gamma"}
+    )
     assert unknown.status_code == 404
     assert "alpha, beta" in unknown.text
     wrong_version = client.post(
-        "/invocations", json={"instances": ROWS}, headers={attributes: "tfs-model-name=beta,tfs-model-version=7"}
+        "/invocations",
+        json={"instances": ROWS},
+        headers={attributes: "tfs-model-name=beta,tfs-model-version=7"},
     )
     assert wrong_version.status_code == 404
     assert "versions 2" in wrong_version.text

@@ -11,7 +11,7 @@ from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 from kiln.scheduler import InstanceType, get_instance_type
 
-__all__ = ["JOB_NAME_PATTERN", "validate_job_name", "validate_training_request"]
+__all__ = ["JOB_NAME_PATTERN", "confine_job_uris", "validate_job_name", "validate_training_request"]
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's, ≤63 characters
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
@@ -20,6 +20,7 @@ MAX_HYPERPARAMETER_KEY = 256
 MAX_HYPERPARAMETER_VALUE = 2500
 MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600  # SageMaker's ceiling
 MAX_PRIORITY = 1000  # Kiln's Priority: -1000 (last) … 1000 (first); 0 by default
+LOCAL_INSTANCE_TYPES = ("local", "local_gpu")  # SageMaker local mode's instance types
 
 
 def validate_job_name(name: str, what: str = "TrainingJobName") -> None:
@@ -57,15 +58,47 @@ def _validate_hyperparameters(hyperparameters: Any) -> dict[str, str]:
     return hyperparameters
 
 
+def confine_job_uris(request: dict[str, Any], store: ArtifactStore, *, auth_enabled: bool) -> None:
+    """Every URI the job names must pass the store's one confinement rule, before anything is read.
+
+    In SageMaker local mode (instance type ``local``) with auth off, a ``file://`` output_path is
+    written where it says, as SageMaker's local mode does; every input stays confined.
+    """
+    for channel in request.get("InputDataConfig") or []:
+        uri = str((channel.get("DataSource") or {}).get("S3DataSource", {}).get("S3Uri", ""))
+        if uri:
+            store.resolve_uri(uri, field=f"channel {channel.get('ChannelName', '')!r}: input URI")
+    submit = decode_hyperparameter(
+        (request.get("HyperParameters") or {}).get("sagemaker_submit_directory", '""')
+    )
+    if submit and isinstance(submit, str):
+        store.resolve_uri(submit, field="sagemaker_submit_directory")
+    local = (request.get("ResourceConfig") or {}).get("InstanceType") in LOCAL_INSTANCE_TYPES
+    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
+    if output:
+        store.resolve_uri(
+            str(output), field="OutputDataConfig.S3OutputPath", anywhere=local and not auth_enabled
+        )
+    checkpoint = (request.get("CheckpointConfig") or {}).get("S3Uri")
+    if checkpoint:
+        store.resolve_uri(str(checkpoint), field="CheckpointConfig.S3Uri")
+    tensorboard = (request.get("TensorBoardOutputConfig") or {}).get("S3OutputPath")
+    if tensorboard:
+        store.resolve_uri(str(tensorboard), field="TensorBoardOutputConfig.S3OutputPath")
+
+
 def validate_training_request(
     request: dict[str, Any],
     store: ArtifactStore,
     instance_type: Callable[[str], InstanceType] = get_instance_type,
+    *,
+    auth_enabled: bool = True,
 ) -> None:
     """Raise ValidationError for the first problem found; changes nothing. ``instance_type`` looks a
     type up (the scheduler's catalog knows the operator's types too)."""
     validate_job_name(str(request.get("TrainingJobName", "")))
     hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
+    confine_job_uris(request, store, auth_enabled=auth_enabled)
     program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
     if not program:
         raise ValidationError(

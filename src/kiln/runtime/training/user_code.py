@@ -12,10 +12,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, unpack_archive
+from kiln.errors import ValidationError
 
 __all__ = [
     "UserCodeError",
@@ -32,12 +33,25 @@ class UserCodeError(Exception):
     """The user's code cannot be run; the message is the job's FailureReason."""
 
 
-def fetch_source(store: ArtifactStore, uri: str, code_dir: Path) -> None:
+def fetch_source(
+    store: ArtifactStore, uri: str, code_dir: Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
+) -> None:
+    """Unpack the job's sourcedir.tar.gz into ``code_dir``; a bad archive is the user's mistake."""
     archive = code_dir.parent / "sourcedir.tar.gz"
     store.get_file(uri, archive)
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(code_dir, filter="data")
-    archive.unlink()
+    try:
+        unpack_archive(
+            archive,
+            code_dir,
+            what=f"the source archive {uri}",
+            folder="the code folder",
+            hint="pack the source folder with paths relative to it (the SDK's source_dir does)",
+            limits=limits,
+        )
+    except ValidationError as e:
+        raise UserCodeError(f"ClientError: {e.message}") from e
+    finally:
+        archive.unlink(missing_ok=True)
 
 
 def python_for_requirements(
