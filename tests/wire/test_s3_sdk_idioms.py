@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from tests.wire.conftest import S3Endpoint
+from tests.wire.s3_support import S3Endpoint
 
 import kiln
 

@@ -157,6 +157,12 @@ class WireDispatcher:
             return
         await self._serve(scope, receive, send)
 
+    def route_samples(self) -> list[tuple[str, str]]:
+        """No paths of its own: an AWS request is recognised by its signature or X-Amz-Target, and
+        one without them falls through to the layers behind. Every wire operation's refusal of an
+        unsigned or mis-signed request is proven from the operation tables in tests/wire."""
+        return []
+
     def _service_for(self, signing_name: str, scope: Scope, headers: Mapping[str, str]) -> WireService | None:
         for service in self._by_signing_name.get(signing_name, ()):
             if service.claims(scope, headers):

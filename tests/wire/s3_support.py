@@ -1,4 +1,8 @@
-"""S3 clients (boto3, unmodified) aimed at a real Kiln server on loopback, path-style and virtual-hosted."""
+"""S3 clients (boto3, unmodified) aimed at a real Kiln server on loopback, path-style and virtual-hosted.
+
+A plugin of tests/conftest.py (``pytest_plugins``), not a conftest of its own: a second module named
+``conftest`` would shadow the root one for every ``from conftest import``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from botocore.config import Config
-from tests.conftest import RunningServer
+
+from conftest import RunningServer
 
 
 @dataclass
