@@ -24,6 +24,7 @@ from kiln.errors import ValidationError
 from kiln.executors import Executor, ProcessHandle
 from kiln.records import ModelRecord
 from kiln.runtime.serving.model_archive import unpack_model_archive
+from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.user_code import UserCodeError, python_for_requirements
 
 __all__ = ["InstanceStartFailed", "LaunchedInstance", "launch_instance", "prepare_model", "wait_until_ready"]
@@ -98,6 +99,7 @@ def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) 
         log: list[str] = []
         try:
             python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log)
+            check_torch_libraries(python)  # a torchvision for another torch: refused here, with the fix
         except UserCodeError as e:
             raise InstanceStartFailed(str(e)) from e
     return folder / "model", python

@@ -80,7 +80,10 @@ def launch_hosts(
             base_dir=str(folder / "opt" / "ml"),
             job=job.spec,
             stop_grace_seconds=settings.stop_grace_seconds,
-            num_cpus=grant.num_cpus,
+            # SM_NUM_CPUS / SM_NUM_GPUS: what the instance type has here, the same on every host (for
+            # ``local``, the whole machine, as SageMaker local mode shows it); the grant below is
+            # what the host's threads and affinity actually get.
+            num_cpus=reservation.cpus_per_instance or grant.num_cpus,
             num_gpus=reservation.gpus_per_instance,
             master_port=port,
             environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},

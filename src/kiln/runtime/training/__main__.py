@@ -33,6 +33,7 @@ from kiln.runtime.training.estimator_functions import ESTIMATOR_METRIC_LINE, def
 from kiln.runtime.training.folder_sync import FolderSync, restore_folder
 from kiln.runtime.training.frameworks import FrameworkUnavailable, requested_framework, resolve_framework
 from kiln.runtime.training.layout import OptMl
+from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
 from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
 from kiln.runtime.training.reporter import Reporter
@@ -129,6 +130,9 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     python = python_for_requirements(
         layout.code_dir, venvs, notes, framework_env.requirement if framework_env else None
     )
+    notes.extend(
+        check_torch_libraries(python)
+    )  # a torchvision for another torch fails here, not in the script
     if framework_env is not None:
         notes.append(framework_env.note)
     is_tensorflow = framework_request is not None and framework_request.framework.name == "tensorflow"
