@@ -176,6 +176,10 @@ def test_a_console_session_needs_its_csrf_token_to_change_anything(
     with_csrf = {**headers, "X-CSRF-Token": credentials.csrf_token(session)}
     assert client.post("/api/v1/training-jobs", headers=with_csrf, json={}).status_code == 400  # past auth
     assert client.post("/logout", headers=headers).status_code == 403
+    # Any console route, even one that never heard of CSRF, refuses a change without the token.
+    assert client.post("/added-later-page", headers=headers, data={"x": "1"}).status_code == 403
+    wrong = client.post("/logout", headers=headers, data={"csrf_token": "forged"})
+    assert wrong.status_code == 403
     out = client.post("/logout", headers=headers, data={"csrf_token": credentials.csrf_token(session)})
     assert out.status_code == 303
     assert client.get("/api/v1/training-jobs", headers=headers).status_code == 401  # signed out
