@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +210,27 @@ def test_auth_is_off_only_without_a_token(tmp_path: Path) -> None:
     finally:
         transport.close()
         db.dispose()
+
+
+def test_a_hosts_credential_expires_a_while_after_its_job_ended(
+    app: FastAPI, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiln import metadata
+    from kiln.records import SecondaryStatus, utcnow
+    from kiln.server import auth
+
+    db = app.state.db
+    metadata.insert_training_job(db, "ended-job", {}, ["algo-1"], utcnow(), "Starting")
+    metadata.record_transition(
+        db, "ended-job", SecondaryStatus.FAILED, "failed", utcnow(), failure_reason="x"
+    )
+    route = "/api/v1/internal/training-jobs/ended-job/hosts/algo-1/events"
+    own = {"Authorization": "Bearer " + Credentials(TOKEN).host_credential("ended-job")}
+
+    assert client.post(route, json={"batch": 1}, headers=own).status_code == 200  # its last reports
+
+    later = utcnow() + auth.HOST_CREDENTIAL_GRACE + timedelta(seconds=1)
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    expired = client.post(route, json={"batch": 2}, headers=own)
+    assert expired.status_code == 401
+    assert "has ended" in expired.json()["message"]
