@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +74,30 @@ def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, str]]:
             yield method, _concrete(prefix + route.path)
 
 
-def every_route(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path) of every route: FastAPI's, then those of each ASGI layer in front of it."""
-    found: set[tuple[str, str]] = set(_routes(app.routes))
+Sample = tuple[str, str, dict[str, str]]  # method, path, headers that select the route (e.g. X-Amz-Target)
+
+
+def every_route(app: FastAPI) -> list[Sample]:
+    """Every route: FastAPI's, then those each ASGI layer in front of it lists with ``route_samples()``
+    ((method, path) or (method, path, headers): the AWS wire layer's routes are chosen by headers)."""
+    found: dict[tuple[str, str, tuple[tuple[str, str], ...]], Sample] = {}
+    for method, path in _routes(app.routes):
+        found[(method, path, ())] = (method, path, {})
     layer: Any = app.state.asgi
     while layer is not app:
         if layer is not app.state.guard:
             assert hasattr(layer, "route_samples"), (
                 f"{layer!r} sits in front of the app without route_samples()"
             )
-            found.update(layer.route_samples())
+            for sample in layer.route_samples():
+                method, path, *rest = sample
+                headers = rest[0] if rest else {}
+                found[(method, path, tuple(sorted(headers.items())))] = (method, path, dict(headers))
         layer = layer.app
-    return sorted(found)
+    return [found[key] for key in sorted(found)]
 
 
-def _refused(answer: httpx.Response, method: str, path: str) -> bool:
+def _refused(answer: httpx.Response) -> bool:
     if answer.status_code in (401, 403):
         return True
     return answer.status_code == 303 and answer.headers["location"].startswith("/login?next=")
@@ -95,7 +105,7 @@ def _refused(answer: httpx.Response, method: str, path: str) -> bool:
 
 def test_the_enumeration_sees_every_kind_of_route(app: FastAPI) -> None:
     routes = every_route(app)
-    paths = {path for _, path in routes}
+    paths = {path for _, path, _ in routes}
     for expected in (
         "/api/v1/training-jobs",
         "/api/v1/artifacts",
@@ -129,13 +139,13 @@ def test_every_route_refuses_without_valid_credentials(
 ) -> None:
     host_credential = headers.get("Authorization", "").startswith("Bearer kiln-host.")
     unrefused = []
-    for method, path in every_route(app):
-        if (method, path) in OPEN:
+    for method, path, selecting in every_route(app):
+        if (method, path) in OPEN and not selecting:
             continue
         if host_credential and path.startswith("/api/v1/internal/training-jobs/some-name/"):
             continue  # that credential's own job: checked in test_internal_routes_check_the_job_scope
-        answer = client.request(method, path, headers=headers, content=b"{}")
-        if not _refused(answer, method, path):
+        answer = client.request(method, path, headers={**selecting, **headers}, content=b"{}")
+        if not _refused(answer):
             unrefused.append(f"{method} {path} -> {answer.status_code} {answer.text[:80]}")
     assert unrefused == []
 
@@ -176,6 +186,10 @@ def test_a_console_session_needs_its_csrf_token_to_change_anything(
     with_csrf = {**headers, "X-CSRF-Token": credentials.csrf_token(session)}
     assert client.post("/api/v1/training-jobs", headers=with_csrf, json={}).status_code == 400  # past auth
     assert client.post("/logout", headers=headers).status_code == 403
+    # Any console route, even one that never heard of CSRF, refuses a change without the token.
+    assert client.post("/added-later-page", headers=headers, data={"x": "1"}).status_code == 403
+    wrong = client.post("/logout", headers=headers, data={"csrf_token": "forged"})
+    assert wrong.status_code == 403
     out = client.post("/logout", headers=headers, data={"csrf_token": credentials.csrf_token(session)})
     assert out.status_code == 303
     assert client.get("/api/v1/training-jobs", headers=headers).status_code == 401  # signed out
@@ -205,3 +219,27 @@ def test_auth_is_off_only_without_a_token(tmp_path: Path) -> None:
     finally:
         transport.close()
         db.dispose()
+
+
+def test_a_hosts_credential_expires_a_while_after_its_job_ended(
+    app: FastAPI, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiln import metadata
+    from kiln.records import SecondaryStatus, utcnow
+    from kiln.server import auth
+
+    db = app.state.db
+    metadata.insert_training_job(db, "ended-job", {}, ["algo-1"], utcnow(), "Starting")
+    metadata.record_transition(
+        db, "ended-job", SecondaryStatus.FAILED, "failed", utcnow(), failure_reason="x"
+    )
+    route = "/api/v1/internal/training-jobs/ended-job/hosts/algo-1/events"
+    own = {"Authorization": "Bearer " + Credentials(TOKEN).host_credential("ended-job")}
+
+    assert client.post(route, json={"batch": 1}, headers=own).status_code == 200  # its last reports
+
+    later = utcnow() + auth.HOST_CREDENTIAL_GRACE + timedelta(seconds=1)
+    monkeypatch.setattr(auth, "utcnow", lambda: later)
+    expired = client.post(route, json={"batch": 2}, headers=own)
+    assert expired.status_code == 401
+    assert "has ended" in expired.json()["message"]

@@ -35,9 +35,10 @@ from typing import IO
 from kiln.config import DEFAULT_MAX_ARCHIVE_BYTES, DEFAULT_MAX_ARCHIVE_RATIO, Settings
 from kiln.errors import ValidationError
 
-__all__ = ["DEFAULT_ARCHIVE_LIMITS", "ArchiveLimits", "unpack_archive"]
+__all__ = ["DEFAULT_ARCHIVE_LIMITS", "SOURCE_HINT", "ArchiveLimits", "check_archive", "unpack_archive"]
 
 COPY_CHUNK_BYTES = 1 << 20
+SOURCE_HINT = "pack the source folder with paths relative to it (the SDK's source_dir does)"
 MAX_MEMBERS = 1_000_000  # a million entries: far more than any model or code folder holds
 
 
@@ -186,6 +187,28 @@ def _write(target: Path, source: IO[bytes], mode: int) -> int:
 def _file_mode(member_mode: int) -> int:
     # The data filter's rule: no setuid/setgid/sticky, no write for group and others, owner can read.
     return (member_mode & 0o755) | 0o600
+
+
+def check_archive(
+    archive: Path,
+    *,
+    what: str | None = None,
+    folder: str = "the destination folder",
+    hint: str = "rebuild it with paths relative to its folder: tar -czf NAME.tar.gz -C <folder> .",
+    limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+) -> list[str]:
+    """The checks of ``unpack_archive`` without writing anything (a submission checks its archive
+    early, so a bad one is a 400 rather than a failed job)."""
+    what = what or archive.name
+    try:
+        allowed = limits.allowed(archive.stat().st_size)
+        with tarfile.open(archive, mode="r:*") as tar:
+            members = _check_members(tar, what, hint, allowed, folder)
+    except FileNotFoundError:
+        raise ValidationError(f"the archive {archive} does not exist") from None
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise ValidationError(f"{what} is not a readable tar.gz archive ({e}); {hint}") from e
+    return [member.name for member, _ in members]
 
 
 def unpack_archive(

@@ -6,8 +6,9 @@ protected without saying so. What it lets through:
 
 - programs: ``Authorization: Bearer <operator token>`` on any route;
 - the web console: its session cookie (HttpOnly, SameSite=Strict) on pages, static files, the API and
-  the runtime path; an API or runtime call that changes state must also carry the session's CSRF
-  token in ``X-CSRF-Token`` (the console's script sends it), and console forms carry it as a field;
+  the runtime path; any request of it that changes state must also carry the session's CSRF token,
+  in ``X-CSRF-Token`` (the console's script sends it) or, for a console form, as the ``csrf_token``
+  field (templates write it with ``{{ csrf_field }}``): checked here, for every route;
 - training hosts: ``/api/v1/internal/...`` is checked by those routes themselves against the job in
   the path (``require_host``): a host's credential reports for its own job and nothing else;
 - layers that authenticate themselves (the AWS wire protocols with SigV4) claim their requests with
@@ -24,7 +25,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from fastapi import Request
 
@@ -52,6 +53,7 @@ CSRF_HEADER = "x-csrf-token"
 OPEN_PATHS = frozenset({"/api/v1/health", "/login"})
 INTERNAL_PREFIX = "/api/v1/internal/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FORM_BYTES = 1 << 20  # console forms are a few fields; larger bodies go through the API with the header
 HOST_CREDENTIAL_GRACE = timedelta(minutes=10)  # a job's last hosts may still report after it ended
 UNAUTHORIZED = (
     "this Kiln server requires an API token: send 'Authorization: Bearer <token>' "
@@ -105,10 +107,13 @@ class AuthGuard:
             return
         session = self.credentials.session(_cookie(cookie, CONSOLE_COOKIE))
         if session is not None and not path.startswith(INTERNAL_PREFIX):
-            unsafe = scope.get("method") not in SAFE_METHODS
-            if api and unsafe and not self.credentials.is_csrf_token(session, csrf):
-                await _refuse(send, 403, "the console's request lacks its CSRF token: reload the page")
-                return
+            if scope.get("method") not in SAFE_METHODS and not self.credentials.is_csrf_token(session, csrf):
+                # A console form posts its token as a field: read the (small) form, then replay it.
+                form = None if api else await _read_form(receive)
+                if form is None or not self.credentials.is_csrf_token(session, _field(form, "csrf_token")):
+                    await _refuse(send, 403, "the console's request lacks its CSRF token: reload the page")
+                    return
+                receive = _replay(form)
             state["principal"] = "console"
             state["session"] = session
             await self.app(scope, receive, send)
@@ -126,6 +131,41 @@ class AuthGuard:
             headers = [(b"location", f"/login?next={wanted}".encode()), (b"content-length", b"0")]
             await send({"type": "http.response.start", "status": 303, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_form(receive: Receive) -> bytes | None:
+    """The body of a console form (urlencoded, at most MAX_FORM_BYTES), or None."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _field(form: bytes, name: str) -> str | None:
+    values = parse_qs(form.decode("latin-1"), keep_blank_values=True).get(name)
+    return values[0] if values else None
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:

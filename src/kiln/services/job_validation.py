@@ -6,7 +6,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from kiln.artifacts import ArtifactStore
+from kiln.artifacts import ArtifactStore, local_path_of
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, check_archive
 from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 from kiln.scheduler import InstanceType, get_instance_type
@@ -93,6 +94,7 @@ def validate_training_request(
     instance_type: Callable[[str], InstanceType] = get_instance_type,
     *,
     auth_enabled: bool = True,
+    archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ) -> None:
     """Raise ValidationError for the first problem found; changes nothing. ``instance_type`` looks a
     type up (the scheduler's catalog knows the operator's types too)."""
@@ -109,6 +111,14 @@ def validate_training_request(
     if submit and not store.exists(str(submit)):
         raise ValidationError(
             f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"
+        )
+    if submit and store.scheme == "file":  # read in place: a bad archive is refused now, not at start
+        check_archive(
+            local_path_of(store.resolve_uri(str(submit))),
+            what=f"the source archive {submit}",
+            folder="the code folder",
+            hint=SOURCE_HINT,
+            limits=archive_limits,
         )
     resources = request.get("ResourceConfig") or {}
     instance_type(str(resources.get("InstanceType", "")))

@@ -19,6 +19,7 @@ from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import ArchiveLimits
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
 from kiln.executors import UNKNOWN_EXIT, Executor, ProcessHandle
@@ -91,7 +92,11 @@ class TrainingJobService:
         leave it Pending until the scheduler admits it. ``use`` defaults to TUNING for a tuning job's
         trials (``TuningJobName`` set), else TRAINING."""
         validate_training_request(
-            request, self.store, self.capacity.instance_type, auth_enabled=self.settings.auth_enabled
+            request,
+            self.store,
+            self.capacity.instance_type,
+            auth_enabled=self.settings.auth_enabled,
+            archive_limits=ArchiveLimits.from_settings(self.settings),
         )
         if use is None:
             use = CapacityUse.TUNING if request.get("TuningJobName") else CapacityUse.TRAINING

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
-from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, ArchiveLimits, unpack_archive
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, unpack_archive
 from kiln.errors import ValidationError
 
 __all__ = [
@@ -45,7 +45,7 @@ def fetch_source(
             code_dir,
             what=f"the source archive {uri}",
             folder="the code folder",
-            hint="pack the source folder with paths relative to it (the SDK's source_dir does)",
+            hint=SOURCE_HINT,
             limits=limits,
         )
     except ValidationError as e:
