@@ -104,3 +104,15 @@ def test_two_hosts_with_the_scripts_own_gloo_rendezvous_and_a_csv_channel(
     assert predictions == pytest.approx([3.0, 1.0], abs=0.1)  # 2a - b + 0.5c + 1
     (rounded,) = printed(out, "rounded:")
     assert rounded == [3.0, 1.0]
+
+
+def test_idx_channel_and_a_torchscript_model_served_without_handlers(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    out = run_driver(server, "idx_torchscript_default_handlers", tmp_path)
+    (shape,) = printed(out, "logits shape:")
+    assert shape == [8, 2]
+    predicted, expected = printed(out, "argmax:")
+    assert predicted == expected
+    (labels,) = printed(out, "labels:")
+    assert labels == expected  # the second entry point's output_fn answered

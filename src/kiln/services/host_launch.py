@@ -26,12 +26,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+CREDENTIAL_FILE = "credential"  # beside host.json; the runtime reads it once and deletes it
+
+
 def _runtime_environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["KILN_HOME"] = str(settings.home)
-    if settings.api_token:
-        env["KILN_API_TOKEN"] = settings.api_token
+    env.pop("KILN_API_TOKEN", None)  # hosts never hold the operator's token (the server erased it too)
     return env
+
+
+def _hand_credential(folder: Path, credential: str | None) -> None:
+    """The one way a credential reaches a host: a 0600 file the runtime reads and deletes at start,
+    never the environment (children inherit it, and /proc/<pid>/environ shows it)."""
+    path = folder / CREDENTIAL_FILE
+    path.unlink(missing_ok=True)
+    if credential is None:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(credential)
 
 
 def launch_hosts(
@@ -42,6 +56,8 @@ def launch_hosts(
     server_url: str,
     job: TrainingJob,
     reservation: Reservation,
+    *,
+    credential: str | None = None,
 ) -> TrainingJob:
     """Start one ``kiln.runtime.training`` process per host for the job's current attempt, each with
     its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
@@ -80,6 +96,7 @@ def launch_hosts(
         spec_path = folder / "host.json"
         spec.save(spec_path)
         (folder / "result.json").unlink(missing_ok=True)
+        _hand_credential(folder, credential)
         handle = executor.launch(
             [sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
             env=_runtime_environment(settings),

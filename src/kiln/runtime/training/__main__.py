@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from kiln.artifacts import ArtifactStore, resolve_store
+from kiln.artifacts.archives import ArchiveLimits
+from kiln.config import load_allowed_roots, load_settings
+from kiln.hardening import make_undumpable
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
     decode_hyperparameters,
@@ -101,7 +104,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     """Run the job on this host; returns the result reported to the control plane."""
     layout = OptMl(Path(spec.base_dir))
     layout.create(spec)
-    store = resolve_store(spec.artifact_url)
+    store = resolve_store(spec.artifact_url, load_allowed_roots(load_settings()))
     log_path = layout.root.parent / "output.log"
 
     # A framework version that cannot be had fails the job now, before any data moves.
@@ -121,12 +124,15 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         raise UserCodeError("ClientError: the job names no entry point (hyperparameter sagemaker_program)")
     submit_dir = framework.get("sagemaker_submit_directory")
     if submit_dir:
-        fetch_source(store, str(submit_dir), layout.code_dir)
+        fetch_source(store, str(submit_dir), layout.code_dir, ArchiveLimits.from_settings(load_settings()))
     notes: list[str] = []
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
     python = python_for_requirements(
         layout.code_dir, venvs, notes, framework_env.requirement if framework_env else None
     )
+    notes.extend(
+        check_torch_libraries(python)
+    )  # a torchvision for another torch fails here, not in the script
     if framework_env is not None:
         notes.append(framework_env.note)
     # A torchvision for another torch fails here, not in the script.
@@ -252,6 +258,18 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     return result
 
 
+def _take_credential(folder: Path) -> str | None:
+    """The job-scoped credential the server left beside host.json (0600); read once and deleted, so
+    the user's script, started later, finds no file."""
+    path = folder / "credential"
+    try:
+        credential = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    path.unlink(missing_ok=True)
+    return credential or None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m kiln.runtime.training HOST_SPEC.json", file=sys.stderr)
@@ -262,11 +280,12 @@ def main(argv: list[str]) -> int:
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: stop_event.set())
+    make_undumpable()  # the user's script must not read this process's credential from /proc
     reporter = Reporter(
         spec.server_url,
         spec.job_name,
         spec.host,
-        os.environ.get("KILN_API_TOKEN"),
+        _take_credential(spec_path.parent),
         server_record=Path(spec.server_record) if spec.server_record else None,
     )
     for notice in [*spec.notices, *([refused] if refused else [])]:

@@ -1,6 +1,6 @@
 """The user's code: fetched from sourcedir.tar.gz, its requirements installed, its launch command built.
 
-Follows the toolkit (contract §1.4–1.5): a ``.py`` entry point runs under Python; a folder with
+Follows the toolkit (docs/contracts.md §1.4–1.5): a ``.py`` entry point runs under Python; a folder with
 ``setup.py``/``pyproject.toml`` is installed and run as a module; anything else runs as a command.
 ``requirements.txt`` goes into a virtual environment cached by the file's hash and layered on Kiln's
 own environment, so the second job with the same requirements starts at once.
@@ -12,10 +12,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, unpack_archive
+from kiln.errors import ValidationError
 
 __all__ = [
     "UserCodeError",
@@ -32,12 +33,25 @@ class UserCodeError(Exception):
     """The user's code cannot be run; the message is the job's FailureReason."""
 
 
-def fetch_source(store: ArtifactStore, uri: str, code_dir: Path) -> None:
+def fetch_source(
+    store: ArtifactStore, uri: str, code_dir: Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
+) -> None:
+    """Unpack the job's sourcedir.tar.gz into ``code_dir``; a bad archive is the user's mistake."""
     archive = code_dir.parent / "sourcedir.tar.gz"
     store.get_file(uri, archive)
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(code_dir, filter="data")
-    archive.unlink()
+    try:
+        unpack_archive(
+            archive,
+            code_dir,
+            what=f"the source archive {uri}",
+            folder="the code folder",
+            hint=SOURCE_HINT,
+            limits=limits,
+        )
+    except ValidationError as e:
+        raise UserCodeError(f"ClientError: {e.message}") from e
+    finally:
+        archive.unlink(missing_ok=True)
 
 
 def python_for_requirements(

@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from kiln.metadata import Database
 from kiln.metadata.tuning_journal import append_journal_entries, list_journal_entries
-from kiln.services.tuning_config import (
+from kiln.services.tuning.config import (
     CategoricalRange,
     IntegerRange,
     ParameterRange,
