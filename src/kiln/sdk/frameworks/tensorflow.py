@@ -12,7 +12,7 @@ predictor speaks JSON and names a model of a multi-model archive with ``model_na
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
 from kiln.sdk.deserializers import BaseDeserializer, JSONDeserializer
@@ -95,6 +95,7 @@ class TensorFlowModel(Model):
     framework = "tensorflow"
     default_base_name = "tensorflow-inference"
     predictor_class = TensorFlowPredictor
+    inert_arguments: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -131,6 +132,7 @@ class TensorFlow(FrameworkEstimator):
     framework_name = "tensorflow"
     image_repository = "tensorflow-training"
     model_class = TensorFlowModel
+    inert_arguments: ClassVar[dict[str, Any]] = {"compiler_config": None}  # Training Compiler: GPU-only
 
     def _serves_training_script(self) -> bool:
         return False  # SageMaker's TF Serving endpoint runs no training code; deploy(entry_point=…) adds some
