@@ -193,7 +193,9 @@ def test_a_version_the_server_lacks_gets_a_pinned_environment_or_a_clear_refusal
     assert environment.requirement == "scikit-learn==0.23.*"
     assert "a cached environment with scikit-learn==0.23.*" in environment.note
     monkeypatch.setenv("KILN_FRAMEWORK_INSTALL", "0")
-    with pytest.raises(FrameworkUnavailable, match=r"framework_version 0\.23 of scikit-learn .*\(it has 1\.\d"):
+    with pytest.raises(
+        FrameworkUnavailable, match=r"framework_version 0\.23 of scikit-learn .*\(it has 1\.\d"
+    ):
         resolve_framework(request)
 
 
