@@ -116,3 +116,17 @@ def test_idx_channel_and_a_torchscript_model_served_without_handlers(
     assert predicted == expected
     (labels,) = printed(out, "labels:")
     assert labels == expected  # the second entry point's output_fn answered
+
+
+def test_spot_training_resumes_from_checkpoints_and_transform_fn_serves(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    out = run_driver(server, "spot_checkpoints_transform_fn", tmp_path)
+    assert "resumed at epoch 3" in out  # the second job started from the first one's checkpoints
+    (spot,) = printed(out, "spot:")
+    assert spot == {"use_spot_instances": True, "max_wait": 1200}
+    (predictions,) = printed(out, "predictions:")
+    assert predictions == pytest.approx([2.0, 5.0], abs=0.1)  # 3x + 2
+    (pairs,) = printed(out, "pairs:")
+    assert len(pairs) == 1
+    assert pairs[0] == pytest.approx([1.0, 5.0], abs=0.1)  # the input beside its prediction
