@@ -130,3 +130,11 @@ def test_spot_training_resumes_from_checkpoints_and_transform_fn_serves(
     (pairs,) = printed(out, "pairs:")
     assert len(pairs) == 1
     assert pairs[0] == pytest.approx([1.0, 5.0], abs=0.1)  # the input beside its prediction
+
+
+def test_code_from_a_git_repository_with_a_dependency_folder(server: RunningServer, tmp_path: Path) -> None:
+    out = run_driver(server, "git_config_dependencies", tmp_path)
+    (predictions,) = printed(out, "predictions:")
+    assert predictions == pytest.approx([2.0, 2.0], abs=0.3)  # x² − x
+    (negated,) = printed(out, "negated:")
+    assert negated == pytest.approx([-2.0, -2.0], abs=0.3)
