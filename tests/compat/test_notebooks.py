@@ -37,12 +37,14 @@ SAGEMAKER_COUNTERPARTS = {
 }
 
 
-def run_driver(server: RunningServer, scenario: str, workdir: Path) -> str:
-    shutil.copytree(HERE / scenario, workdir, dirs_exist_ok=True)
+def run_driver(server: RunningServer, scenario: str, workdir: Path, program: str = "driver.py") -> str:
+    """Run ``program`` of the scenario folder (copied to ``workdir``) against ``server``; its stdout."""
+    source = HERE / scenario if (HERE / scenario).is_dir() else HERE.parents[1] / scenario
+    shutil.copytree(source, workdir, dirs_exist_ok=True)
     env = server.env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parents[1] / "src"), env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, "driver.py"],
+        [sys.executable, program],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -138,3 +140,26 @@ def test_code_from_a_git_repository_with_a_dependency_folder(server: RunningServ
     assert predictions == pytest.approx([2.0, 2.0], abs=0.3)  # x² − x
     (negated,) = printed(out, "negated:")
     assert negated == pytest.approx([-2.0, -2.0], abs=0.3)
+
+
+def test_a_scikit_learn_script_with_model_fn(server: RunningServer, tmp_path: Path) -> None:
+    pytest.importorskip("kiln.sklearn", reason="kiln.sklearn arrives with the frameworks work")
+    out = run_driver(server, "sklearn_model_fn", tmp_path)
+    (classes,) = printed(out, "classes:")
+    assert classes == [1, 0]
+    (probabilities,) = printed(out, "probabilities:")
+    assert probabilities[0][1] > 0.9
+    assert probabilities[1][0] > 0.9
+
+
+def test_the_sagemaker_example_notebook_runs_with_only_its_imports_changed(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    pytest.importorskip("kiln.sklearn", reason="kiln.sklearn arrives with the frameworks work")
+    out = run_driver(server, "examples/sagemaker_notebook", tmp_path, program="notebook.py")
+    predicted, expected = out.strip().splitlines()[-2:]
+    assert predicted.startswith("[")
+    agree = sum(
+        p == e for p, e in zip(predicted.strip("[]").split(), expected.strip("[]").split(), strict=True)
+    )
+    assert agree >= 26  # of 29 held-back rows; a decision tree gets nearly all of them
