@@ -21,11 +21,11 @@ train_input = sagemaker_session.upload_data("data", key_prefix="DEMO-sklearn/tra
 sklearn = SKLearn(
     entry_point="train.py",
     source_dir="code",
-    framework_version="1.2-1",
+    framework_version="1.4-2",
     py_version="py3",
     instance_type="local",
     role=role,
-    hyperparameters={"C": 10.0},
+    hyperparameters={"regularization": 10.0},
 )
 sklearn.fit({"train": train_input})
 
