@@ -33,7 +33,6 @@ SAGEMAKER_COUNTERPARTS = {
     "kiln.serializers": "sagemaker.serializers",
     "kiln.deserializers": "sagemaker.deserializers",
     "kiln.tuner": "sagemaker.tuner",
-    "kiln.inputs": "sagemaker.inputs",
 }
 
 
