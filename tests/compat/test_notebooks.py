@@ -77,6 +77,7 @@ def test_driver_differs_from_sagemakers_only_in_its_imports(scenario: str) -> No
 
 def test_npy_channels_and_handlers_in_the_training_script(server: RunningServer, tmp_path: Path) -> None:
     out = run_driver(server, "npy_handlers_in_training_script", tmp_path)
+    assert "test_accuracy=1.0000" in out  # printed by estimator.logs() after fit(logs=False)
     classes, expected = printed(out, "classes:")
     assert classes == expected  # the training script's model_fn / predict_fn served the requests
     shape, sums_to_one = printed(out, "probabilities shape:")
