@@ -27,6 +27,12 @@ the metrics counted every request wrk sent.
 
     python benchmarks/serving.py [--duration 8] [--levels 1,8,32] [--slices 8] [--skip-mlflow]
     python benchmarks/serving.py --metrics-off --levels 32 --skip-mlflow --skip-npy
+    python benchmarks/serving.py --framework tensorflow   # the seed's CNN as a TF SavedModel
+
+With ``--framework tensorflow`` the model is the same CNN in Keras (examples/mnist/mnist_tf.py),
+served by Kiln as a ``TensorFlowModel`` (TF Serving's REST semantics) and by a minimal FastAPI app
+calling the same SavedModel; bodies are ``{"instances": [image]}`` JSON and NPY; MLflow is left out
+(see ``serving_tensorflow.py``).
 
 Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install -y wrk``; macOS: ``brew install wrk``).
 """
@@ -324,8 +330,10 @@ def child(
         stop_pid(process.pid, process)
 
 
-def start_fastapi(stack: ExitStack, work: Path, model_pt: Path, threads: int, body: bytes) -> tuple[str, int]:
-    (work / "bench_fastapi.py").write_text(FASTAPI_APP.format(threads=threads, model=str(model_pt)))
+def start_fastapi(
+    stack: ExitStack, work: Path, model_pt: Path, threads: int, body: bytes, app: str = FASTAPI_APP
+) -> tuple[str, int]:
+    (work / "bench_fastapi.py").write_text(app.format(threads=threads, model=str(model_pt)))
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "bench_fastapi:app", "--app-dir", str(work)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
@@ -405,6 +413,7 @@ def kiln_endpoint(
     source: Path | None = None,
     label: str = "",
     server_env: dict[str, str] | None = None,
+    framework: str = "pytorch",
 ) -> Iterator[tuple[str, int, str]]:
     """(invocation URL, server pid, server URL) of an endpoint on a fresh embedded Kiln server.
 
@@ -439,9 +448,13 @@ def kiln_endpoint(
                     os.environ[name] = value
         record = read_server_record(load_settings())
         server_pid = int(record["pid"]) if record else None
-        predictor = kiln.PyTorchModel(uri, sagemaker_session=session).deploy(
-            initial_instance_count=instances, endpoint_name=ENDPOINT
-        )
+        if framework == "tensorflow":
+            from kiln.tensorflow import TensorFlowModel
+
+            model: Any = TensorFlowModel(uri, framework_version="2", sagemaker_session=session)
+        else:
+            model = kiln.PyTorchModel(uri, sagemaker_session=session)
+        predictor = model.deploy(initial_instance_count=instances, endpoint_name=ENDPOINT)
         yield f"{session.url}/endpoints/{ENDPOINT}/invocations", server_pid or 0, session.url
     finally:
         if predictor is not None:
@@ -574,7 +587,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also serve Kiln with KILN_ENDPOINT_METRICS=0, as Kiln-nometrics (the metrics' cost)",
     )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--framework",
+        choices=["pytorch", "tensorflow"],
+        default="pytorch",
+        help="tensorflow: the CNN as a SavedModel, Kiln's TensorFlowModel against FastAPI + TensorFlow",
+    )
+    args = parser.parse_args(argv)
+    if args.framework == "tensorflow":
+        args.skip_mlflow = True
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -593,26 +615,37 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        model_pt, archive = build_model(work)
         image = digit_image()
-        json_body = json.dumps(image.tolist()).encode()
-        npy = io.BytesIO()
-        np.save(npy, image)
-        mlflow_body = json.dumps({"inputs": image.tolist()}).encode()
-        print(f"bodies: JSON {len(json_body):,} bytes, NPY {len(npy.getvalue()):,} bytes", flush=True)
+        app = FASTAPI_APP
+        if args.framework == "tensorflow":
+            import serving_tensorflow as tfs  # type: ignore[import-not-found]
 
-        ceilings = {
-            t: forward_ceiling(model_pt, args.ceiling_seconds, t) for t in sorted({1, os.cpu_count() or 1})
-        }
+            model_pt, archive = tfs.build_model(work)
+            json_body, npy_body = tfs.bodies(image)
+            ceilings = {0: tfs.forward_ceiling(model_pt, args.ceiling_seconds)}
+            app = tfs.FASTAPI_APP
+        else:
+            model_pt, archive = build_model(work)
+            json_body = json.dumps(image.tolist()).encode()
+            npy = io.BytesIO()
+            np.save(npy, image)
+            npy_body = npy.getvalue()
+            thread_counts = sorted({1, os.cpu_count() or 1})
+            ceilings = {t: forward_ceiling(model_pt, args.ceiling_seconds, t) for t in thread_counts}
+        mlflow_body = json.dumps({"inputs": image.tolist()}).encode()
+        print(f"bodies: JSON {len(json_body):,} bytes, NPY {len(npy_body):,} bytes", flush=True)
         scripts = {"json": wrk_script(work, "json", json_body, JSON_TYPE)}
         if not args.skip_npy:
-            scripts["npy"] = wrk_script(work, "npy", npy.getvalue(), NPY_TYPE)
+            scripts["npy"] = wrk_script(work, "npy", npy_body, NPY_TYPE)
 
         targets: list[Target] = []
-        url, pid, server_url = stack.enter_context(kiln_endpoint(work, archive, args.kiln_instances))
+        endpoint = kiln_endpoint(work, archive, args.kiln_instances, framework=args.framework)
+        url, pid, server_url = stack.enter_context(endpoint)
         targets.append(Target("Kiln", url, scripts, pid))
         if args.baseline_src is not None:
-            base = kiln_endpoint(work, archive, args.kiln_instances, args.baseline_src.resolve())
+            base = kiln_endpoint(
+                work, archive, args.kiln_instances, args.baseline_src.resolve(), framework=args.framework
+            )
             url, pid, _ = stack.enter_context(base)
             targets.append(Target("Kiln-base", url, scripts, pid))
         if args.metrics_off:
@@ -622,10 +655,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.kiln_instances,
                 label="nometrics",
                 server_env={"KILN_ENDPOINT_METRICS": "0"},
+                framework=args.framework,
             )
             url, pid, _ = stack.enter_context(off)
             targets.append(Target("Kiln-nometrics", url, scripts, pid))
-        url, pid = start_fastapi(stack, work, model_pt, args.fastapi_torch_threads, json_body)
+        url, pid = start_fastapi(stack, work, model_pt, args.fastapi_torch_threads, json_body, app)
         targets.append(Target("FastAPI", url, scripts, pid))
         if not args.skip_mlflow:
             mlflow = start_mlflow(stack, work, args.cache_dir, model_pt, mlflow_body)
@@ -697,8 +731,9 @@ def report(
         best = max(figures, key=lambda f: f[1])
         per_batch = ", ".join(f"batch {b}: {r:,.0f}" for b, r in figures)
         one = figures[0][1]
+        label = "TensorFlow, its own threads" if threads == 0 else f"torch threads {threads}"
         print(
-            f"  torch threads {threads}: batch 1 {one:,.0f} images/s ({1000 / one:.2f} ms), "
+            f"  {label}: batch 1 {one:,.0f} images/s ({1000 / one:.2f} ms), "
             f"best batch {best[0]} {best[1]:,.0f} images/s  ({per_batch})"
         )
     header = (

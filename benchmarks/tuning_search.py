@@ -2,8 +2,8 @@
 
 No jobs run: each objective is a Python function, and each search is driven the way Kiln's tuning
 engine drives it (``study.ask(distributions)`` while fewer than ``--parallel`` trials run; the oldest
-running trial ends first), with the sampler from ``kiln.services.tuning_sampler.choose_sampler`` and the
-distributions from ``kiln.services.tuning_study.distributions``. For each objective and seed it records
+running trial ends first), with the sampler from ``kiln.services.tuning.sampler.choose_sampler`` and the
+distributions from ``kiln.services.tuning.study.distributions``. For each objective and seed it records
 the best value of ``--trials`` trials, then prints:
 
 - Random's median best over the seeds, and the share of seeds in which Kiln's Bayesian (and, beside it,
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from kiln.services.tuning_config import (
+from kiln.services.tuning.config import (
     CategoricalRange,
     ContinuousRange,
     IntegerRange,
@@ -40,8 +40,8 @@ from kiln.services.tuning_config import (
     Strategy,
     TuningConfig,
 )
-from kiln.services.tuning_sampler import BayesianModel, bayesian_model, choose_sampler
-from kiln.services.tuning_study import distributions, hyperparameter_value
+from kiln.services.tuning.sampler import BayesianModel, bayesian_model, choose_sampler
+from kiln.services.tuning.study import distributions, hyperparameter_value
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

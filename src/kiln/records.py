@@ -15,6 +15,7 @@ __all__ = [
     "CapacityUse",
     "HostState",
     "InstanceGrant",
+    "JobStatus",
     "LogLine",
     "MetricValue",
     "Reservation",
@@ -38,7 +39,9 @@ def from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
-class TrainingJobStatus(str, enum.Enum):
+class JobStatus(str, enum.Enum):
+    """The primary status of every SageMaker job: training, tuning (and transform, processing)."""
+
     IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
     FAILED = "Failed"
@@ -46,7 +49,11 @@ class TrainingJobStatus(str, enum.Enum):
     STOPPED = "Stopped"
 
     def is_terminal(self) -> bool:
-        return self in (TrainingJobStatus.COMPLETED, TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+
+
+# SageMaker names the same five statuses per resource; the names stay so records read like its API.
+TrainingJobStatus = JobStatus
 
 
 class SecondaryStatus(str, enum.Enum):
@@ -193,6 +200,17 @@ class TrainingJob:
 
 # -- hosting ------------------------------------------------------------------------------------------
 
+__all__ += [
+    "Endpoint",
+    "EndpointConfigRecord",
+    "EndpointInstance",
+    "EndpointRoutes",
+    "EndpointStatus",
+    "InstanceState",
+    "ModelRecord",
+    "VariantRoute",
+]
+
 
 class EndpointStatus(str, enum.Enum):
     CREATING = "Creating"
@@ -277,7 +295,7 @@ class EndpointRoutes:
     variants: tuple[VariantRoute, ...] = field(default=())
 
     def accepts_invocations(self) -> bool:
-        return self.status in ("InService", "Updating")
+        return EndpointStatus(self.status).accepts_invocations()
 
 
 # -- hyperparameter tuning ----------------------------------------------------------------------------
@@ -285,15 +303,7 @@ class EndpointRoutes:
 __all__ += ["ObjectiveStatus", "TuningJob", "TuningJobStatus", "TuningTrial"]
 
 
-class TuningJobStatus(str, enum.Enum):
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-
-    def is_terminal(self) -> bool:
-        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.FAILED, TuningJobStatus.STOPPED)
+TuningJobStatus = JobStatus  # SageMaker's HyperParameterTuningJobStatus: the same five
 
 
 class ObjectiveStatus(str, enum.Enum):
@@ -413,6 +423,27 @@ class Reservation:
         start = max(self.started_at, since)
         end = min(self.ended_at or now, now)
         return max(0.0, (end - start).total_seconds()) * self.instance_count
+
+
+# -- access keys: the AWS wire's credentials ------------------------------------------------------------
+
+__all__ += ["AccessKey", "AccessKeyStatus"]
+
+
+class AccessKeyStatus(str, enum.Enum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"  # revoked: requests signed with it are refused
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An access key for the AWS wire (``kiln keys create``); the secret never leaves the service."""
+
+    access_key_id: str
+    name: str
+    status: AccessKeyStatus
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 # -- endpoint metrics (CloudWatch's AWS/SageMaker endpoint metrics, per variant) ----------------------

@@ -16,14 +16,14 @@ from optuna.trial import TrialState
 from kiln.metadata import Database
 from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.records import utcnow
-from kiln.services.tuning_config import parse_tuning_request
-from kiln.services.tuning_sampler import (
+from kiln.services.tuning.config import parse_tuning_request
+from kiln.services.tuning.sampler import (
     GP_MAX_TRIALS,
     BayesianModel,
     bayesian_model,
     choose_sampler,
 )
-from kiln.services.tuning_study import distributions, open_study
+from kiln.services.tuning.study import distributions, open_study
 
 pytest.importorskip("torch")
 pytest.importorskip("scipy")

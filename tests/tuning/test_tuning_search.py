@@ -17,8 +17,8 @@ import pytest
 from kiln.metadata import Database
 from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.records import utcnow
-from kiln.services.tuning_config import TuningConfig, parse_tuning_request
-from kiln.services.tuning_study import distributions, hyperparameter_value, open_study
+from kiln.services.tuning.config import TuningConfig, parse_tuning_request
+from kiln.services.tuning.study import distributions, hyperparameter_value, open_study
 
 RANGES = {
     "ContinuousParameterRanges": [

@@ -261,6 +261,31 @@ class CapacityReservationRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
+# -- the AWS wire: access keys and resource tags (migration 0006_access_keys) ---------------------------
+
+
+class AccessKeyRow(Base):
+    __tablename__ = "access_keys"
+
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    # Fernet token of the secret (server/wire verifies SigV4 by recomputing, so it needs the secret itself).
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ResourceTagRow(Base):
+    __tablename__ = "resource_tags"
+    __table_args__ = (UniqueConstraint("resource_arn", "key", name="uq_resource_tags_arn_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_arn: Mapped[str] = mapped_column(String(512), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(256))
+
+
 class EndpointMetricRow(Base):
     """One variant's invocations in one 10-second period (migration 0008_endpoint_metrics)."""
 

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiln.errors import Conflict, NotFound
+from kiln.errors import NotFound
 from kiln.metadata.database import Database
+from kiln.metadata.named import ResourceKind, ensure_unused, find_named, get_named
 from kiln.metadata.tables import (
     MetricValueRow,
     StatusTransitionRow,
@@ -30,6 +31,7 @@ from kiln.records import (
 )
 
 __all__ = [
+    "TRAINING_JOBS",
     "count_training_jobs",
     "find_training_job",
     "get_training_job",
@@ -44,11 +46,11 @@ __all__ = [
 ]
 
 
+TRAINING_JOBS = ResourceKind("training job", "TrainingJobName", "`kiln jobs list`")
+
+
 def _job_row(session: Session, name: str) -> TrainingJobRow:
-    row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
-    if row is None:
-        raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
-    return row
+    return get_named(session, TrainingJobRow, TRAINING_JOBS, name)
 
 
 def _final_metrics(session: Session, job_id: int) -> tuple[MetricValue, ...]:
@@ -138,9 +140,7 @@ def insert_training_job(
 ) -> TrainingJob:
     """A new job in ``secondary`` status (Starting, or Pending while it waits for capacity)."""
     with db.session() as session:
-        exists = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
-        if exists is not None:
-            raise Conflict(f"Training job {name!r} already exists; choose another job name.")
+        ensure_unused(session, TrainingJobRow, TRAINING_JOBS, name)
         row = TrainingJobRow(
             name=name,
             status=TrainingJobStatus.IN_PROGRESS.value,
@@ -172,7 +172,7 @@ def insert_training_job(
 def find_training_job(db: Database, name: str, *, details: bool = True) -> TrainingJob | None:
     """The job, or None; without ``details`` only its hosts, not its transitions and final metrics."""
     with db.session() as session:
-        row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
+        row = find_named(session, TrainingJobRow, name)
         return None if row is None else _to_record(session, row, full=details, hosts_only=True)
 
 

@@ -10,7 +10,7 @@ from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
-from kiln.services.tuning_jobs import TuningJobService
+from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["EndpointMetricsStore", "Endpoints", "Store", "TrainingJobs", "TuningJobs"]
 

@@ -182,7 +182,7 @@ class EndpointService:
         weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.variants}
         counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in config.variants}
         if hosting.find_endpoint(self.db, name) is not None:
-            raise Conflict(f"Cannot create already existing endpoint {name!r}; choose another EndpointName.")
+            raise hosting.ENDPOINTS.already_exists(name)
         self._reserve(name, config)
         try:
             endpoint = hosting.insert_endpoint(self.db, name, config_name, weights, counts, utcnow())

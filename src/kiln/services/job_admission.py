@@ -15,6 +15,7 @@ from typing import Any
 from kiln import metadata
 from kiln.errors import Conflict
 from kiln.metadata import Database
+from kiln.metadata.training_jobs import TRAINING_JOBS
 from kiln.records import (
     CapacityUse,
     Reservation,
@@ -54,7 +55,7 @@ class JobAdmission:
         if (
             metadata.find_training_job(self.db, name, details=False) is not None
         ):  # the clearer refusal comes first
-            raise Conflict(f"Training job {name!r} already exists; choose another job name.")
+            raise TRAINING_JOBS.already_exists(name)
         with self.scheduler.holding():
             try:
                 reservation = self.scheduler.reserve(
@@ -65,7 +66,7 @@ class JobAdmission:
                     priority=int(request.get("Priority") or 0),
                 )
             except Conflict:
-                raise Conflict(f"Training job {name!r} already exists; choose another job name.") from None
+                raise TRAINING_JOBS.already_exists(name) from None
             admitted = reservation.state is ReservationState.ACTIVE
             try:
                 job = metadata.insert_training_job(

@@ -19,6 +19,7 @@ from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import ArchiveLimits
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
 from kiln.executors import UNKNOWN_EXIT, Executor, ProcessHandle
@@ -75,6 +76,8 @@ class TrainingJobService:
     # tuning job starts its next trial at once).
     on_job_ended: Callable[[TrainingJob], None] | None = None
     scheduler: Scheduler | None = None  # the server's; one is made from the settings when not given
+    # The credential a job's hosts report with (scoped to that job; the server's Credentials makes it).
+    host_credential: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         self.capacity: Scheduler = self.scheduler or resolve_scheduler(self.settings, self.db)
@@ -88,7 +91,13 @@ class TrainingJobService:
         """Validate, check the account limits (ResourceLimitExceeded at once), then start the job or
         leave it Pending until the scheduler admits it. ``use`` defaults to TUNING for a tuning job's
         trials (``TuningJobName`` set), else TRAINING."""
-        validate_training_request(request, self.store, self.capacity.instance_type)
+        validate_training_request(
+            request,
+            self.store,
+            self.capacity.instance_type,
+            auth_enabled=self.settings.auth_enabled,
+            archive_limits=ArchiveLimits.from_settings(self.settings),
+        )
         if use is None:
             use = CapacityUse.TUNING if request.get("TuningJobName") else CapacityUse.TRAINING
         count = int(request.get("ResourceConfig", {}).get("InstanceCount", 1))
@@ -236,7 +245,14 @@ class TrainingJobService:
             )
         try:
             started = launch_hosts(
-                self.settings, self.db, self.store, self.executor, self.server_url, job, reservation
+                self.settings,
+                self.db,
+                self.store,
+                self.executor,
+                self.server_url,
+                job,
+                reservation,
+                credential=self.host_credential(job.name) if self.host_credential else None,
             )
         except Exception as e:  # the job cannot start: it fails with the reason, its capacity goes back
             log.exception("could not start the hosts of %s", job.name)

@@ -11,7 +11,7 @@ from kiln.scheduler import get_instance_type
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
-from kiln.services.tuning_jobs import TuningJobService
+from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
     "capacity",

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from kiln.codecs.hyperparameters import display_hyperparameter
 from kiln.errors import NotFound, ValidationError
 from kiln.records import TrainingJobStatus, utcnow
 from kiln.server.console import services
@@ -77,7 +78,7 @@ def _clone_defaults(spec: dict[str, Any]) -> dict[str, str]:
     return {
         "entry_point": str(program),
         "source_uri": str(source),
-        "hyperparameters": "\n".join(f"{k}={_plain(v)}" for k, v in user.items()),
+        "hyperparameters": "\n".join(f"{k}={display_hyperparameter(v)}" for k, v in user.items()),
         "channels": "\n".join(
             f"{c['ChannelName']}={c['DataSource']['S3DataSource']['S3Uri']}"
             for c in spec.get("InputDataConfig", [])
@@ -91,14 +92,6 @@ def _clone_defaults(spec: dict[str, Any]) -> dict[str, str]:
         "checkpoint_uri": str((spec.get("CheckpointConfig") or {}).get("S3Uri", "")),
         "max_run": str(spec.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400)),
     }
-
-
-def _plain(value: str) -> str:
-    try:
-        decoded = json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        return str(value)
-    return decoded if isinstance(decoded, str) else json.dumps(decoded)
 
 
 @router.get("/training-jobs/new")

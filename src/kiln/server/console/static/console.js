@@ -9,6 +9,8 @@
 
   async function api(method, path, body, headers) {
     const init = { method: method, headers: Object.assign({}, headers || {}), credentials: "same-origin" };
+    const csrf = document.querySelector('meta[name="kiln-csrf"]');
+    if (csrf && csrf.content) init.headers["X-CSRF-Token"] = csrf.content;  // the server refuses changes without it
     if (body !== undefined) {
       if (body instanceof Blob || body instanceof Uint8Array || typeof body === "string") {
         init.body = body;

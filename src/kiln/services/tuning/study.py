@@ -5,11 +5,10 @@ so it is under Kiln's own migrations and survives a server restart: reopening th
 journal. (Optuna's ``RDBStorage`` cannot share Kiln's database: both keep their schema version in
 Alembic's ``alembic_version`` table and each refuses the other's.)
 
-Strategies (the sampler is chosen in ``tuning_sampler``): Bayesian is a Gaussian process for small
-budgets and TPE for large or mostly categorical ones, Random is random search, Grid walks the grid once
-in a seeded order, Hyperband is TPE with Optuna's Hyperband pruner. Early
-stopping ``Auto`` is the median rule: a trial whose best value so far is worse than the median of
-finished trials at the same step is stopped.
+Strategies (``sampler`` turns one into an Optuna sampler): Bayesian is a Gaussian process for budgets
+up to 100 trials and TPE above, Random is random search, Grid walks the grid once in a seeded order,
+Hyperband is TPE with Optuna's Hyperband pruner. Early stopping ``Auto`` is the median rule: a trial
+whose best value so far is worse than the median of finished trials at the same step is stopped.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from optuna.storages.journal import BaseJournalBackend
 
 from kiln.metadata import Database
 from kiln.metadata.tuning_journal import append_journal_entries, list_journal_entries
-from kiln.services.tuning_config import (
+from kiln.services.tuning.config import (
     CategoricalRange,
     IntegerRange,
     ParameterRange,
@@ -39,7 +38,7 @@ from kiln.services.tuning_config import (
     Strategy,
     TuningConfig,
 )
-from kiln.services.tuning_sampler import choose_sampler
+from kiln.services.tuning.sampler import choose_sampler
 
 __all__ = [
     "KilnJournalBackend",

@@ -26,7 +26,7 @@ import optuna
 from optuna.samplers import BaseSampler, GPSampler, GridSampler, RandomSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
-from kiln.services.tuning_config import CategoricalRange, Strategy, TuningConfig
+from kiln.services.tuning.config import CategoricalRange, Strategy, TuningConfig
 
 __all__ = ["BayesianModel", "bayesian_model", "choose_sampler", "gaussian_process_available"]
 
