@@ -4,9 +4,10 @@ Bayesian is a Gaussian process (Optuna's ``GPSampler``) for the budgets SageMake
 where the GP costs more than it gains. ``benchmarks/tuning.py --search-only`` measures the choice (12
 trials, 2 in parallel, 20 seeds; docs/tuning-search.md has the figures): the GP's best beats random
 search's median best in 85-95 % of seeds on a smooth mixed space, Branin and a mostly categorical
-space, where TPE does so in 65-75 %; with 8 categorical parameters the two tie. At 150 trials the GP
-still finds as good a best as TPE, but its time per trial grows with the trials it fits (to seconds:
-the tuning engine runs in the server's supervisor thread), so budgets above ``GP_MAX_TRIALS`` get TPE.
+space, where TPE does so in 65-75 %; with 8 categorical parameters they tie at 12 trials and the GP
+wins at 40. At 150 trials the GP still finds as good a best as TPE, but its time per trial grows with
+the trials it fits (to seconds: the tuning engine runs in the server's supervisor thread), so budgets
+above ``GP_MAX_TRIALS`` get TPE.
 Hyperband keeps TPE (a GP learns nothing from pruned trials), and so does a server without PyTorch and
 SciPy, which Optuna's GP needs.
 
