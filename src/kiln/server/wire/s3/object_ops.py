@@ -17,7 +17,8 @@ from kiln.server.wire.s3.errors import S3Error
 from kiln.server.wire.s3.headers import attributes_from, byte_range, not_modified, object_headers
 from kiln.server.wire.s3.naming import check_key
 from kiln.server.wire.s3.objects import ObjectHead
-from kiln.server.wire.s3.payload import RequestBody, ThreadReader
+from kiln.server.wire.s3.payload import RequestBody
+from kiln.server.wire.s3.streams import read_ahead
 from kiln.server.wire.s3.xmlcodec import Node
 
 __all__ = [
@@ -66,7 +67,8 @@ async def put_object(s3: S3Request) -> Response:
     conditional = s3.headers.get("if-none-match", "").strip() == "*"
     if conditional and await s3.blocking(_exists, s3, key):
         raise S3Error.precondition_failed("If-None-Match")
-    await s3.blocking(s3.objects.write, s3.bucket, key, io.BufferedReader(ThreadReader(body.chunks())))
+    async with read_ahead(body.chunks()) as source:
+        await s3.blocking(s3.objects.write, s3.bucket, key, source)
     head = await s3.blocking(
         s3.objects.record, s3.bucket, key, f'"{body.md5.hex()}"', attributes, body.checksum
     )
