@@ -112,10 +112,10 @@ def main() -> None:
                         ).raise_for_status()
 
                 def api_download() -> None:
-                    with client.stream("GET", "/api/v1/artifacts/content", params={"uri": uri}) as answer:
-                        with (work / "api.out").open("wb") as out:
-                            for block in answer.iter_bytes(MIB):
-                                out.write(block)
+                    request = client.stream("GET", "/api/v1/artifacts/content", params={"uri": uri})
+                    with request as answer, (work / "api.out").open("wb") as out:
+                        for block in answer.iter_bytes(MIB):
+                            out.write(block)
 
                 api_up = timed(api_upload)
                 api_down = timed(api_download)
