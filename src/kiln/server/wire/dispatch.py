@@ -242,7 +242,9 @@ class WireDispatcher:
                 head=head,
             )
         keys = self.state.access_keys
-        secret = await run_in_threadpool(keys.secret_for, credential.access_key_id)
+        known, secret = keys.cached_secret(credential.access_key_id)
+        if not known:
+            secret = await run_in_threadpool(keys.secret_for, credential.access_key_id)
         if secret is None:
             return _auth_error(service.protocol, _UNKNOWN, head=head)
         if (
