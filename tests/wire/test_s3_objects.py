@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.wire.conftest import S3Endpoint
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+from s3_support import S3Endpoint, error_of, s3_endpoint_fixture, s3_fixture  # noqa: F401 (fixtures, by name)
 
 
 @pytest.fixture(scope="module")

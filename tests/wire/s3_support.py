@@ -1,4 +1,8 @@
-"""S3 clients (boto3, unmodified) aimed at a real Kiln server on loopback, path-style and virtual-hosted."""
+"""S3 clients (boto3, unmodified) aimed at a real Kiln server on loopback, path-style and virtual-hosted.
+
+Test modules import the fixtures by name (``from s3_support import s3_fixture``): a conftest.py
+here would shadow tests/conftest.py for the modules that import from it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 from botocore.config import Config
-from tests.conftest import RunningServer
+from botocore.exceptions import ClientError
+
+from conftest import RunningServer
 
 
 @dataclass
@@ -48,14 +54,20 @@ class S3Endpoint:
         request.url = request.url.replace(host, f"127.0.0.1:{self.port}", 1)
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint(server: RunningServer) -> S3Endpoint:
+@pytest.fixture(scope="session", name="s3_endpoint")
+def s3_endpoint_fixture(server: RunningServer) -> S3Endpoint:
     """The session's real Kiln server: boto3 finds S3 on Kiln's one port, as with AWS_ENDPOINT_URL."""
     port = urlsplit(server.url).port
     assert port is not None
     return S3Endpoint(server.url, port, server.home / "artifacts")
 
 
-@pytest.fixture(scope="module")
-def s3(s3_endpoint: S3Endpoint) -> Any:
+@pytest.fixture(scope="module", name="s3")
+def s3_fixture(s3_endpoint: S3Endpoint) -> Any:
     return s3_endpoint.client()
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    """The S3 error code and HTTP status of a ClientError."""
+    response = excinfo.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
