@@ -91,6 +91,30 @@ class ArtifactStore:
         base = self.bucket_uri(bucket)
         return f"{base}/{key}" if key else base
 
+    def from_s3_uri(self, uri: str) -> str:
+        """Where ``s3://<bucket>/<key>`` (as Kiln's S3 serves it) lives in this store.
+
+        SageMaker requests name data by ``s3://`` URIs; on a folder store the bucket is a folder of
+        the root, on an S3 store the default bucket is the root. Other URIs are returned unchanged.
+        """
+        if not uri.startswith("s3://"):
+            return uri
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        base = self.bucket_uri(bucket)
+        return f"{base}/{key}" if key else base
+
+    def to_s3_uri(self, uri: str) -> str:
+        """The ``s3://<bucket>/<key>`` that Kiln's S3 serves the store URI ``uri`` as (or ``uri``)."""
+        if self.scheme == "file":
+            root = self.root_url + "/"
+            if not uri.startswith(root):
+                return uri
+            return f"s3://{uri[len(root) :]}"
+        default = self.bucket_uri()
+        if uri == default or uri.startswith(default + "/"):
+            return f"s3://{self.default_bucket()}{uri[len(default) :]}"
+        return uri
+
     # -- access -------------------------------------------------------------------------------------
 
     @contextmanager
@@ -181,8 +205,11 @@ class ArtifactStore:
             try:
                 shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
             except BaseException:
-                # Closing would publish what was copied so far: throw the upload away instead.
-                out.discard()
+                # Closing would publish what was copied so far: throw the upload away instead
+                # (s3fs aborts its multipart upload; a file without discard is just never closed).
+                discard = getattr(out, "discard", None)
+                if discard is not None:
+                    discard()
                 raise
             out.close()
         return uri
@@ -246,9 +273,9 @@ def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
     modified: datetime | None = None
     if isinstance(info.get("mtime"), (int, float)):
         modified = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
-    elif isinstance(info.get("LastModified"), datetime):
-        modified = info["LastModified"].astimezone(timezone.utc)
-    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified")]
+    elif isinstance(info.get("LastModified") or info.get("created"), datetime):  # s3fs, memory
+        modified = (info.get("LastModified") or info["created"]).astimezone(timezone.utc)
+    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified", "created")]
     return ArtifactInfo(uri, size, is_dir, modified, "/".join([*stamp, str(size)]))
 
 
