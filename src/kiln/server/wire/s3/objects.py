@@ -167,12 +167,19 @@ class BucketStore:
 
     def write(self, bucket: str, key: str, source: IO[bytes]) -> None:
         """Store ``source`` at the key atomically; the caller then ``record``s what it learned."""
+        self.store.put_stream(source, self._writable_uri(bucket, key))
+
+    def write_joined(self, bucket: str, key: str, uris: list[str]) -> None:
+        """Store the objects ``uris`` one after another at the key, atomically (multipart)."""
+        self.store.concatenate(uris, self._writable_uri(bucket, key))
+
+    def _writable_uri(self, bucket: str, key: str) -> str:
         uri = self.object_uri(bucket, key)
         if self.store.scheme == "file":
             path = local_path_of(uri)
             if path.is_dir() and not any(path.iterdir()):
                 path.rmdir()  # an empty folder left by deleted keys yields its name to the object
-        self.store.put_stream(source, uri)
+        return uri
 
     def record(
         self,
