@@ -106,7 +106,7 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
                 "VariantName": "AllTraffic",
                 "ModelName": name,
                 "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
+                "InstanceType": "local",  # Kiln's unscheduled type: a busy test machine never refuses it
                 "InitialVariantWeight": 1.0,
                 "VolumeSizeInGB": 4,  # accepted, not acted on
             }
@@ -129,6 +129,30 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
         assert answer["ContentType"] == "application/json"
         assert answer["InvokedProductionVariant"] == "AllTraffic"
 
+        config = sm.describe_endpoint_config(EndpointConfigName=name)
+        assert config["ProductionVariants"][0]["VolumeSizeInGB"] == 4  # accepted, stored, echoed
+        model = sm.describe_model(ModelName=name)
+        assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 2.0}],
+        )
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+        assert sm.describe_endpoint(EndpointName=name)["ProductionVariants"][0]["CurrentWeight"] == 2.0
+        sm.create_endpoint_config(
+            EndpointConfigName=f"{name}-v2",
+            ProductionVariants=[
+                {"VariantName": "Blue", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "local"}
+            ],
+        )
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2")
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+        updated = sm.describe_endpoint(EndpointName=name)
+        assert updated["EndpointConfigName"] == f"{name}-v2"
+        answer = runtime.invoke_endpoint(EndpointName=name, Body=b"[1]", ContentType="application/json")
+        assert answer["InvokedProductionVariant"] == "Blue"
+
         with pytest.raises(ClientError) as refused:
             runtime.invoke_endpoint(EndpointName=name, Body=json.dumps([-1]), ContentType="application/json")
         error = refused.value.response
@@ -140,6 +164,7 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
         sm.delete_endpoint(EndpointName=name)
     sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=FAST)
     sm.delete_endpoint_config(EndpointConfigName=name)
+    sm.delete_endpoint_config(EndpointConfigName=f"{name}-v2")
     sm.delete_model(ModelName=name)
     assert name not in [m["ModelName"] for m in sm.list_models()["Models"]]
     with pytest.raises(ClientError) as gone:
