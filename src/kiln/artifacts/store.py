@@ -14,7 +14,8 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -34,6 +35,10 @@ class ArtifactInfo:
     uri: str
     size: int
     is_dir: bool
+    # When the object was last written, and a stamp that changes whenever its content may have
+    # (local: inode, mtime and size; S3: the backend's ETag): what caches of its digests check.
+    modified: datetime | None = field(default=None, compare=False)
+    version: str = field(default="", compare=False)
 
 
 def _is_local(uri: str) -> bool:
@@ -86,6 +91,30 @@ class ArtifactStore:
         base = self.bucket_uri(bucket)
         return f"{base}/{key}" if key else base
 
+    def from_s3_uri(self, uri: str) -> str:
+        """Where ``s3://<bucket>/<key>`` (as Kiln's S3 serves it) lives in this store.
+
+        SageMaker requests name data by ``s3://`` URIs; on a folder store the bucket is a folder of
+        the root, on an S3 store the default bucket is the root. Other URIs are returned unchanged.
+        """
+        if not uri.startswith("s3://"):
+            return uri
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        base = self.bucket_uri(bucket)
+        return f"{base}/{key}" if key else base
+
+    def to_s3_uri(self, uri: str) -> str:
+        """The ``s3://<bucket>/<key>`` that Kiln's S3 serves the store URI ``uri`` as (or ``uri``)."""
+        if self.scheme == "file":
+            root = self.root_url + "/"
+            if not uri.startswith(root):
+                return uri
+            return f"s3://{uri[len(root) :]}"
+        default = self.bucket_uri()
+        if uri == default or uri.startswith(default + "/"):
+            return f"s3://{self.default_bucket()}{uri[len(default) :]}"
+        return uri
+
     # -- access -------------------------------------------------------------------------------------
 
     @contextmanager
@@ -117,19 +146,29 @@ class ArtifactStore:
                 raise FileNotFoundError(path)
             protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
             if fs.isfile(path):
-                return [ArtifactInfo(uri, int(fs.size(path)), False)]
+                return [_info_of(uri, fs.info(path))]
             if recursive:
                 entries = fs.find(path, detail=True)
             else:
                 entries = {e["name"]: e for e in fs.ls(path, detail=True)}
             found: list[ArtifactInfo] = []
+            base = path.rstrip("/") + "/"
             for name, info in sorted(entries.items()):
-                if posixpath.basename(name).startswith(TEMP_PREFIX):
-                    continue
-                is_dir = info.get("type") == "directory"
-                size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
-                found.append(ArtifactInfo(_child_uri(uri, path, name, protocol), size, is_dir))
+                relative = name[len(base) :] if name.startswith(base) else posixpath.basename(name)
+                if any(part.startswith(TEMP_PREFIX) for part in relative.split("/")):
+                    continue  # half-written, or inside a hidden staging folder
+                found.append(_info_of(_child_uri(uri, path, name, protocol), info))
             return found
+
+    def stat(self, uri: str) -> ArtifactInfo:
+        """The object or folder at ``uri``, with its modification time and version stamp."""
+        with self._fs(uri) as (fs, path):
+            return _info_of(uri, fs.info(path))
+
+    def make_folder(self, uri: str) -> None:
+        """Create the folder ``uri`` (and its parents) if it does not exist."""
+        with self._fs(uri) as (fs, path):
+            fs.makedirs(path, exist_ok=True)
 
     def put_file(self, local: Path, uri: str) -> str:
         """Upload one file to ``uri`` atomically; returns ``uri``."""
@@ -161,8 +200,18 @@ class ArtifactStore:
                 with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
                     tmp.unlink()
             return uri
-        with self._fs(uri) as (fs, path), fs.open(path, "wb") as out:
-            shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+        with self._fs(uri) as (fs, path):
+            out = fs.open(path, "wb")
+            try:
+                shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+            except BaseException:
+                # Closing would publish what was copied so far: throw the upload away instead
+                # (s3fs aborts its multipart upload; a file without discard is just never closed).
+                discard = getattr(out, "discard", None)
+                if discard is not None:
+                    discard()
+                raise
+            out.close()
         return uri
 
     def put_tree(self, local_dir: Path, uri: str) -> list[str]:
@@ -215,6 +264,19 @@ class ArtifactStore:
         with self._fs(uri) as (fs, path):
             if fs.exists(path):
                 fs.rm(path, recursive=True)
+
+
+def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
+    """An ``ArtifactInfo`` from an fsspec info dict (local and s3fs spell their fields differently)."""
+    is_dir = info.get("type") == "directory"
+    size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
+    modified: datetime | None = None
+    if isinstance(info.get("mtime"), (int, float)):
+        modified = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
+    elif isinstance(info.get("LastModified") or info.get("created"), datetime):  # s3fs, memory
+        modified = (info.get("LastModified") or info["created"]).astimezone(timezone.utc)
+    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified", "created")]
+    return ArtifactInfo(uri, size, is_dir, modified, "/".join([*stamp, str(size)]))
 
 
 def _name_taken(target: Path) -> str:
