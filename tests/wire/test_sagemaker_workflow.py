@@ -57,7 +57,11 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]][-1] == "Completed"
     assert {m["MetricName"] for m in job["FinalMetricDataList"]} == {"train:loss"}
     artifacts = job["ModelArtifacts"]["S3ModelArtifacts"]
-    assert artifacts.endswith(f"{name}/output/model.tar.gz")
+    assert artifacts == f"{uploaded['output']}/{name}/output/model.tar.gz"  # s3:// as given, not the store's
+    assert job["InputDataConfig"] == request["InputDataConfig"]
+    assert job["HyperParameters"] == request["HyperParameters"]
+    bucket, _, key = artifacts[len("s3://") :].partition("/")
+    assert client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0  # what the SDK repacks
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
 
     streams = logs.describe_log_streams(
