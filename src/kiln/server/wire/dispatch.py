@@ -150,6 +150,16 @@ class WireDispatcher:
             return
         await self._serve(scope, receive, send)
 
+    def route_samples(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(method, path, headers) of every request this layer answers that a header selects (the
+        awsJson operations); S3, STS and the runtime are told apart by their signature alone."""
+        return [
+            ("POST", "/", {"X-Amz-Target": target})
+            for group in self._by_signing_name.values()
+            for service in group
+            for target in service.targets
+        ]
+
     def _service_for(self, signing_name: str, scope: Scope, headers: Mapping[str, str]) -> WireService | None:
         for service in self._by_signing_name.get(signing_name, ()):
             if service.claims(scope, headers):
