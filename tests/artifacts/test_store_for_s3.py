@@ -90,6 +90,8 @@ def test_concatenate_joins_objects_in_order(store: ArtifactStore) -> None:
         store.put_bytes(data, store.uri(f"parts/{n}")) for n, data in enumerate([b"ab", b"", b"cde" * 1000])
     ]
     joined = store.concatenate(parts, store.uri("joined.bin"))
-    with store.open(joined) as stream:
+    assert (joined.uri, joined.size) == (store.uri("joined.bin"), 3002)
+    assert joined.version == store.stat(joined.uri).version  # the stamp of what is now stored
+    with store.open(joined.uri) as stream:
         assert stream.read() == b"ab" + b"cde" * 1000
     assert not [e for e in store.list_objects(store.bucket_uri(), recursive=True) if ".kiln-tmp-" in e.uri]

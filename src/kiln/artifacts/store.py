@@ -185,6 +185,12 @@ class ArtifactStore:
 
     def put_stream(self, source: IO[bytes], uri: str) -> str:
         """Copy a readable binary stream to ``uri`` atomically."""
+        self.write_stream(source, uri)
+        return uri
+
+    def write_stream(self, source: IO[bytes], uri: str) -> ArtifactInfo:
+        """``put_stream``, returning what was written: on a folder store the stat of the very file
+        renamed into place, so a racing writer's object is never described as this one."""
         if _is_local(uri):
             return self._write_local(uri, lambda out: shutil.copyfileobj(source, out, COPY_CHUNK_BYTES))
         with self._fs(uri) as (fs, path):
@@ -199,9 +205,9 @@ class ArtifactStore:
                     discard()
                 raise
             out.close()
-        return uri
+        return self.stat(uri)  # no rename on S3: the object as it stands right after the upload
 
-    def concatenate(self, uris: list[str], uri: str) -> str:
+    def concatenate(self, uris: list[str], uri: str) -> ArtifactInfo:
         """Write the objects ``uris``, one after another, to ``uri`` atomically (S3's multipart
         completion). Local files are joined by the kernel (``copy_file_range``), without a pass
         through Python."""
@@ -214,9 +220,9 @@ class ArtifactStore:
 
             return self._write_local(uri, join)
         with _Concatenation(self, uris) as joined:
-            return self.put_stream(io.BufferedReader(joined), uri)
+            return self.write_stream(io.BufferedReader(joined), uri)
 
-    def _write_local(self, uri: str, fill: Callable[[IO[bytes]], object]) -> str:
+    def _write_local(self, uri: str, fill: Callable[[IO[bytes]], object]) -> ArtifactInfo:
         """Write a local object beside its final name, then rename it into place."""
         target = local_path_of(uri)
         tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
@@ -224,6 +230,7 @@ class ArtifactStore:
             target.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("wb") as out:
                 fill(out)
+            status = tmp.stat()  # a rename keeps the inode and mtime: this is the object's version
             os.replace(tmp, target)
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
             # A folder already has the object's name, or an object has the name of a folder on
@@ -232,7 +239,9 @@ class ArtifactStore:
         finally:
             with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
                 tmp.unlink()
-        return uri
+        return _info_of(
+            uri, {"type": "file", "size": status.st_size, "ino": status.st_ino, "mtime": status.st_mtime}
+        )
 
     def put_tree(self, local_dir: Path, uri: str) -> list[str]:
         """Upload every file under ``local_dir`` to the same relative keys under ``uri``."""
@@ -346,7 +355,11 @@ def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
         modified = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
     elif isinstance(info.get("LastModified") or info.get("created"), datetime):  # s3fs, memory
         modified = (info.get("LastModified") or info["created"]).astimezone(timezone.utc)
-    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified", "created")]
+    # "created" only where there is no mtime (fsspec's memory files): a local file's is its ctime,
+    # which the rename into place changes.
+    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified")]
+    if "mtime" not in info:
+        stamp.append(str(info.get("created", "")))
     return ArtifactInfo(uri, size, is_dir, modified, "/".join([*stamp, str(size)]))
 
 

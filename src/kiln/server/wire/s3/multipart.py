@@ -170,10 +170,12 @@ class MultipartStaging:
 
     def complete(self, upload: Upload, requested: list[RequestedPart]) -> ObjectHead:
         chosen = self._check_requested(upload, requested)
-        self.objects.write_joined(upload.bucket, upload.key, [part.data_uri for part in chosen])
+        written = self.objects.write_joined(upload.bucket, upload.key, [part.data_uri for part in chosen])
         joined = b"".join(bytes.fromhex(part.etag.strip('"')) for part in chosen)
         etag = f'"{hashlib.md5(joined).hexdigest()}-{len(chosen)}"'
-        head = self.objects.record(upload.bucket, upload.key, etag, upload.attributes, parts=len(chosen))
+        head = self.objects.record(
+            upload.bucket, upload.key, written, etag, upload.attributes, parts=len(chosen)
+        )
         self.store.delete(self._folder(upload.upload_id))
         return head
 

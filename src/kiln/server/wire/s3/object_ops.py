@@ -68,9 +68,9 @@ async def put_object(s3: S3Request) -> Response:
     if conditional and await s3.blocking(_exists, s3, key):
         raise S3Error.precondition_failed("If-None-Match")
     async with read_ahead(body.chunks()) as source:
-        await s3.blocking(s3.objects.write, s3.bucket, key, source)
+        written = await s3.blocking(s3.objects.write, s3.bucket, key, source)
     head = await s3.blocking(
-        s3.objects.record, s3.bucket, key, f'"{body.md5.hex()}"', attributes, body.checksum
+        s3.objects.record, s3.bucket, key, written, f'"{body.md5.hex()}"', attributes, body.checksum
     )
     return Response(status_code=200, headers={"ETag": head.etag, **checksum_headers(head)})
 
@@ -103,10 +103,23 @@ async def head_object(s3: S3Request) -> Response:
 
 async def get_object(s3: S3Request) -> Response:
     key = s3.checked_key()
-    head = await s3.blocking(s3.objects.head, s3.bucket, key)
+    opened, stream, head = await s3.blocking(s3.objects.open_with_head, s3.bucket, key)
+    try:
+        status, headers, first, length = _get_answer(s3, head)
+    except BaseException:
+        opened.__exit__(None, None, None)
+        raise
+    if status == 304:
+        opened.__exit__(None, None, None)
+        return Response(status_code=304, headers=headers)
+    return StreamingResponse(_read(opened, stream, first, length), status, headers)
+
+
+def _get_answer(s3: S3Request, head: ObjectHead) -> tuple[int, dict[str, str], int, int]:
+    """GetObject's status, headers and byte span for ``head``, after the conditions and the range."""
     headers = object_headers(head)
     if not_modified(s3.headers, head):
-        return Response(status_code=304, headers=_not_modified_headers(headers))
+        return 304, _not_modified_headers(headers), 0, 0
     for parameter, header in RESPONSE_OVERRIDES.items():
         if parameter in s3.query:
             headers[header] = s3.query[parameter]
@@ -121,9 +134,7 @@ async def get_object(s3: S3Request) -> Response:
         headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{head.size}"
         status = 206
     headers["Content-Length"] = str(length)
-    opened = s3.objects.open(s3.bucket, key)
-    stream = await s3.blocking(opened.__enter__)
-    return StreamingResponse(_read(opened, stream, first, length), status, headers)
+    return status, headers, first, length
 
 
 def _not_modified_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -210,9 +221,10 @@ def _copy(
 ) -> ObjectHead:
     with s3.objects.open(source_bucket, source_key) as stream:
         reader = HashingReader(stream)
-        s3.objects.write(s3.bucket, key, io.BufferedReader(reader))
+        written = s3.objects.write(s3.bucket, key, io.BufferedReader(reader))
     # The copy's content is the source's: its full-object checksum still holds, its ETag is the MD5.
-    return s3.objects.record(s3.bucket, key, f'"{reader.md5.hexdigest()}"', attributes, source.checksum)
+    etag = f'"{reader.md5.hexdigest()}"'
+    return s3.objects.record(s3.bucket, key, written, etag, attributes, source.checksum)
 
 
 class HashingReader(io.RawIOBase):
