@@ -16,7 +16,7 @@ from kiln.server.wire.s3.context import S3Request, xml_response
 from kiln.server.wire.s3.errors import S3Error
 from kiln.server.wire.s3.headers import attributes_from, byte_range, not_modified, object_headers
 from kiln.server.wire.s3.naming import check_key
-from kiln.server.wire.s3.objects import ObjectHead
+from kiln.server.wire.s3.objects import ObjectAttributes, ObjectHead
 from kiln.server.wire.s3.payload import RequestBody
 from kiln.server.wire.s3.streams import read_ahead
 from kiln.server.wire.s3.xmlcodec import Node
@@ -195,9 +195,6 @@ def check_copy_conditions(headers: Headers, head: ObjectHead) -> None:
 async def copy_object(s3: S3Request) -> Response:
     key = s3.checked_key()
     source_bucket, source_key = copy_source(s3.headers["x-amz-copy-source"])
-    await s3.blocking(s3.objects.require_bucket, s3.bucket)
-    source = await s3.blocking(s3.objects.head, source_bucket, source_key)
-    check_copy_conditions(s3.headers, source)
     directive = s3.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error.invalid_argument(
@@ -210,20 +207,26 @@ async def copy_object(s3: S3Request) -> Response:
             "This copy request is illegal because it is trying to copy an object to itself without changing "
             "the object's metadata, storage class, website redirect location or encryption attributes."
         )
-    attributes = source.attributes if directive == "COPY" else attributes_from(s3.headers)
-    head = await s3.blocking(_copy, s3, source_bucket, source_key, key, attributes, source)
+    await s3.blocking(s3.objects.require_bucket, s3.bucket)
+    replaced = attributes_from(s3.headers) if directive == "REPLACE" else None
+    head = await s3.blocking(_copy, s3, source_bucket, source_key, key, replaced)
     nodes: list[Node] = [("ETag", head.etag), ("LastModified", head.modified)]
     return xml_response("CopyObjectResult", nodes, headers=checksum_headers(head))
 
 
 def _copy(
-    s3: S3Request, source_bucket: str, source_key: str, key: str, attributes: Any, source: ObjectHead
+    s3: S3Request, source_bucket: str, source_key: str, key: str, replaced: ObjectAttributes | None
 ) -> ObjectHead:
-    with s3.objects.open(source_bucket, source_key) as stream:
+    opened, stream, source = s3.objects.open_with_head(source_bucket, source_key)
+    try:  # ``opened`` is entered already: leave it, whatever happens
+        check_copy_conditions(s3.headers, source)
         reader = HashingReader(stream)
         written = s3.objects.write(s3.bucket, key, io.BufferedReader(reader))
+    finally:
+        opened.__exit__(None, None, None)
     # The copy's content is the source's: its full-object checksum still holds, its ETag is the MD5.
     etag = f'"{reader.md5.hexdigest()}"'
+    attributes = replaced or source.attributes
     return s3.objects.record(s3.bucket, key, written, etag, attributes, source.checksum)
 
 
