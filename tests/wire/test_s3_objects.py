@@ -78,6 +78,13 @@ def test_missing_keys_and_buckets_raise_s3s_codes(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.head_object(Bucket=bucket, Key="never-written")
     assert error_of(excinfo) == ("404", 404)  # HEAD answers have no body: botocore uses the status
+    with pytest.raises(ClientError) as excinfo:  # refused before its body is read (Expect: 100-continue)
+        s3.put_object(Bucket="no-such-bucket", Key="k", Body=b"x" * 100_000)
+    assert error_of(excinfo) == ("NoSuchBucket", 404)
+    s3.put_object(Bucket=bucket, Key="after-refusal", Body=b"the connection is usable again")
+    assert (
+        s3.get_object(Bucket=bucket, Key="after-refusal")["Body"].read() == b"the connection is usable again"
+    )
 
 
 def test_delete_object_removes_it_and_deleting_again_succeeds(s3: Any, bucket: str) -> None:
