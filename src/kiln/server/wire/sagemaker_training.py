@@ -27,6 +27,7 @@ __all__ = ["TRAINING_OPERATIONS"]
 
 LIST_ALL = 10_000  # a List answer filters and pages in the wire; the services list this many at most
 REQUESTED_RESOURCE_NOT_FOUND = "Requested resource not found."  # SageMaker's words for a missing job
+NO_ROLE = "kiln-no-role"  # the role a job made without RoleArn (through Kiln's own API) is shown with
 _ENTRY = "name the script in hyperparameter sagemaker_program (the SDK's entry_point)"
 # Members that change what runs: refused rather than ignored (docs/wire.md lists what is ignored).
 UNSUPPORTED_TRAINING = {
@@ -74,6 +75,9 @@ def describe_training(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
         output = str((job.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
         described["ModelArtifacts"] = {"S3ModelArtifacts": f"{output}/{job.name}/output/model.tar.gz"}
     described.setdefault("AlgorithmSpecification", {}).setdefault("TrainingInputMode", "File")
+    # SageMaker always answers these; the SDK's Estimator.attach reads them unconditionally.
+    described["OutputDataConfig"] = {"KmsKeyId": "", **(described.get("OutputDataConfig") or {})}
+    described.setdefault("RoleArn", f"arn:aws:iam::{call.account_id}:role/{NO_ROLE}")
     for seconds in ("TrainingTimeInSeconds", "BillableTimeInSeconds"):
         if job.status.is_terminal() and described.get("TrainingStartTime"):
             described[seconds] = max(1, int(described.get(seconds) or 0))  # SageMaker's minimum
