@@ -6,11 +6,11 @@ import os
 
 import numpy as np
 import pandas as pd
-from kiln.sklearn import SKLearn
 from sklearn import datasets
 
 import kiln as sagemaker
 from kiln import get_execution_role
+from kiln.sklearn import SKLearn
 
 # Set up the session, the role and an S3 prefix.
 sagemaker_session = sagemaker.Session()

@@ -3,9 +3,9 @@ import json
 import os
 
 import numpy as np
-from kiln.sklearn import SKLearn
 
 import kiln as sagemaker
+from kiln.sklearn import SKLearn
 
 sagemaker_session = sagemaker.Session()
 role = sagemaker.get_execution_role()
