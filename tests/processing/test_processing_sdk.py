@@ -149,6 +149,7 @@ def test_a_failed_job_raises_and_wrong_arguments_are_refused(session: kiln.Sessi
     ):
         processor.run(code=str(tmp_path / "fail.py"), logs=False)
     assert processor.latest_job is not None
+    assert session.wait_for_processing_job(processor.latest_job.job_name)["ProcessingJobStatus"] == "Failed"
     processor.latest_job.logs(out=out)
     assert "no data given" in out.getvalue()
     with pytest.raises(ValidationError, match="a folder is not accepted"):
