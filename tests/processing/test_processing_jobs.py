@@ -167,3 +167,13 @@ def test_processing_has_its_own_account_limits(tmp_path: Path) -> None:
         session.close()
     finally:
         server.stop()
+
+
+def test_max_runtime_stops_the_job(session: kiln.Session) -> None:
+    job = unique("max-runtime")
+    code = upload_code(session, job, "import time\nprint('working', flush=True)\ntime.sleep(120)\n")
+    session.client.create_processing_job(processing_request(job, code, max_runtime=2))
+    described = wait_for_end(session, job, timeout=60)
+    assert described["ProcessingJobStatus"] == "Stopped"
+    assert described["SecondaryStatus"] == "MaxRuntimeExceeded"
+    assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": 2}
