@@ -147,6 +147,9 @@ def test_requests_kiln_cannot_run_are_refused_naming_the_field(session: kiln.Ses
     del no_command["AppSpecification"]["ContainerEntrypoint"]
     with pytest.raises(ValidationError, match="ContainerEntrypoint is required on Kiln"):
         session.client.create_processing_job(no_command)
+    typo = {**processing_request(job, code), "ProcessingInput": []}
+    with pytest.raises(ValidationError, match="CreateProcessingJob has no member 'ProcessingInput'"):
+        session.client.create_processing_job(typo)
     missing = processing_request(job, f"{session.bucket_uri()}/{job}/nothing-here.py")
     with pytest.raises(ValidationError, match="does not exist; upload the data first"):
         session.client.create_processing_job(missing)

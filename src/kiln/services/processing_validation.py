@@ -31,6 +31,22 @@ MAX_ENVIRONMENT = 100
 MAX_ENVIRONMENT_VALUE = 256
 MAX_INSTANCES = 100
 MAX_PROCESSING_RUNTIME_SECONDS = 777600  # 9 days: CreateProcessingJob's ceiling
+# CreateProcessingJob's members (botocore's CreateProcessingJobRequest): the REST door takes the same JSON.
+REQUEST_MEMBERS = frozenset(
+    {
+        "ProcessingInputs",
+        "ProcessingOutputConfig",
+        "ProcessingJobName",
+        "ProcessingResources",
+        "StoppingCondition",
+        "AppSpecification",
+        "Environment",
+        "NetworkConfig",
+        "RoleArn",
+        "Tags",
+        "ExperimentConfig",
+    }
+)
 ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 IO_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{1,256}$")
 
@@ -166,6 +182,12 @@ def validate_processing_request(
     instance_type: Callable[[str], InstanceType] = get_instance_type,
 ) -> None:
     """Raise ValidationError for the first problem found; changes nothing."""
+    unknown = sorted(set(request) - REQUEST_MEMBERS)
+    if unknown:
+        raise ValidationError(
+            f"CreateProcessingJob has no member {', '.join(map(repr, unknown))}; "
+            f"its members are {', '.join(sorted(REQUEST_MEMBERS))}"
+        )
     validate_job_name(str(request.get("ProcessingJobName", "")), "ProcessingJobName")
     cluster = (request.get("ProcessingResources") or {}).get("ClusterConfig")
     if not isinstance(cluster, dict):
