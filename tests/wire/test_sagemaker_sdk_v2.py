@@ -221,6 +221,7 @@ def _run_notebook(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT)  # the first run installs the SDK
 def test_pytorch_estimator_fits_with_logs_deploys_predicts_and_deletes(
     server: RunningServer, sagemaker_v2: Path, tmp_path: Path
 ) -> None:
@@ -238,6 +239,7 @@ def test_pytorch_estimator_fits_with_logs_deploys_predicts_and_deletes(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT)  # the first run installs the SDK
 def test_sklearn_estimator_and_a_four_trial_tuner_name_the_best_job(
     server: RunningServer, sagemaker_v2: Path, tmp_path: Path
 ) -> None:
