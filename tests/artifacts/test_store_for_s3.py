@@ -83,3 +83,15 @@ def test_a_write_whose_source_fails_publishes_nothing(tmp_path: Path) -> None:
     assert not store.exists(uri)
     store.make_folder(store.uri("made/folder"))
     assert store.is_dir(store.uri("made/folder"))
+
+
+def test_concatenate_joins_objects_in_order(store: ArtifactStore) -> None:
+    parts = [
+        store.put_bytes(data, store.uri(f"parts/{n}")) for n, data in enumerate([b"ab", b"", b"cde" * 1000])
+    ]
+    joined = store.concatenate(parts, store.uri("joined.bin"))
+    assert (joined.uri, joined.size) == (store.uri("joined.bin"), 3002)
+    assert joined.version == store.stat(joined.uri).version  # the stamp of what is now stored
+    with store.open(joined.uri) as stream:
+        assert stream.read() == b"ab" + b"cde" * 1000
+    assert not [e for e in store.list_objects(store.bucket_uri(), recursive=True) if ".kiln-tmp-" in e.uri]

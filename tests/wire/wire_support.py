@@ -72,6 +72,8 @@ def use_kiln(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # A fresh program's boto3: the default session caches the credentials it resolved first.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def client(service: str) -> Any:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kiln.errors import NotFound
 from kiln.metadata.database import Database
 from kiln.metadata.tables import LogLineRow, MetricValueRow, TrainingJobHostRow, TrainingJobRow
+from kiln.metadata.training_jobs import TRAINING_JOBS
 from kiln.records import LogLine, MetricValue
 
 __all__ = ["append_host_events", "list_log_lines", "list_metric_values"]
@@ -28,7 +29,7 @@ def _job_id(session: Session, name: str) -> int:
         return known
     job_id = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
     if job_id is None:
-        raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
+        raise TRAINING_JOBS.not_found(name)
     if len(_JOB_IDS) >= _JOB_IDS_KEPT:
         _JOB_IDS.clear()
     _JOB_IDS[key] = int(job_id)

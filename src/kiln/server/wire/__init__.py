@@ -30,7 +30,7 @@ signature is accepted, whatever the key (local development).
 """
 
 from kiln.server.wire._base import Handler, WireCall, WireService
-from kiln.server.wire.dispatch import WireDispatcher
+from kiln.server.wire.dispatch import WireDispatcher, is_aws_request
 from kiln.server.wire.services import wire_services
 
-__all__ = ["Handler", "WireCall", "WireDispatcher", "WireService", "wire_services"]
+__all__ = ["Handler", "WireCall", "WireDispatcher", "WireService", "is_aws_request", "wire_services"]

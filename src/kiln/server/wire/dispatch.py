@@ -24,7 +24,7 @@ from kiln.server.wire._base import WireCall, WireService
 from kiln.server.wire.protocols import Protocol, error_response, kiln_error_response
 from kiln.server.wire.sigv4 import Credential, MalformedSignature, read_credential, signature_matches
 
-__all__ = ["MAX_BODY_BYTES", "WireDispatcher"]
+__all__ = ["MAX_BODY_BYTES", "WireDispatcher", "is_aws_request"]
 
 log = logging.getLogger("kiln.server.wire")
 
@@ -115,6 +115,19 @@ async def _read_body(receive: Receive) -> bytes | None:
     return b"".join(chunks)
 
 
+def is_aws_request(scope: Scope) -> bool:
+    """Whether a request speaks an AWS protocol (signed SigV4, presigned, or an X-Amz-Target):
+    the wire authenticates those itself, so the server's AuthGuard leaves them to it."""
+    if scope["type"] != "http":
+        return False
+    if b"X-Amz-Credential=" in scope["query_string"]:
+        return True
+    for key, value in scope["headers"]:
+        if (key == b"authorization" and value.startswith(b"AWS4-")) or key == b"x-amz-target":
+            return True
+    return False
+
+
 class WireDispatcher:
     """ASGI: AWS requests to ``services`` (authenticated when ``auth``), the rest to ``app``."""
 
@@ -139,13 +152,7 @@ class WireDispatcher:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        aws = b"X-Amz-Credential=" in scope["query_string"]
-        if not aws:
-            for key, value in scope["headers"]:
-                if (key == b"authorization" and value.startswith(b"AWS4-")) or key == b"x-amz-target":
-                    aws = True
-                    break
-        if not aws:  # Kiln's own API, console and runtime path: one header scan, nothing more
+        if not is_aws_request(scope):  # Kiln's own API, console and runtime path: one header scan
             await self.app(scope, receive, send)
             return
         await self._serve(scope, receive, send)
