@@ -17,11 +17,13 @@ from kiln.codecs.content_types import (
     TENSOR_PROTO,
     canonical_content_type,
 )
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES
 from kiln.errors import UnsupportedMediaType
 
 __all__ = ["decode", "encode"]
 
-_DECODERS: dict[str, Callable[[bytes], Any]] = {
+# Each takes the body and, as ``max_bytes``, how much it may decode to (see ``kiln.codecs.limits``).
+_DECODERS: dict[str, Callable[..., Any]] = {
     JSON: json_codec.decode,
     JSONLINES: jsonlines_codec.decode,
     CSV: csv_codec.decode,
@@ -40,13 +42,14 @@ _ENCODERS: dict[str, Callable[[Any], bytes]] = {
 }
 
 
-def decode(body: bytes, content_type: str) -> Any:
+def decode(body: bytes, content_type: str, *, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> Any:
     """The object that ``body`` holds in the format named by ``content_type``.
 
     JSON gives lists and dicts, JSON Lines a list of them, CSV a 2-D float64 array, NPY and TensorProto
     an array, NPZ a dict of arrays (the array itself when there is only one). Parameters such as
-    ``; charset=utf-8`` are ignored. A body that does not parse raises ``ValidationError``; a content
-    type with no decoder raises ``UnsupportedMediaType``.
+    ``; charset=utf-8`` are ignored. A body that does not parse raises ``ValidationError``; one that
+    would decode to more than ``max_decoded_bytes`` raises ``PayloadTooLarge`` before allocating it; a
+    content type with no decoder raises ``UnsupportedMediaType``.
     """
     decoder = _DECODERS.get(canonical_content_type(content_type))
     if decoder is None:
@@ -54,7 +57,7 @@ def decode(body: bytes, content_type: str) -> Any:
             f"Cannot read a request body of content type {content_type!r}; "
             f"send one of: {', '.join(SUPPORTED_REQUEST_TYPES)}."
         )
-    return decoder(body)
+    return decoder(body, max_bytes=max_decoded_bytes)
 
 
 def encode(obj: Any, content_type: str) -> bytes:

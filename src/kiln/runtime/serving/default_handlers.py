@@ -23,7 +23,10 @@ from typing import Any
 import numpy as np
 
 from kiln import codecs
-from kiln.errors import UserError, ValidationError
+from kiln.codecs._arrays import as_numpy
+from kiln.codecs.content_types import NPY, NPZ, TENSOR_PROTO
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES, PAYLOAD_LIMIT_BYTES
+from kiln.errors import PayloadTooLarge, UserError, ValidationError
 
 __all__ = [
     "ModelLoadError",
@@ -33,11 +36,13 @@ __all__ = [
     "limit_torch_threads",
     "load_default_model",
     "model_framework",
+    "response_too_large",
     "tensor_converter",
 ]
 
 TORCH_SUFFIXES = (".pt", ".pth")
 SKLEARN_SUFFIXES = (".joblib", ".pkl")
+_BINARY_TYPES = frozenset({NPY, NPZ, TENSOR_PROTO})  # raw values: at least nbytes on the wire
 _MAX_REASON_CHARS = 400  # error messages travel in HTTP bodies and one-line failure reasons
 _USAGE = (
     "put a TorchScript model.pt (torch.jit.save(torch.jit.script(net), 'model.pt')) or a joblib "
@@ -126,13 +131,15 @@ def _load_torch(path: Path) -> Any:
     return model.eval()
 
 
-def decode_default(body: bytes, content_type: str, for_torch: bool) -> tuple[Any, bool]:
+def decode_default(
+    body: bytes, content_type: str, for_torch: bool, max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
+) -> tuple[Any, bool]:
     """The default ``input_fn``: ``(model input, whether the body was TF Serving-shaped)``.
 
     The input comes back as an ndarray (float32 for torch, as scikit-learn expects otherwise) so
     that same-shaped requests can be stacked into one batch.
     """
-    obj = codecs.decode(body, content_type)
+    obj = codecs.decode(body, content_type, max_decoded_bytes=max_decoded_bytes)
     tfs = isinstance(obj, dict) and ("instances" in obj or "inputs" in obj)
     data = codecs.tfs_instances(obj)
     if isinstance(data, dict):
@@ -150,11 +157,29 @@ def decode_default(body: bytes, content_type: str, for_torch: bool) -> tuple[Any
         ) from e
 
 
-def encode_default(prediction: Any, response_type: str, tfs: bool) -> bytes:
-    """The default ``output_fn``: ``prediction`` in ``response_type``, TF Serving-shaped if asked so."""
+def encode_default(
+    prediction: Any, response_type: str, tfs: bool, max_bytes: int = PAYLOAD_LIMIT_BYTES
+) -> bytes:
+    """The default ``output_fn``: ``prediction`` in ``response_type``, TF Serving-shaped if asked so.
+
+    An array whose encoding cannot fit ``max_bytes`` is refused before it is encoded: writing 600 MB
+    of JSON takes the model's thread for most of a minute, and the answer would be refused anyway.
+    """
+    array = as_numpy(prediction)
+    if array is not None:
+        fewest = array.nbytes if response_type in _BINARY_TYPES else 2 * array.size - 1  # "1," per value
+        if fewest > max_bytes:
+            raise response_too_large(f"at least {fewest:,}", max_bytes)
     if tfs and response_type == codecs.canonical_content_type("application/json"):
         return codecs.encode(codecs.tfs_response(prediction), response_type)
     return codecs.encode(prediction, response_type)
+
+
+def response_too_large(size: str, max_bytes: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The model's response is {size} bytes, over the {max_bytes:,}-byte limit of InvokeEndpoint "
+        "responses (SAGEMAKER_MAX_PAYLOAD_IN_MB); send fewer records per request, or return less."
+    )
 
 
 def model_framework(model: Any) -> str:

@@ -28,6 +28,7 @@ from kiln.runtime.serving.default_handlers import (
     encode_default,
     load_default_model,
     model_framework,
+    response_too_large,
     tensor_converter,
 )
 from kiln.runtime.serving.invocation import InferenceContext, Invocation, Reply
@@ -83,7 +84,9 @@ class HandlerChain:
         if self.transform_fn is None and self.output_fn is None:
             inv.response_type = codecs.negotiate_accept(inv.accept, default=self.settings.default_accept)
         if self.transform_fn is None and self.input_fn is None:
-            inv.data, inv.tfs = decode_default(inv.body, inv.content_type, self.framework == "pytorch")
+            inv.data, inv.tfs = decode_default(
+                inv.body, inv.content_type, self.framework == "pytorch", self.settings.max_decoded_bytes
+            )
 
     def decode(self, inv: Invocation) -> None:
         """Run the user's ``input_fn`` (worker thread; only called when the module defines one)."""
@@ -99,17 +102,29 @@ class HandlerChain:
         return self.default_predict(data)
 
     def encode(self, inv: Invocation, prediction: Any) -> Reply:
+        limit = self.settings.max_response_bytes
         if self.output_fn is None:
-            return Reply(200, encode_default(prediction, inv.response_type, inv.tfs), inv.response_type)
-        return _as_reply(self.output_fn(prediction, inv.accept, context=inv.context), inv.accept, "output_fn")
+            body = encode_default(prediction, inv.response_type, inv.tfs, limit)
+            return _within(Reply(200, body, inv.response_type), limit)
+        reply = _as_reply(
+            self.output_fn(prediction, inv.accept, context=inv.context), inv.accept, "output_fn"
+        )
+        return _within(reply, limit)
 
     def transform(self, inv: Invocation) -> Reply:
         assert self.transform_fn is not None
         result = self.transform_fn(self.model, inv.body, inv.content_type, inv.accept, context=inv.context)
-        return _as_reply(result, inv.accept, "transform_fn")
+        return _within(_as_reply(result, inv.accept, "transform_fn"), self.settings.max_response_bytes)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "framework": self.framework, "batchable": self.batchable}
+
+
+def _within(reply: Reply, limit: int) -> Reply:
+    """``reply``, unless its body is over the response limit (then the error raised says so)."""
+    if len(reply.body) > limit:
+        raise response_too_large(f"{len(reply.body):,}", limit)
+    return reply
 
 
 def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerChain:
