@@ -107,6 +107,9 @@ def start_local_server(settings: Settings) -> str:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            running = find_local_server(settings)
+            if running is not None:
+                return running  # another program started this home's server first: use it
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
             raise ServerUnavailable(
                 f"the Kiln server exited at start (code {process.returncode}); {log_path} says: "

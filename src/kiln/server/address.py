@@ -11,6 +11,7 @@ clients that knew the old address look.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.config import Settings
-from kiln.errors import ValidationError
+from kiln.errors import Conflict, ValidationError
 
-__all__ = ["Listener", "listen", "remember_address"]
+__all__ = ["Listener", "hold_home", "listen", "remember_address"]
 
 log = logging.getLogger("kiln.server")
 
@@ -35,6 +36,26 @@ class Listener:
     sock: socket.socket
     port: int
     previous_port: int | None = None  # set when the remembered port was taken and a new one was chosen
+
+
+def hold_home(settings: Settings) -> int:
+    """Become the one server of this KILN_HOME, or refuse to start; returns the lock's descriptor.
+
+    Two servers on one home would both supervise the same jobs and fight over its address. The
+    lock is released by the kernel when the process ends, however it ends (kill -9 included), so a
+    crashed server never blocks its successor. Keep the descriptor open for the server's life.
+    """
+    path = settings.home / "server.pid.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # not inherited by children (O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise Conflict(
+            f"another Kiln server already runs for {settings.home} (see {settings.server_record_path}); "
+            "use it, or stop it first with `kiln server stop`"
+        ) from None
+    return fd
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -19,7 +19,7 @@ from kiln.config import Settings
 from kiln.errors import ValidationError
 from kiln.executors import resolve_executor
 from kiln.metadata import Database
-from kiln.server.address import listen, remember_address
+from kiln.server.address import hold_home, listen, remember_address
 from kiln.server.app import create_app
 from kiln.server.supervisor import Supervisor
 
@@ -74,6 +74,7 @@ def serve(settings: Settings) -> None:
             "token is set; set KILN_API_TOKEN (or --token) first, or listen on 127.0.0.1"
         )
     settings.home.mkdir(parents=True, exist_ok=True)
+    home_lock = hold_home(settings)  # one server per KILN_HOME, before touching its state
     db = Database(settings.database_url)
     db.migrate()
     store = resolve_store(settings.artifact_url)
@@ -119,3 +120,4 @@ def serve(settings: Settings) -> None:
         if current is not None and current.get("pid") == os.getpid():
             settings.server_record_path.unlink(missing_ok=True)
         db.dispose()
+        os.close(home_lock)
