@@ -195,7 +195,7 @@ def chaos_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 
 def test_twenty_kill_9s_lose_and_duplicate_nothing(
-    chaos_home: Path, tmp_path: Path, write_script: Any
+    chaos_home: Path, tmp_path: Path, write_script: Any, record_property: Any
 ) -> None:
     rng = random.Random(16)
     server = start_server(chaos_home)
@@ -253,6 +253,10 @@ def test_twenty_kill_9s_lose_and_duplicate_nothing(
             interval=0.5,
         )
         names = sorted(j["TrainingJobName"] for j in session.client.list_training_jobs(limit=1000))
+        record_property("kills_survived", len(kills))  # the figures, in CI's junit report too
+        record_property("training_jobs", len(names))
+        record_property("requests_sent", load.sent)
+        record_property("requests_failed", len(load.failed))
         print(
             f"\nchaos: {len(kills)} kills survived in {loop_seconds:.0f} s; {len(names)} training jobs "
             f"({JOBS} submitted, {len(KINDS)} trials); {load.sent} requests sent, {len(load.failed)} failed"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -234,3 +235,31 @@ def test_a_refused_call_is_retried_until_the_time_is_up(tmp_path: Path) -> None:
     with pytest.raises(ServerUnavailable, match=r"for 1 s"):
         client.describe_training_job("anything")
     assert 1.0 <= time.monotonic() - started < 5.0
+
+
+def test_kiln_server_start_daemon_says_when_its_previous_port_was_taken(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    port = squatter.getsockname()[1]
+    (home / "server-address.json").write_text(json.dumps({"host": "127.0.0.1", "port": port}))
+    env = {k: v for k, v in os.environ.items() if k not in ("KILN_URL", "KILN_API_TOKEN")}
+    env["KILN_HOME"] = str(home)
+    try:
+        started = subprocess.run(
+            [sys.executable, "-m", "kiln", "server", "start", "--daemon"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert started.returncode == 0, started.stderr
+        assert f"its previous address http://127.0.0.1:{port} was taken" in started.stderr
+        assert f":{port}" not in started.stdout
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "kiln", "server", "stop"], env=env, capture_output=True, timeout=60
+        )
+        squatter.close()
