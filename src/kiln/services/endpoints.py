@@ -8,6 +8,7 @@ request fails during the swap; a dead instance is replaced while its siblings ke
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -43,6 +44,8 @@ from kiln.services.endpoint_instances import (
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
 from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
+
+log = logging.getLogger("kiln.services.endpoints")
 
 __all__ = ["EndpointService"]
 
@@ -458,6 +461,18 @@ class EndpointService:
         the next supervision pass."""
         for endpoint in hosting.list_endpoints(self.db, limit=10_000):
             self._publish(endpoint)
+            if endpoint.status is EndpointStatus.CREATING:
+                # The server that was creating it died: its thread is gone, so nothing would ever
+                # finish the job and the endpoint would stay Creating forever.
+                config = hosting.get_endpoint_config(self.db, endpoint.config_name)
+                self._in_background(endpoint.name, self._resume_creation, endpoint, config)
+
+    def _resume_creation(self, endpoint: Endpoint, config: EndpointConfigRecord) -> None:
+        """Stop the instances a killed server was starting (none ever served this endpoint), then
+        create them again, as ``create_endpoint`` would have."""
+        log.warning("resuming the creation of endpoint %s, interrupted by a server restart", endpoint.name)
+        self._stop_instances(list(endpoint.instances), drain=False)
+        self._bring_up(endpoint.name, config)
 
     def supervise_once(self) -> None:
         for endpoint in hosting.list_endpoints(self.db, limit=10_000):
