@@ -72,3 +72,72 @@ def test_an_endpoint_interrupted_while_creating_is_created_after_the_restart(tmp
         session.close()
     finally:
         server.stop()
+
+
+QUICK = SLOW_TO_LOAD.replace(
+    "time.sleep(3)  # the endpoint is Creating for at least this long", "pass"
+).replace("return 3", "return 2")
+
+
+def _upload(session: kiln.Session, tmp_path: Path, name: str, source: str) -> str:
+    code = tmp_path / name / "code"
+    code.mkdir(parents=True)
+    (code / "inference.py").write_text(source)
+    with tarfile.open(tmp_path / f"{name}.tar.gz", "w:gz") as archive:
+        archive.add(code, arcname="code")
+    return session.upload_data(tmp_path / f"{name}.tar.gz", key_prefix=name)
+
+
+def test_an_update_interrupted_by_a_kill_is_rolled_back_and_the_old_config_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    server = start_server(home)
+    session = server.session()
+    predictor = kiln.Model(_upload(session, tmp_path, "quick", QUICK), sagemaker_session=session).deploy(
+        1,
+        "local",
+        endpoint_name="interrupted-update",
+        serializer=JSONSerializer(),
+        deserializer=JSONDeserializer(),
+    )
+    slow = kiln.Model(
+        _upload(session, tmp_path, "slow", SLOW_TO_LOAD), sagemaker_session=session, name="slow-model"
+    )
+    slow.create()
+    session.client.create_endpoint_config(
+        {
+            "EndpointConfigName": "slow-config",
+            "ProductionVariants": [
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "slow-model",
+                    "InitialInstanceCount": 1,
+                    "InstanceType": "local",
+                }
+            ],
+        }
+    )
+    session.client.update_endpoint("interrupted-update", "slow-config")
+    wait_until(lambda: len(_instances(home)) == 2, timeout=30)  # the new config's instance is loading
+    assert session.client.describe_endpoint("interrupted-update")["EndpointStatus"] == "Updating"
+    server.stop(signal.SIGKILL)
+
+    server = start_server(home)
+    try:
+        session = server.session()
+        predictor.sagemaker_session = session
+        wait_until(
+            lambda: session.client.describe_endpoint("interrupted-update")["EndpointStatus"] == "InService",
+            timeout=60,
+        )
+        described = session.client.describe_endpoint("interrupted-update")
+        assert "Update interrupted" in described.get("FailureReason", "")
+        assert described["EndpointConfigName"] == "interrupted-update"  # the old config serves
+        assert predictor.predict([1, 2]) == [2, 4]
+        wait_until(lambda: len(_instances(home)) == 1, timeout=20)  # the half-started instance is gone
+        assert session.client.call("GET", "/limits")["Capacity"]["ActiveReservations"] == 1
+        predictor.delete_endpoint()
+        session.close()
+    finally:
+        server.stop()

@@ -466,6 +466,43 @@ class EndpointService:
                 # finish the job and the endpoint would stay Creating forever.
                 config = hosting.get_endpoint_config(self.db, endpoint.config_name)
                 self._in_background(endpoint.name, self._resume_creation, endpoint, config)
+            elif endpoint.status is EndpointStatus.UPDATING or any(
+                i.state.is_live()
+                and (i.config_name != endpoint.config_name or i.state is not InstanceState.SERVING)
+                for i in endpoint.instances
+            ):
+                self._in_background(endpoint.name, self._tidy_interrupted_change, endpoint)
+
+    def _tidy_interrupted_change(self, endpoint: Endpoint) -> None:
+        """Finish what a killed server left half done: an update (rolled back: the old config never
+        stopped serving), a replacement instance that was starting, old instances being drained."""
+        name = endpoint.name
+        log.warning("tidying endpoint %s after a server restart interrupted a change", name)
+        half_done = [
+            i
+            for i in endpoint.instances
+            if i.state.is_live()
+            and (i.config_name != endpoint.config_name or i.state is not InstanceState.SERVING)
+        ]
+        self._stop_instances(half_done, drain=False)
+        if self.scheduler is not None:  # the capacity an interrupted update reserved for its config
+            kept = f"endpoint/{name}/{endpoint.config_name}/"
+            for reservation in self.scheduler.live():
+                if reservation.owner.startswith(f"endpoint/{name}/") and not reservation.owner.startswith(
+                    kept
+                ):
+                    self.scheduler.release(reservation.owner)
+        if endpoint.status is EndpointStatus.UPDATING:
+            hosting.update_endpoint(
+                self.db,
+                name,
+                utcnow(),
+                status=EndpointStatus.IN_SERVICE,
+                failure_reason="Update interrupted: the Kiln server restarted while it ran; the previous "
+                "configuration kept serving. Update the endpoint again.",
+            )
+        self._publish(hosting.get_endpoint(self.db, name))
+        self._resize(name)  # instances stopped here that the endpoint's counts still want
 
     def _resume_creation(self, endpoint: Endpoint, config: EndpointConfigRecord) -> None:
         """Stop the instances a killed server was starting (none ever served this endpoint), then
