@@ -12,9 +12,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
+    "HOST_JOB_KINDS",
     "CapacityUse",
     "HostState",
     "InstanceGrant",
+    "JobStatus",
     "LogLine",
     "MetricValue",
     "Reservation",
@@ -25,6 +27,8 @@ __all__ = [
     "TrainingJobHost",
     "TrainingJobStatus",
     "from_epoch",
+    "host_job_resources",
+    "processing_job_arn",
     "utcnow",
 ]
 
@@ -38,7 +42,9 @@ def from_epoch(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, timezone.utc)
 
 
-class TrainingJobStatus(str, enum.Enum):
+class JobStatus(str, enum.Enum):
+    """The primary status of every SageMaker job: training, tuning (and transform, processing)."""
+
     IN_PROGRESS = "InProgress"
     COMPLETED = "Completed"
     FAILED = "Failed"
@@ -46,7 +52,11 @@ class TrainingJobStatus(str, enum.Enum):
     STOPPED = "Stopped"
 
     def is_terminal(self) -> bool:
-        return self in (TrainingJobStatus.COMPLETED, TrainingJobStatus.FAILED, TrainingJobStatus.STOPPED)
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
+
+
+# SageMaker names the same five statuses per resource; the names stay so records read like its API.
+TrainingJobStatus = JobStatus
 
 
 class SecondaryStatus(str, enum.Enum):
@@ -139,9 +149,25 @@ class TrainingJobHost:
     last_heartbeat: datetime | None
 
 
+HOST_JOB_KINDS = ("training", "processing")
+
+
+def processing_job_arn(name: str) -> str:
+    """Kiln's ARN of a processing job (the AWS wire rewrites it into the caller's region and account)."""
+    return f"arn:kiln:sagemaker:local:000000000000:processing-job/{name}"
+
+
+def host_job_resources(spec: dict[str, Any]) -> dict[str, Any]:
+    """The instances a host job asks for, whichever request it is (training or processing)."""
+    cluster = (spec.get("ProcessingResources") or {}).get("ClusterConfig")
+    return dict(cluster if cluster is not None else spec.get("ResourceConfig") or {})
+
+
 @dataclass(frozen=True)
 class TrainingJob:
-    """One training job, as described to users (SageMaker's DescribeTrainingJob fields, less ARNs)."""
+    """One host job: a training job (SageMaker's DescribeTrainingJob fields, less ARNs) or, with
+    ``kind`` "processing", a processing job (``spec`` is then its CreateProcessingJob request). Both
+    run on training hosts and share one lifecycle (``services/host_jobs.py``)."""
 
     name: str
     status: TrainingJobStatus
@@ -164,10 +190,17 @@ class TrainingJob:
     priority: int = 0  # queue order among waiting jobs: higher first, then first come first served
     price_per_hour: float | None = None  # the instance type's reference price when it was submitted
     capacity_warnings: tuple[str, ...] = ()  # e.g. the type was scaled down to fit this machine
+    kind: str = "training"  # or "processing" (HOST_JOB_KINDS)
+    exit_message: str | None = None  # a processing job's /opt/ml/output/message (its ExitMessage)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """InstanceType / InstanceCount: ResourceConfig, or a processing job's ClusterConfig."""
+        return host_job_resources(self.spec)
 
     @property
     def instance_count(self) -> int:
-        return int(self.spec.get("ResourceConfig", {}).get("InstanceCount", 1))
+        return int(self.resources.get("InstanceCount", 1))
 
     @property
     def max_retry_attempts(self) -> int:
@@ -182,7 +215,7 @@ class TrainingJob:
 
     @property
     def instance_type(self) -> str:
-        return str(self.spec.get("ResourceConfig", {}).get("InstanceType", "local"))
+        return str(self.resources.get("InstanceType", "local"))
 
     def training_seconds(self, now: datetime) -> int:
         if self.training_start_time is None:
@@ -192,6 +225,17 @@ class TrainingJob:
 
 
 # -- hosting ------------------------------------------------------------------------------------------
+
+__all__ += [
+    "Endpoint",
+    "EndpointConfigRecord",
+    "EndpointInstance",
+    "EndpointRoutes",
+    "EndpointStatus",
+    "InstanceState",
+    "ModelRecord",
+    "VariantRoute",
+]
 
 
 class EndpointStatus(str, enum.Enum):
@@ -277,7 +321,7 @@ class EndpointRoutes:
     variants: tuple[VariantRoute, ...] = field(default=())
 
     def accepts_invocations(self) -> bool:
-        return self.status in ("InService", "Updating")
+        return EndpointStatus(self.status).accepts_invocations()
 
 
 # -- hyperparameter tuning ----------------------------------------------------------------------------
@@ -285,15 +329,7 @@ class EndpointRoutes:
 __all__ += ["ObjectiveStatus", "TuningJob", "TuningJobStatus", "TuningTrial"]
 
 
-class TuningJobStatus(str, enum.Enum):
-    IN_PROGRESS = "InProgress"
-    COMPLETED = "Completed"
-    FAILED = "Failed"
-    STOPPING = "Stopping"
-    STOPPED = "Stopped"
-
-    def is_terminal(self) -> bool:
-        return self in (TuningJobStatus.COMPLETED, TuningJobStatus.FAILED, TuningJobStatus.STOPPED)
+TuningJobStatus = JobStatus  # SageMaker's HyperParameterTuningJobStatus: the same five
 
 
 class ObjectiveStatus(str, enum.Enum):
@@ -347,6 +383,7 @@ class CapacityUse(str, enum.Enum):
     TRAINING = "training"
     ENDPOINT = "endpoint"
     TUNING = "tuning"  # the training jobs of hyperparameter tuning jobs
+    PROCESSING = "processing"
 
     @property
     def usage_name(self) -> str:
@@ -358,6 +395,7 @@ _USAGE_NAMES = {
     CapacityUse.TRAINING: "training job usage",
     CapacityUse.ENDPOINT: "endpoint usage",
     CapacityUse.TUNING: "tuning job usage",
+    CapacityUse.PROCESSING: "processing job usage",
 }
 
 
@@ -413,3 +451,46 @@ class Reservation:
         start = max(self.started_at, since)
         end = min(self.ended_at or now, now)
         return max(0.0, (end - start).total_seconds()) * self.instance_count
+
+
+# -- access keys: the AWS wire's credentials ------------------------------------------------------------
+
+__all__ += ["AccessKey", "AccessKeyStatus"]
+
+
+class AccessKeyStatus(str, enum.Enum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"  # revoked: requests signed with it are refused
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An access key for the AWS wire (``kiln keys create``); the secret never leaves the service."""
+
+    access_key_id: str
+    name: str
+    status: AccessKeyStatus
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+# -- endpoint metrics (CloudWatch's AWS/SageMaker endpoint metrics, per variant) ----------------------
+
+__all__ += ["EndpointMetricPeriod"]
+
+
+@dataclass(frozen=True)
+class EndpointMetricPeriod:
+    """A variant's invocations in one period: counts, and latency histograms (``latency_histogram``)."""
+
+    endpoint: str
+    variant: str
+    start: int  # epoch seconds
+    invocations: int
+    errors_4xx: int
+    errors_5xx: int
+    instances: int  # the variant's instances in service (the most seen in the period)
+    model_latency: dict[int, int]  # bucket index → requests
+    overhead_latency: dict[int, int]
+    model_latency_sum_us: float
+    overhead_latency_sum_us: float

@@ -92,7 +92,7 @@ def test_fifty_jobs_from_ten_processes_are_all_accounted_for(tmp_path: Path, wri
                 assert refusal["name"] == "many-shared-name"
                 assert (
                     refusal["message"]
-                    == "Training job 'many-shared-name' already exists; choose another job name."
+                    == "Training job 'many-shared-name' already exists; choose another TrainingJobName."
                 )
             else:
                 assert refusal["refused"] == "ResourceLimitExceeded", refusal

@@ -309,6 +309,28 @@ def test_a_usage_mistake_shows_clicks_usage_and_error_not_a_traceback(server: Ru
     assert "Error: Missing argument" in result.stderr
 
 
+def test_an_unknown_option_is_a_usage_error_exit_2(server: RunningServer) -> None:
+    result = kiln("jobs", "list", "--bogus", env=server.env())
+
+    assert result.returncode == 2, result.stderr
+    assert "No such option: --bogus" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_server_is_an_internal_error_exit_3_not_a_usage_error(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    env = server.env()
+    env["KILN_URL"] = "http://127.0.0.1:9"  # discard: nothing listens
+    env["KILN_HOME"] = str(tmp_path / "home")
+
+    result = kiln("jobs", "list", env=env)
+
+    assert result.returncode == 3, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: ")
+    assert "127.0.0.1:9" in result.stderr
+
+
 def test_a_failing_script_makes_train_follow_exit_1_with_the_reason(
     server: RunningServer, project: Path
 ) -> None:

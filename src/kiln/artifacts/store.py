@@ -13,9 +13,10 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -29,6 +30,7 @@ __all__ = ["TEMP_PREFIX", "ArtifactInfo", "ArtifactStore"]
 _STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk, or the owner's quota, is full
 TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
 COPY_CHUNK_BYTES = 1 << 20
+COPY_RANGE_BYTES = 1 << 30  # per copy_file_range call; the kernel copies less when the file ends
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class ArtifactInfo:
     uri: str
     size: int
     is_dir: bool
+    # When the object was last written, and a stamp that changes whenever its content may have
+    # (local: inode, mtime and size; S3: the backend's ETag): what caches of its digests check.
+    modified: datetime | None = field(default=None, compare=False)
+    version: str = field(default="", compare=False)
 
 
 def _is_local(uri: str) -> bool:
@@ -54,10 +60,17 @@ def local_path_of(uri: str) -> Path:
 
 
 class ArtifactStore:
-    """Objects addressed by URI under one root URL (``file:///…`` or ``s3://bucket[/prefix]``)."""
+    """Objects addressed by URI under one root URL (``file:///…`` or ``s3://bucket[/prefix]``).
 
-    def __init__(self, root_url: str) -> None:
+    Every operation accepts the URIs a SageMaker user writes: with a local store, ``s3://<bucket>/<key>``
+    is the store's ``<bucket>/<key>`` (the folder ``<root>/<bucket>/<key>``), the same mapping the S3
+    wire API serves. ``resolve_uri`` is the one confinement rule for every URI a request names.
+    """
+
+    def __init__(self, root_url: str, allowed_roots: tuple[Path, ...] = ()) -> None:
         self.root_url = root_url.rstrip("/")
+        # Server folders the operator lets requests name with file:// (config.toml's allowed_roots).
+        self.allowed_roots = tuple(Path(os.path.realpath(root)) for root in allowed_roots)
         scheme = urlparse(self.root_url).scheme or "file"
         if scheme not in ("file", "s3", "memory", "gs", "az", "abfs"):
             raise ValidationError(
@@ -88,13 +101,98 @@ class ArtifactStore:
         base = self.bucket_uri(bucket)
         return f"{base}/{key}" if key else base
 
+    # -- confinement --------------------------------------------------------------------------------
+
+    def resolve_uri(self, uri: str, *, field: str = "artifact URI", anywhere: bool = False) -> str:
+        """The URI fsspec opens for ``uri``, or ``ValidationError`` if a request may not name it.
+
+        The rule, the same for the artifact API, job and model submissions and the runtimes:
+
+        - a ``..`` segment is refused everywhere;
+        - ``s3://<bucket>/<key>`` is the store's ``<bucket>/<key>`` (an S3 store: that object itself);
+        - a ``file://`` URI or absolute path must lie inside the store's folder or an allowed root
+          (symlinks resolved), unless ``anywhere`` (SageMaker local mode's output_path, auth off);
+        - any other scheme is refused unless it is the store's own.
+
+        The refusal never depends on whether the path exists, so it answers no question about the
+        server's disk.
+        """
+        cleaned = uri.strip()
+        if not cleaned:
+            raise self._refused(field, uri, "it is empty")
+        scheme, sep, rest = cleaned.partition("://")
+        if not sep:
+            scheme, rest = "file", cleaned
+        if ".." in rest.split("/"):
+            raise self._refused(field, uri, "it contains '..'", dotdot=True)
+        if scheme == "s3" and self.scheme == "file":
+            bucket = rest.split("/", 1)[0]
+            if not bucket or bucket.startswith("."):
+                raise self._refused(field, uri, f"{bucket!r} is not a bucket name")
+            physical = f"{self.root_url}/{rest.rstrip('/')}"
+            if not anywhere and not self._allows_path(str(local_path_of(physical))):
+                raise self._refused(field, uri, "a symbolic link in the store leads out of it")
+            return physical
+        if scheme == "file":
+            path = rest if sep else cleaned
+            if not path.startswith("/"):
+                raise self._refused(field, uri, "a local path must be absolute")
+            if anywhere or self._allows_path(path):
+                return f"file://{path}"
+            raise self._refused(field, uri)
+        if scheme == self.scheme:
+            return cleaned
+        raise self._refused(field, uri)
+
+    def _allows_path(self, path: str) -> bool:
+        real = Path(os.path.realpath(path))
+        roots = list(self.allowed_roots)
+        if self.scheme == "file":
+            roots.append(Path(os.path.realpath(local_path_of(self.root_url))))
+        return any(real == root or root in real.parents for root in roots)
+
+    def _refused(self, field: str, uri: str, reason: str = "", *, dotdot: bool = False) -> ValidationError:
+        where = f"s3://{self.default_bucket()}/<key>" if self.scheme == "file" else f"{self.root_url}/<key>"
+        problem = "is outside this server's artifact store" + (f" ({reason})" if reason else "")
+        if dotdot:
+            problem = "may not contain '..'"
+        return ValidationError(
+            f"{field} {uri!r} {problem}; name an object of the store, e.g. {where}, or a folder the "
+            "operator lists in allowed_roots of the server's config.toml"
+        )
+
+    def from_s3_uri(self, uri: str) -> str:
+        """Where ``s3://<bucket>/<key>`` (as Kiln's S3 serves it) lives in this store.
+
+        SageMaker requests name data by ``s3://`` URIs; on a folder store the bucket is a folder of
+        the root, on an S3 store the default bucket is the root. Other URIs are returned unchanged.
+        """
+        if not uri.startswith("s3://"):
+            return uri
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        base = self.bucket_uri(bucket)
+        return f"{base}/{key}" if key else base
+
+    def to_s3_uri(self, uri: str) -> str:
+        """The ``s3://<bucket>/<key>`` that Kiln's S3 serves the store URI ``uri`` as (or ``uri``)."""
+        if self.scheme == "file":
+            root = self.root_url + "/"
+            if not uri.startswith(root):
+                return uri
+            return f"s3://{uri[len(root) :]}"
+        default = self.bucket_uri()
+        if uri == default or uri.startswith(default + "/"):
+            return f"s3://{self.default_bucket()}{uri[len(default) :]}"
+        return uri
+
     # -- access -------------------------------------------------------------------------------------
 
     @contextmanager
     def _fs(self, uri: str) -> Iterator[tuple[Any, str]]:
         """The filesystem and path of ``uri``, with its errors mapped to Kiln's."""
+        physical = self.resolve_uri(uri, anywhere=True)
         try:
-            fs, path = fsspec.core.url_to_fs(uri)
+            fs, path = fsspec.core.url_to_fs(physical)
         except (ImportError, ValueError) as e:
             raise ValidationError(f"cannot open artifact URI {uri!r}: {e}") from e
         try:
@@ -119,19 +217,29 @@ class ArtifactStore:
                 raise FileNotFoundError(path)
             protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
             if fs.isfile(path):
-                return [ArtifactInfo(uri, int(fs.size(path)), False)]
+                return [_info_of(uri, fs.info(path))]
             if recursive:
                 entries = fs.find(path, detail=True)
             else:
                 entries = {e["name"]: e for e in fs.ls(path, detail=True)}
             found: list[ArtifactInfo] = []
+            base = path.rstrip("/") + "/"
             for name, info in sorted(entries.items()):
-                if posixpath.basename(name).startswith(TEMP_PREFIX):
-                    continue
-                is_dir = info.get("type") == "directory"
-                size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
-                found.append(ArtifactInfo(_child_uri(uri, path, name, protocol), size, is_dir))
+                relative = name[len(base) :] if name.startswith(base) else posixpath.basename(name)
+                if any(part.startswith(TEMP_PREFIX) for part in relative.split("/")):
+                    continue  # half-written, or inside a hidden staging folder
+                found.append(_info_of(_child_uri(uri, path, name, protocol), info))
             return found
+
+    def stat(self, uri: str) -> ArtifactInfo:
+        """The object or folder at ``uri``, with its modification time and version stamp."""
+        with self._fs(uri) as (fs, path):
+            return _info_of(uri, fs.info(path))
+
+    def make_folder(self, uri: str) -> None:
+        """Create the folder ``uri`` (and its parents) if it does not exist."""
+        with self._fs(uri) as (fs, path):
+            fs.makedirs(path, exist_ok=True)
 
     def put_file(self, local: Path, uri: str) -> str:
         """Upload one file to ``uri`` atomically; returns ``uri``."""
@@ -139,7 +247,7 @@ class ArtifactStore:
             return self.put_stream(source, uri)
 
     def put_bytes(self, data: bytes, uri: str) -> str:
-        if _is_local(uri):
+        if _is_local(self.resolve_uri(uri, anywhere=True)):
             return self.put_stream(io.BytesIO(data), uri)
         with self._fs(uri) as (fs, path):
             fs.pipe_file(path, data)
@@ -147,33 +255,71 @@ class ArtifactStore:
 
     def put_stream(self, source: IO[bytes], uri: str) -> str:
         """Copy a readable binary stream to ``uri`` atomically."""
-        if _is_local(uri):
-            target = local_path_of(uri)
-            tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tmp.open("wb") as out:
-                    shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
-                os.replace(tmp, target)
-            except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
-                # A folder already has the object's name, or an object has the name of a folder on
-                # its path: the caller chose a name that is taken, and nothing was changed.
-                raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
-            except OSError as e:
-                if e.errno not in _STORE_FULL:
-                    raise
-                # The half-written copy is removed below and the object keeps its old content.
-                raise InternalError(
-                    f"the artifact store is full ({e.strerror}) writing {uri!r}; nothing was replaced. "
-                    f"Free space under {self.root_url} (or raise its quota) and run the job again."
-                ) from e
-            finally:
-                with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
-                    tmp.unlink()
-            return uri
-        with self._fs(uri) as (fs, path), fs.open(path, "wb") as out:
-            shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+        self.write_stream(source, self.resolve_uri(uri, anywhere=True))
         return uri
+
+    def write_stream(self, source: IO[bytes], uri: str) -> ArtifactInfo:
+        """``put_stream``, returning what was written: on a folder store the stat of the very file
+        renamed into place, so a racing writer's object is never described as this one."""
+        if _is_local(uri):
+            return self._write_local(uri, lambda out: shutil.copyfileobj(source, out, COPY_CHUNK_BYTES))
+        with self._fs(uri) as (fs, path):
+            out = fs.open(path, "wb")
+            try:
+                shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+            except BaseException:
+                # Closing would publish what was copied so far: throw the upload away instead
+                # (s3fs aborts its multipart upload; a file without discard is just never closed).
+                discard = getattr(out, "discard", None)
+                if discard is not None:
+                    discard()
+                raise
+            out.close()
+        return self.stat(uri)  # no rename on S3: the object as it stands right after the upload
+
+    def concatenate(self, uris: list[str], uri: str) -> ArtifactInfo:
+        """Write the objects ``uris``, one after another, to ``uri`` atomically (S3's multipart
+        completion). Local files are joined by the kernel (``copy_file_range``), without a pass
+        through Python."""
+        if _is_local(uri) and all(_is_local(part) for part in uris):
+
+            def join(out: IO[bytes]) -> None:
+                for part in uris:
+                    with local_path_of(part).open("rb") as source:
+                        _copy_file(source, out)
+
+            return self._write_local(uri, join)
+        with _Concatenation(self, uris) as joined:
+            return self.write_stream(io.BufferedReader(joined), uri)
+
+    def _write_local(self, uri: str, fill: Callable[[IO[bytes]], object]) -> ArtifactInfo:
+        """Write a local object beside its final name, then rename it into place."""
+        target = local_path_of(uri)
+        tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as out:
+                fill(out)
+            status = tmp.stat()  # a rename keeps the inode and mtime: this is the object's version
+            os.replace(tmp, target)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+            # A folder already has the object's name, or an object has the name of a folder on
+            # its path: the caller chose a name that is taken, and nothing was changed.
+            raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
+        except OSError as e:
+            if e.errno not in _STORE_FULL:
+                raise
+            # The half-written copy is removed below and the object keeps its old content.
+            raise InternalError(
+                f"the artifact store is full ({e.strerror}) writing {uri!r}; nothing was replaced. "
+                f"Free space under {self.root_url} (or raise its quota) and run the job again."
+            ) from e
+        finally:
+            with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
+                tmp.unlink()
+        return _info_of(
+            uri, {"type": "file", "size": status.st_size, "ino": status.st_ino, "mtime": status.st_mtime}
+        )
 
     def put_tree(self, local_dir: Path, uri: str) -> list[str]:
         """Upload every file under ``local_dir`` to the same relative keys under ``uri``."""
@@ -194,9 +340,10 @@ class ArtifactStore:
 
     def get_file(self, uri: str, local: Path) -> Path:
         local.parent.mkdir(parents=True, exist_ok=True)
-        if _is_local(uri):
+        physical = self.resolve_uri(uri, anywhere=True)
+        if _is_local(physical):
             try:
-                shutil.copyfile(local_path_of(uri), local)
+                shutil.copyfile(local_path_of(physical), local)
             except FileNotFoundError as e:
                 raise NotFound(f"No artifact at {uri!r}; `kiln artifacts ls` lists what is stored.") from e
             return local
@@ -225,6 +372,74 @@ class ArtifactStore:
         with self._fs(uri) as (fs, path):
             if fs.exists(path):
                 fs.rm(path, recursive=True)
+
+
+def _copy_file(source: IO[bytes], out: IO[bytes]) -> None:
+    """All of ``source`` to ``out``: in the kernel where it can, else through a buffer."""
+    out.flush()
+    try:
+        while os.copy_file_range(source.fileno(), out.fileno(), COPY_RANGE_BYTES):
+            pass
+    except (AttributeError, OSError):  # no copy_file_range (macOS), or across filesystems
+        # The kernel moved both files' offsets past what it copied: go on from there.
+        source.seek(os.lseek(source.fileno(), 0, os.SEEK_CUR))
+        out.seek(os.lseek(out.fileno(), 0, os.SEEK_CUR))
+        shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+
+
+class _Concatenation(io.RawIOBase):
+    """The objects ``uris`` read one after another as one stream, one open at a time."""
+
+    def __init__(self, store: ArtifactStore, uris: list[str]) -> None:
+        self._store = store
+        self._uris = iter(uris)
+        self._opened: AbstractContextManager[IO[bytes]] | None = None
+        self._stream: IO[bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        view = memoryview(target).cast("B")
+        while True:
+            if self._stream is None:
+                uri = next(self._uris, None)
+                if uri is None:
+                    return 0
+                self._opened = self._store.open(uri)
+                self._stream = self._opened.__enter__()
+            data = self._stream.read(len(view))
+            if data:
+                view[: len(data)] = data
+                return len(data)
+            self._close_current()
+
+    def _close_current(self) -> None:
+        if self._opened is not None:
+            self._opened.__exit__(None, None, None)
+        self._opened = None
+        self._stream = None
+
+    def close(self) -> None:
+        self._close_current()
+        super().close()
+
+
+def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
+    """An ``ArtifactInfo`` from an fsspec info dict (local and s3fs spell their fields differently)."""
+    is_dir = info.get("type") == "directory"
+    size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
+    modified: datetime | None = None
+    if isinstance(info.get("mtime"), (int, float)):
+        modified = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
+    elif isinstance(info.get("LastModified") or info.get("created"), datetime):  # s3fs, memory
+        modified = (info.get("LastModified") or info["created"]).astimezone(timezone.utc)
+    # "created" only where there is no mtime (fsspec's memory files): a local file's is its ctime,
+    # which the rename into place changes.
+    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified")]
+    if "mtime" not in info:
+        stamp.append(str(info.get("created", "")))
+    return ArtifactInfo(uri, size, is_dir, modified, "/".join([*stamp, str(size)]))
 
 
 def _name_taken(target: Path) -> str:

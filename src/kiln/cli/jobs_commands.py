@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from kiln.cli.output import console, print_json, print_table
+from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 
 app = typer.Typer(help="Training jobs.", no_args_is_help=True)
@@ -28,15 +29,6 @@ def _pairs(values: list[str], what: str) -> dict[str, str]:
     return pairs
 
 
-def _parse_hyperparameter(value: str) -> Any:
-    import json
-
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
-
-
 def train(
     entry_point: str = typer.Argument(..., help="The script to run (relative to --source-dir if given)."),
     source_dir: str = typer.Option(None, "--source-dir", help="Folder packed with the entry point."),
@@ -54,7 +46,7 @@ def train(
     """Run ENTRY_POINT as a training job."""
     from kiln.sdk.estimator import Estimator
 
-    hyperparameters = {k: _parse_hyperparameter(v) for k, v in _pairs(hp, "--hp").items()}
+    hyperparameters = {k: decode_hyperparameter(v) for k, v in _pairs(hp, "--hp").items()}
     channels = _pairs(input_, "--input")
     metrics = [{"Name": k, "Regex": v} for k, v in _pairs(metric, "--metric").items()]
     estimator = Estimator(

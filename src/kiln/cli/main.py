@@ -12,14 +12,20 @@ from kiln.cli import (
     capacity_commands,
     hosting_commands,
     jobs_commands,
+    keys_commands,
+    processing_commands,
     server_commands,
     tuning_commands,
 )
 from kiln.cli.output import print_error
 from kiln.errors import KilnError, UserError
 
+# One meaning per code, so scripts can tell "fix your request" from "retry or report": a user error
+# (the request was wrong) 1, a usage error (the command line itself, click's) 2, an internal error
+# (Kiln failed, or no server could be reached) 3.
 EXIT_USER_ERROR = 1
-EXIT_INTERNAL_ERROR = 2
+EXIT_USAGE_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
 
 # Recent typer releases vendor click as typer._click, so its usage errors and aborts are not click's
 # classes; catch both kinds, or a mistyped option ends in a traceback instead of click's Error: line.
@@ -28,6 +34,7 @@ _USAGE_ERRORS: tuple[type[Exception], ...] = (
     getattr(typer, "TyperException", click.ClickException),
 )
 _ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
+
 
 app = typer.Typer(
     name="kiln",
@@ -49,6 +56,8 @@ app.command("deploy")(hosting_commands.deploy)
 app.add_typer(hosting_commands.models_app, name="models")
 app.add_typer(hosting_commands.endpoints_app, name="endpoints")
 app.command("tune")(tuning_commands.tune)
+app.add_typer(keys_commands.app, name="keys")
+app.add_typer(processing_commands.app, name="processing-jobs")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -67,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
             show()
         else:
             print_error(str(e))
+        # click's UsageError (and typer's copy) carries EXIT_USAGE_ERROR; its other errors, 1.
         sys.exit(int(getattr(e, "exit_code", EXIT_USER_ERROR)))
     except KeyboardInterrupt:
         sys.exit(130)

@@ -15,7 +15,14 @@ from collections.abc import Sequence
 
 from kiln.errors import PayloadTooLarge, ValidationError
 
-__all__ = ["DEFAULT_MAX_DECODED_BYTES", "MAX_JSON_DEPTH", "PAYLOAD_LIMIT_BYTES", "check_array_size"]
+__all__ = [
+    "DEFAULT_MAX_DECODED_BYTES",
+    "MAX_JSON_DEPTH",
+    "PAYLOAD_LIMIT_BYTES",
+    "check_array_size",
+    "configure",
+    "max_decoded_bytes",
+]
 
 PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint's body limit (6 MB)
 # 16 times the payload: float32 CSV or JSON text expands about 2-4×, NPY not at all, a compressed NPZ
@@ -23,6 +30,21 @@ PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker InvokeEndpoint's body limit (
 DECODED_BYTES_PER_PAYLOAD_BYTE = 16
 DEFAULT_MAX_DECODED_BYTES = DECODED_BYTES_PER_PAYLOAD_BYTE * PAYLOAD_LIMIT_BYTES
 MAX_JSON_DEPTH = 1024  # orjson's own limit; Python's json gives up near 1000 with a RecursionError
+
+
+_configured = DEFAULT_MAX_DECODED_BYTES
+
+
+def configure(max_bytes: int) -> None:
+    """Set this process's limit once at startup (an endpoint instance: ``KILN_MAX_DECODED_BYTES``),
+    so that every decoder it runs, Kiln's or a framework adapter's, applies the same one."""
+    global _configured
+    _configured = max_bytes
+
+
+def max_decoded_bytes() -> int:
+    """The limit decoders apply when their caller names none."""
+    return _configured
 
 
 def check_array_size(shape: Sequence[int], itemsize: int, max_bytes: int, what: str) -> None:

@@ -8,8 +8,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiln.errors import Conflict, NotFound
 from kiln.metadata.database import Database
+from kiln.metadata.named import (
+    ResourceKind,
+    delete_named,
+    ensure_unused,
+    find_named,
+    get_named,
+    list_named,
+)
 from kiln.metadata.tables import EndpointConfigRow, EndpointInstanceRow, EndpointRow, ModelRow
 from kiln.records import (
     Endpoint,
@@ -21,6 +28,9 @@ from kiln.records import (
 )
 
 __all__ = [
+    "ENDPOINTS",
+    "ENDPOINT_CONFIGS",
+    "MODELS",
     "delete_endpoint_config",
     "delete_endpoint_row",
     "delete_model",
@@ -39,73 +49,63 @@ __all__ = [
     "update_instance",
 ]
 
+MODELS = ResourceKind("model", "ModelName", "`kiln models list`")
+ENDPOINT_CONFIGS = ResourceKind(
+    "endpoint configuration", "EndpointConfigName", "GET /api/v1/endpoint-configs"
+)
+ENDPOINTS = ResourceKind("endpoint", "EndpointName", "`kiln endpoints list`")
+
 # -- models and endpoint configs: immutable, so create / get / list / delete ----------------------------
 
 
 def insert_model(db: Database, name: str, spec: dict[str, Any], now: datetime) -> ModelRecord:
     with db.session() as session:
-        if session.scalar(select(ModelRow.id).where(ModelRow.name == name)) is not None:
-            raise Conflict(f"Cannot create already existing model {name!r}; choose another ModelName.")
+        ensure_unused(session, ModelRow, MODELS, name)
         session.add(ModelRow(name=name, spec=spec, creation_time=now))
     return ModelRecord(name, spec, now)
 
 
 def get_model(db: Database, name: str) -> ModelRecord:
     with db.session() as session:
-        row = session.scalars(select(ModelRow).where(ModelRow.name == name)).one_or_none()
-        if row is None:
-            raise NotFound(f"Could not find model {name!r}; `kiln models list` shows the models that exist.")
+        row = get_named(session, ModelRow, MODELS, name)
         return ModelRecord(row.name, row.spec, row.creation_time)
 
 
 def list_models(db: Database, limit: int = 100, offset: int = 0) -> list[ModelRecord]:
     with db.session() as session:
-        rows = session.scalars(select(ModelRow).order_by(ModelRow.id.desc()).limit(limit).offset(offset))
+        rows = list_named(session, ModelRow, limit=limit, offset=offset)
         return [ModelRecord(r.name, r.spec, r.creation_time) for r in rows]
 
 
 def delete_model(db: Database, name: str) -> None:
     with db.session() as session:
-        row = session.scalars(select(ModelRow).where(ModelRow.name == name)).one_or_none()
-        if row is None:
-            raise NotFound(f"Could not find model {name!r}.")
-        session.delete(row)
+        delete_named(session, ModelRow, MODELS, name)
 
 
 def insert_endpoint_config(
     db: Database, name: str, spec: dict[str, Any], now: datetime
 ) -> EndpointConfigRecord:
     with db.session() as session:
-        if session.scalar(select(EndpointConfigRow.id).where(EndpointConfigRow.name == name)) is not None:
-            raise Conflict(
-                f"Cannot create already existing endpoint configuration {name!r}; choose another name."
-            )
+        ensure_unused(session, EndpointConfigRow, ENDPOINT_CONFIGS, name)
         session.add(EndpointConfigRow(name=name, spec=spec, creation_time=now))
     return EndpointConfigRecord(name, spec, now)
 
 
 def get_endpoint_config(db: Database, name: str) -> EndpointConfigRecord:
     with db.session() as session:
-        row = session.scalars(select(EndpointConfigRow).where(EndpointConfigRow.name == name)).one_or_none()
-        if row is None:
-            raise NotFound(f"Could not find endpoint configuration {name!r}.")
+        row = get_named(session, EndpointConfigRow, ENDPOINT_CONFIGS, name)
         return EndpointConfigRecord(row.name, row.spec, row.creation_time)
 
 
 def list_endpoint_configs(db: Database, limit: int = 100, offset: int = 0) -> list[EndpointConfigRecord]:
     with db.session() as session:
-        rows = session.scalars(
-            select(EndpointConfigRow).order_by(EndpointConfigRow.id.desc()).limit(limit).offset(offset)
-        )
+        rows = list_named(session, EndpointConfigRow, limit=limit, offset=offset)
         return [EndpointConfigRecord(r.name, r.spec, r.creation_time) for r in rows]
 
 
 def delete_endpoint_config(db: Database, name: str) -> None:
     with db.session() as session:
-        row = session.scalars(select(EndpointConfigRow).where(EndpointConfigRow.name == name)).one_or_none()
-        if row is None:
-            raise NotFound(f"Could not find endpoint configuration {name!r}.")
-        session.delete(row)
+        delete_named(session, EndpointConfigRow, ENDPOINT_CONFIGS, name)
 
 
 # -- endpoints ----------------------------------------------------------------------------------------
@@ -147,12 +147,7 @@ def _endpoint(session: Session, row: EndpointRow) -> Endpoint:
 
 
 def _endpoint_row(session: Session, name: str) -> EndpointRow:
-    row = session.scalars(select(EndpointRow).where(EndpointRow.name == name)).one_or_none()
-    if row is None:
-        raise NotFound(
-            f"Could not find endpoint {name!r}; `kiln endpoints list` shows the endpoints that exist."
-        )
-    return row
+    return get_named(session, EndpointRow, ENDPOINTS, name)
 
 
 def insert_endpoint(
@@ -164,8 +159,7 @@ def insert_endpoint(
     now: datetime,
 ) -> Endpoint:
     with db.session() as session:
-        if session.scalar(select(EndpointRow.id).where(EndpointRow.name == name)) is not None:
-            raise Conflict(f"Cannot create already existing endpoint {name!r}; choose another EndpointName.")
+        ensure_unused(session, EndpointRow, ENDPOINTS, name)
         row = EndpointRow(
             name=name,
             config_name=config_name,
@@ -182,7 +176,7 @@ def insert_endpoint(
 
 def find_endpoint(db: Database, name: str) -> Endpoint | None:
     with db.session() as session:
-        row = session.scalars(select(EndpointRow).where(EndpointRow.name == name)).one_or_none()
+        row = find_named(session, EndpointRow, name)
         return None if row is None else _endpoint(session, row)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from kiln.errors import NotFound
 from kiln.metadata.database import Database
 from kiln.metadata.tables import LogLineRow, MetricValueRow, TrainingJobHostRow, TrainingJobRow
+from kiln.metadata.training_jobs import TRAINING_JOBS
 from kiln.records import LogLine, MetricValue
 
 __all__ = ["append_host_events", "list_log_lines", "list_metric_values"]
@@ -28,7 +29,7 @@ def _job_id(session: Session, name: str) -> int:
         return known
     job_id = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
     if job_id is None:
-        raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
+        raise TRAINING_JOBS.not_found(name)
     if len(_JOB_IDS) >= _JOB_IDS_KEPT:
         _JOB_IDS.clear()
     _JOB_IDS[key] = int(job_id)
@@ -93,15 +94,35 @@ def append_host_events(
         return True
 
 
-def list_log_lines(db: Database, name: str, *, after_seq: int = 0, limit: int = 1000) -> list[LogLine]:
+def list_log_lines(
+    db: Database,
+    name: str,
+    *,
+    after_seq: int = 0,
+    limit: int = 1000,
+    host: str | None = None,
+    before_seq: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    newest: bool = False,
+) -> list[LogLine]:
+    """Lines in order of ``seq``. ``host``/``since``/``until`` filter (times inclusive, ``until``
+    exclusive); ``newest``: the last ``limit`` lines of the range rather than the first."""
     with db.session() as session:
         job_id = _job_id(session, name)
-        rows = session.scalars(
-            select(LogLineRow)
-            .where(LogLineRow.job_id == job_id, LogLineRow.id > after_seq)
-            .order_by(LogLineRow.id)
-            .limit(limit)
-        )
+        query = select(LogLineRow).where(LogLineRow.job_id == job_id, LogLineRow.id > after_seq)
+        if before_seq is not None:
+            query = query.where(LogLineRow.id < before_seq)
+        if host is not None:
+            query = query.where(LogLineRow.host == host)
+        if since is not None:
+            query = query.where(LogLineRow.timestamp >= since)
+        if until is not None:
+            query = query.where(LogLineRow.timestamp < until)
+        order = LogLineRow.id.desc() if newest else LogLineRow.id
+        rows = list(session.scalars(query.order_by(order).limit(limit)))
+        if newest:
+            rows.reverse()
         return [LogLine(r.id, r.host, r.timestamp, r.message, r.stream) for r in rows]
 
 

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from kiln.errors import Conflict, NotFound
+from kiln.errors import NotFound
 from kiln.metadata.database import Database
+from kiln.metadata.named import ResourceKind, ensure_unused, find_named, get_named
 from kiln.metadata.tables import (
     MetricValueRow,
     StatusTransitionRow,
@@ -27,9 +28,12 @@ from kiln.records import (
     TrainingJob,
     TrainingJobHost,
     TrainingJobStatus,
+    host_job_resources,
 )
 
 __all__ = [
+    "PROCESSING_JOBS",
+    "TRAINING_JOBS",
     "count_training_jobs",
     "find_training_job",
     "get_training_job",
@@ -44,11 +48,13 @@ __all__ = [
 ]
 
 
+TRAINING_JOBS = ResourceKind("training job", "TrainingJobName", "`kiln jobs list`")
+# Processing jobs are host jobs too: rows of the same table with kind "processing" (one name space).
+PROCESSING_JOBS = ResourceKind("processing job", "ProcessingJobName", "`kiln processing-jobs list`")
+
+
 def _job_row(session: Session, name: str) -> TrainingJobRow:
-    row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
-    if row is None:
-        raise NotFound(f"Could not find training job {name!r}; `kiln jobs list` shows the jobs that exist.")
-    return row
+    return get_named(session, TrainingJobRow, TRAINING_JOBS, name)
 
 
 def _final_metrics(session: Session, job_id: int) -> tuple[MetricValue, ...]:
@@ -120,6 +126,8 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool, hosts_only:
         priority=row.priority or 0,
         price_per_hour=row.price_per_hour,
         capacity_warnings=tuple(row.capacity_warnings or ()),
+        kind=row.kind or "training",
+        exit_message=row.exit_message,
     )
 
 
@@ -135,12 +143,13 @@ def insert_training_job(
     priority: int = 0,
     price_per_hour: float | None = None,
     capacity_warnings: Sequence[str] = (),
+    kind: str = "training",
 ) -> TrainingJob:
-    """A new job in ``secondary`` status (Starting, or Pending while it waits for capacity)."""
+    """A new job in ``secondary`` status (Starting, or Pending while it waits for capacity);
+    ``kind``: "training" or "processing"."""
     with db.session() as session:
-        exists = session.scalar(select(TrainingJobRow.id).where(TrainingJobRow.name == name))
-        if exists is not None:
-            raise Conflict(f"Training job {name!r} already exists; choose another job name.")
+        names = PROCESSING_JOBS if kind == "processing" else TRAINING_JOBS
+        ensure_unused(session, TrainingJobRow, names, name)
         row = TrainingJobRow(
             name=name,
             status=TrainingJobStatus.IN_PROGRESS.value,
@@ -153,6 +162,7 @@ def insert_training_job(
             priority=priority,
             price_per_hour=price_per_hour,
             capacity_warnings=list(capacity_warnings),
+            kind=kind,
         )
         session.add(row)
         session.flush()
@@ -172,7 +182,7 @@ def insert_training_job(
 def find_training_job(db: Database, name: str, *, details: bool = True) -> TrainingJob | None:
     """The job, or None; without ``details`` only its hosts, not its transitions and final metrics."""
     with db.session() as session:
-        row = session.scalars(select(TrainingJobRow).where(TrainingJobRow.name == name)).one_or_none()
+        row = find_named(session, TrainingJobRow, name)
         return None if row is None else _to_record(session, row, full=details, hosts_only=True)
 
 
@@ -190,9 +200,14 @@ def list_training_jobs(
     limit: int = 100,
     offset: int = 0,
     created_since: datetime | None = None,
+    kind: str = "training",
 ) -> list[TrainingJob]:
     """Newest first; summaries only (no transitions, hosts or metrics) so long lists stay fast."""
-    query = select(TrainingJobRow).order_by(TrainingJobRow.creation_time.desc(), TrainingJobRow.id.desc())
+    query = (
+        select(TrainingJobRow)
+        .where(TrainingJobRow.kind == kind)
+        .order_by(TrainingJobRow.creation_time.desc(), TrainingJobRow.id.desc())
+    )
     if status is not None:
         query = query.where(TrainingJobRow.status == status.value)
     if created_since is not None:
@@ -204,8 +219,10 @@ def list_training_jobs(
         return [_to_record(session, r, full=False) for r in rows]
 
 
-def count_training_jobs(db: Database, *, status: TrainingJobStatus | None = None) -> int:
-    query = select(func.count(TrainingJobRow.id))
+def count_training_jobs(
+    db: Database, *, status: TrainingJobStatus | None = None, kind: str = "training"
+) -> int:
+    query = select(func.count(TrainingJobRow.id)).where(TrainingJobRow.kind == kind)
     if status is not None:
         query = query.where(TrainingJobRow.status == status.value)
     with db.session() as session:
@@ -232,6 +249,7 @@ def record_transition(
     model_artifacts: str | None = None,
     output_artifacts: str | None = None,
     billable_seconds: int | None = None,
+    exit_message: str | None = None,
     unless_stopping: bool = False,
     with_hosts: bool = True,
 ) -> TrainingJob:
@@ -291,6 +309,8 @@ def record_transition(
             row.output_artifacts = output_artifacts
         if billable_seconds is not None:
             row.billable_seconds = billable_seconds
+        if exit_message is not None:
+            row.exit_message = exit_message[:1024]
         session.flush()
         return _to_record(session, row, full=False, hosts_only=with_hosts)
 
@@ -300,7 +320,7 @@ def start_attempt(db: Database, name: str, now: datetime) -> TrainingJob:
     with db.session() as session:
         row = _job_row(session, name)
         if row.attempt_start_time is not None:
-            count = int(row.spec.get("ResourceConfig", {}).get("InstanceCount", 1))
+            count = int(host_job_resources(row.spec).get("InstanceCount", 1))
             row.billable_seconds += max(1, int((now - row.attempt_start_time).total_seconds())) * count
         row.attempt += 1
         row.attempt_start_time = None

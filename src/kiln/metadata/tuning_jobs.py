@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kiln.errors import Conflict, NotFound
+from kiln.errors import NotFound
 from kiln.metadata.database import Database
+from kiln.metadata.named import ResourceKind, ensure_unused, find_named, get_named
 from kiln.metadata.tables import TrainingJobRow, TuningJobRow, TuningTrialRow
 from kiln.records import ObjectiveStatus, TrainingJobStatus, TuningJob, TuningJobStatus, TuningTrial
 
 __all__ = [
+    "TUNING_JOBS",
     "end_tuning_job",
     "find_tuning_job",
     "get_tuning_job",
@@ -29,17 +31,11 @@ __all__ = [
 ]
 
 
-def _not_found(name: str) -> NotFound:
-    return NotFound(
-        f"Could not find hyperparameter tuning job {name!r}; `kiln tuning list` shows the ones that exist."
-    )
+TUNING_JOBS = ResourceKind("hyperparameter tuning job", "HyperParameterTuningJobName", "`kiln tuning list`")
 
 
 def _row(session: Session, name: str) -> TuningJobRow:
-    row = session.scalars(select(TuningJobRow).where(TuningJobRow.name == name)).one_or_none()
-    if row is None:
-        raise _not_found(name)
-    return row
+    return get_named(session, TuningJobRow, TUNING_JOBS, name)
 
 
 def _to_record(row: TuningJobRow) -> TuningJob:
@@ -82,10 +78,7 @@ def insert_tuning_job(
     db: Database, name: str, config: dict[str, Any], random_seed: int, now: datetime
 ) -> TuningJob:
     with db.session() as session:
-        if session.scalar(select(TuningJobRow.id).where(TuningJobRow.name == name)) is not None:
-            raise Conflict(
-                f"Hyperparameter tuning job {name!r} already exists; choose another tuning job name."
-            )
+        ensure_unused(session, TuningJobRow, TUNING_JOBS, name)
         row = TuningJobRow(
             name=name,
             status=TuningJobStatus.IN_PROGRESS.value,
@@ -101,7 +94,7 @@ def insert_tuning_job(
 
 def find_tuning_job(db: Database, name: str) -> TuningJob | None:
     with db.session() as session:
-        row = session.scalars(select(TuningJobRow).where(TuningJobRow.name == name)).one_or_none()
+        row = find_named(session, TuningJobRow, name)
         return None if row is None else _to_record(row)
 
 

@@ -1,8 +1,8 @@
 """The instance-type catalog: what each type grants (vCPUs, memory, GPUs) and its hourly reference price.
 
 Three sources, one lookup: SageMaker's common types (prices are approximate us-east-1 training prices,
-contract §5: they make cost estimates comparable, not bills), ``local`` (SageMaker local mode's name for
-"the whole machine"), and types the operator defines in ``config.toml``::
+docs/contracts.md §5: they make cost estimates comparable, not bills), ``local`` (SageMaker local mode's
+name for "the whole machine"), and types the operator defines in ``config.toml``::
 
     [instance_types."kiln.small"]
     vcpus = 1

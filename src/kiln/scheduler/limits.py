@@ -1,7 +1,8 @@
 """Account limits: how many instances of each type each use (training, endpoints, tuning) may hold.
 
-SageMaker-like defaults (contract §5): ``ml.p2.xlarge`` 1, other GPU types 2, general-purpose types 20,
-``local`` unlimited. The operator changes them in ``config.toml``; ``"*"`` sets every type of a use::
+SageMaker-like defaults (docs/contracts.md §5): ``ml.p2.xlarge`` 1, other GPU types 2, general-purpose
+types 20, ``local`` unlimited. The operator changes them in ``config.toml``; ``"*"`` sets every type
+of a use::
 
     [limits.training]
     "ml.p2.xlarge" = 2

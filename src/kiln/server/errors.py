@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,9 +16,11 @@ __all__ = ["error_body", "install_error_handlers"]
 log = logging.getLogger("kiln.server")
 
 
-def error_body(error: str, message: str) -> dict[str, str]:
-    """Every error answer: Kiln's class name (the SDK rebuilds it) and a message for a person."""
-    return {"error": error, "message": message}
+def error_body(error: str, message: str, **extra: Any) -> dict[str, Any]:
+    """Every error answer of Kiln's HTTP API (the REST routes and the runtime router): Kiln's class
+    name (the SDK rebuilds it), a message for a person, and any fields the answer adds (ModelError's
+    ``OriginalStatusCode``)."""
+    return {"error": error, "message": message, **extra}
 
 
 def _describe_location(loc: tuple[int | str, ...]) -> str:

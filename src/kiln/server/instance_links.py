@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
-from kiln.runtime.serving.wire import ResponseSplitter, encode_request
+from kiln.runtime.serving.ipc import ResponseSplitter, encode_request
 
 __all__ = ["InstanceGone", "InstanceLink", "InstanceUnreachable"]
 

@@ -8,7 +8,7 @@ import threading
 from kiln.records import TrainingJob
 from kiln.services import TrainingJobService
 from kiln.services.endpoints import EndpointService
-from kiln.services.tuning_jobs import TuningJobService
+from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["Supervisor"]
 

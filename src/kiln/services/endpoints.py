@@ -155,6 +155,24 @@ class EndpointService:
                 self.scheduler.release(owner, forget=True)
             raise
 
+    def _resize_reservations(
+        self, name: str, config_name: str, old: dict[str, int], new: dict[str, int]
+    ) -> None:
+        """Each resized variant's reservation follows its new instance count, or, if one is refused
+        (over the account limit, or no room), every reservation keeps its old count."""
+        if self.scheduler is None:
+            return
+        done: list[str] = []
+        try:
+            for variant, count in new.items():
+                if count != old.get(variant):
+                    self.scheduler.resize(self._owner(name, config_name, variant), count)
+                    done.append(variant)
+        except Exception:
+            for variant in done:
+                self.scheduler.resize(self._owner(name, config_name, variant), old[variant])
+            raise
+
     def _release(self, name: str, config: EndpointConfigRecord) -> None:
         if self.scheduler is None:
             return
@@ -167,7 +185,7 @@ class EndpointService:
         weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.variants}
         counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in config.variants}
         if hosting.find_endpoint(self.db, name) is not None:
-            raise Conflict(f"Cannot create already existing endpoint {name!r}; choose another EndpointName.")
+            raise hosting.ENDPOINTS.already_exists(name)
         self._reserve(name, config)
         try:
             endpoint = hosting.insert_endpoint(self.db, name, config_name, weights, counts, utcnow())
@@ -219,6 +237,7 @@ class EndpointService:
                     )
                 counts[variant] = count
         resized = counts != endpoint.counts
+        self._resize_reservations(name, endpoint.config_name, endpoint.counts, counts)
         updated = hosting.update_endpoint(
             self.db,
             name,

@@ -1,4 +1,4 @@
-"""Starting the host processes of a training job attempt through the executor."""
+"""Starting the host processes of a host job attempt (training or processing) through the executor."""
 
 from __future__ import annotations
 
@@ -29,12 +29,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+CREDENTIAL_FILE = "credential"  # beside host.json; the runtime reads it once and deletes it
+
+
 def _runtime_environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["KILN_HOME"] = str(settings.home)
-    if settings.api_token:
-        env["KILN_API_TOKEN"] = settings.api_token
+    env.pop("KILN_API_TOKEN", None)  # hosts never hold the operator's token (the server erased it too)
     return env
+
+
+def _hand_credential(folder: Path, credential: str | None) -> None:
+    """The one way a credential reaches a host: a 0600 file the runtime reads and deletes at start,
+    never the environment (children inherit it, and /proc/<pid>/environ shows it)."""
+    path = folder / CREDENTIAL_FILE
+    path.unlink(missing_ok=True)
+    if credential is None:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(credential)
 
 
 def launch_hosts(
@@ -45,6 +59,8 @@ def launch_hosts(
     server_url: str,
     job: TrainingJob,
     reservation: Reservation,
+    *,
+    credential: str | None = None,
 ) -> TrainingJob:
     """Start one ``kiln.runtime.training`` process per host for the job's current attempt, each with
     its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
@@ -67,7 +83,10 @@ def launch_hosts(
             base_dir=str(folder / "opt" / "ml"),
             job=job.spec,
             stop_grace_seconds=settings.stop_grace_seconds,
-            num_cpus=grant.num_cpus,
+            # SM_NUM_CPUS / SM_NUM_GPUS: what the instance type has here, the same on every host (for
+            # ``local``, the whole machine, as SageMaker local mode shows it); the grant below is
+            # what the host's threads and affinity actually get.
+            num_cpus=reservation.cpus_per_instance or grant.num_cpus,
             num_gpus=reservation.gpus_per_instance,
             master_port=port,
             environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},
@@ -76,10 +95,12 @@ def launch_hosts(
             memory_bytes=grant.memory_bytes,
             notices=list(job.capacity_warnings) if index == 0 else [],
             server_record=str(settings.server_record_path),
+            kind=job.kind,
         )
         spec_path = folder / "host.json"
         spec.save(spec_path)
         (folder / "result.json").unlink(missing_ok=True)
+        _hand_credential(folder, credential)
         handle = executor.launch(
             _host_command(spec_path),
             env=_runtime_environment(settings),

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-from kiln.artifacts import ArtifactStore
+from kiln.artifacts import ArtifactStore, local_path_of
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, check_archive
+from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 from kiln.scheduler import InstanceType, get_instance_type
 
-__all__ = ["JOB_NAME_PATTERN", "validate_job_name", "validate_training_request"]
+__all__ = ["JOB_NAME_PATTERN", "confine_job_uris", "validate_job_name", "validate_training_request"]
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's, ≤63 characters
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
@@ -20,6 +21,7 @@ MAX_HYPERPARAMETER_KEY = 256
 MAX_HYPERPARAMETER_VALUE = 2500
 MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600  # SageMaker's ceiling
 MAX_PRIORITY = 1000  # Kiln's Priority: -1000 (last) … 1000 (first); 0 by default
+LOCAL_INSTANCE_TYPES = ("local", "local_gpu")  # SageMaker local mode's instance types
 
 
 def validate_job_name(name: str, what: str = "TrainingJobName") -> None:
@@ -57,32 +59,66 @@ def _validate_hyperparameters(hyperparameters: Any) -> dict[str, str]:
     return hyperparameters
 
 
-def _decoded(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+def confine_job_uris(request: dict[str, Any], store: ArtifactStore, *, auth_enabled: bool) -> None:
+    """Every URI the job names must pass the store's one confinement rule, before anything is read.
+
+    In SageMaker local mode (instance type ``local``) with auth off, a ``file://`` output_path is
+    written where it says, as SageMaker's local mode does; every input stays confined.
+    """
+    for channel in request.get("InputDataConfig") or []:
+        uri = str((channel.get("DataSource") or {}).get("S3DataSource", {}).get("S3Uri", ""))
+        if uri:
+            store.resolve_uri(uri, field=f"channel {channel.get('ChannelName', '')!r}: input URI")
+    submit = decode_hyperparameter(
+        (request.get("HyperParameters") or {}).get("sagemaker_submit_directory", '""')
+    )
+    if submit and isinstance(submit, str):
+        store.resolve_uri(submit, field="sagemaker_submit_directory")
+    local = (request.get("ResourceConfig") or {}).get("InstanceType") in LOCAL_INSTANCE_TYPES
+    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
+    if output:
+        store.resolve_uri(
+            str(output), field="OutputDataConfig.S3OutputPath", anywhere=local and not auth_enabled
+        )
+    checkpoint = (request.get("CheckpointConfig") or {}).get("S3Uri")
+    if checkpoint:
+        store.resolve_uri(str(checkpoint), field="CheckpointConfig.S3Uri")
+    tensorboard = (request.get("TensorBoardOutputConfig") or {}).get("S3OutputPath")
+    if tensorboard:
+        store.resolve_uri(str(tensorboard), field="TensorBoardOutputConfig.S3OutputPath")
 
 
 def validate_training_request(
     request: dict[str, Any],
     store: ArtifactStore,
     instance_type: Callable[[str], InstanceType] = get_instance_type,
+    *,
+    auth_enabled: bool = True,
+    archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ) -> None:
     """Raise ValidationError for the first problem found; changes nothing. ``instance_type`` looks a
     type up (the scheduler's catalog knows the operator's types too)."""
     validate_job_name(str(request.get("TrainingJobName", "")))
     hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
-    program = _decoded(hyperparameters.get("sagemaker_program", '""'))
+    confine_job_uris(request, store, auth_enabled=auth_enabled)
+    program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
     if not program:
         raise ValidationError(
             "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
             "to the script to run, e.g. 'train.py'"
         )
-    submit = _decoded(hyperparameters.get("sagemaker_submit_directory", '""'))
+    submit = decode_hyperparameter(hyperparameters.get("sagemaker_submit_directory", '""'))
     if submit and not store.exists(str(submit)):
         raise ValidationError(
             f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"
+        )
+    if submit and store.scheme == "file":  # read in place: a bad archive is refused now, not at start
+        check_archive(
+            local_path_of(store.resolve_uri(str(submit))),
+            what=f"the source archive {submit}",
+            folder="the code folder",
+            hint=SOURCE_HINT,
+            limits=archive_limits,
         )
     resources = request.get("ResourceConfig") or {}
     instance_type(str(resources.get("InstanceType", "")))

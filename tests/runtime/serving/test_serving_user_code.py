@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from serving_instances import Instance, launcher, make_archive, start_instance, tar_with_member, write_module
 
-from kiln.runtime.serving.wire import encode_request, read_response
+from kiln.runtime.serving.ipc import encode_request, read_response
 
 CONTEXT_HANDLERS = """
     import json

@@ -1,4 +1,4 @@
-"""The SageMaker toolkit's rules for hyperparameters and SM_* variables (contract §1.3–1.4)."""
+"""The SageMaker toolkit's rules for hyperparameters and SM_* variables (docs/contracts.md §1.3–1.4)."""
 
 from __future__ import annotations
 

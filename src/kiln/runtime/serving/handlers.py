@@ -15,23 +15,24 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from kiln import codecs
+from kiln.codecs import limits
+from kiln.runtime.serving.adapters import FrameworkAdapter, GenericAdapter
+from kiln.runtime.serving.adapters.tensorflow_handlers import tensorflow_hooks
 from kiln.runtime.serving.default_handlers import (
     ModelLoadError,
-    decode_default,
     default_predictor,
-    encode_default,
-    load_default_model,
-    model_framework,
-    response_too_large,
+    load_model_and_adapter,
+    model_adapter,
     tensor_converter,
 )
 from kiln.runtime.serving.invocation import InferenceContext, Invocation, Reply
+from kiln.runtime.serving.response_limit import check_prediction_fits, within_limit
 from kiln.runtime.serving.settings import BatchingMode, ServingSettings
 
 __all__ = ["HandlerChain", "UserFunction", "load_handler_chain"]
@@ -73,6 +74,7 @@ class HandlerChain:
     default_predict: Callable[[Any], Any] | None = None
     to_tensor: Callable[[Any], Any] | None = None  # for a user's predict_fn fed by Kiln's input_fn
     framework: str = "custom"
+    adapter: FrameworkAdapter = field(default_factory=GenericAdapter)  # decodes and encodes by default
     batchable: bool = False  # the predict step may run on requests stacked into one batch
 
     def prepare(self, inv: Invocation) -> None:
@@ -84,9 +86,7 @@ class HandlerChain:
         if self.transform_fn is None and self.output_fn is None:
             inv.response_type = codecs.negotiate_accept(inv.accept, default=self.settings.default_accept)
         if self.transform_fn is None and self.input_fn is None:
-            inv.data, inv.tfs = decode_default(
-                inv.body, inv.content_type, self.framework == "pytorch", self.settings.max_decoded_bytes
-            )
+            self.adapter.decode(inv)
 
     def decode(self, inv: Invocation) -> None:
         """Run the user's ``input_fn`` (worker thread; only called when the module defines one)."""
@@ -104,27 +104,18 @@ class HandlerChain:
     def encode(self, inv: Invocation, prediction: Any) -> Reply:
         limit = self.settings.max_response_bytes
         if self.output_fn is None:
-            body = encode_default(prediction, inv.response_type, inv.tfs, limit)
-            return _within(Reply(200, body, inv.response_type), limit)
-        reply = _as_reply(
-            self.output_fn(prediction, inv.accept, context=inv.context), inv.accept, "output_fn"
-        )
-        return _within(reply, limit)
+            check_prediction_fits(prediction, inv.response_type, limit)
+            return within_limit(Reply(200, self.adapter.encode(prediction, inv), inv.response_type), limit)
+        result = self.output_fn(prediction, inv.accept, context=inv.context)
+        return within_limit(_as_reply(result, inv.accept, "output_fn"), limit)
 
     def transform(self, inv: Invocation) -> Reply:
         assert self.transform_fn is not None
         result = self.transform_fn(self.model, inv.body, inv.content_type, inv.accept, context=inv.context)
-        return _within(_as_reply(result, inv.accept, "transform_fn"), self.settings.max_response_bytes)
+        return within_limit(_as_reply(result, inv.accept, "transform_fn"), self.settings.max_response_bytes)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "framework": self.framework, "batchable": self.batchable}
-
-
-def _within(reply: Reply, limit: int) -> Reply:
-    """``reply``, unless its body is over the response limit (then the error raised says so)."""
-    if len(reply.body) > limit:
-        raise response_too_large(f"{len(reply.body):,}", limit)
-    return reply
 
 
 def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerChain:
@@ -133,11 +124,20 @@ def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerCha
     Raises ``ModelLoadError`` for a module that is missing or misdefined; whatever ``model_fn`` itself
     raises propagates unchanged, so the caller can report the user's own exception and traceback.
     """
+    limits.configure(settings.max_decoded_bytes)  # every decoder in this instance, Kiln's or the adapters'
     module = _import_user_module(model_dir, settings)
     functions = _validated_functions(module, settings.program) if module is not None else {}
     context = InferenceContext(str(model_dir))
     model_fn = functions.get("model_fn")
-    model = model_fn(str(model_dir), context=context) if model_fn else load_default_model(model_dir)
+    adapter: FrameworkAdapter | None
+    if model_fn:
+        model = model_fn(str(model_dir), context=context)
+        adapter = model_adapter(model)
+    else:
+        model, adapter = load_model_and_adapter(model_dir)
+    hooks = tensorflow_hooks(module, adapter, settings.program) if module is not None else None
+    for name, fn in (hooks or {}).items():
+        functions[name] = UserFunction(fn, takes_context=True)
 
     chain = HandlerChain(
         model=model,
@@ -149,9 +149,11 @@ def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerCha
         output_fn=functions.get("output_fn"),
         transform_fn=functions.get("transform_fn"),
     )
-    chain.framework = model_framework(model)
+    if adapter is not None:
+        chain.adapter = adapter
+        chain.framework = adapter.name
     if chain.transform_fn is None and chain.predict_fn is None:
-        chain.default_predict = default_predictor(model, as_numpy=chain.output_fn is None)
+        chain.default_predict = default_predictor(model, adapter, as_numpy=chain.output_fn is None)
     elif chain.predict_fn is not None and chain.input_fn is None and chain.framework == "pytorch":
         chain.to_tensor = tensor_converter(model)
     declared = getattr(module, "batchable", None)

@@ -21,8 +21,8 @@ from kiln.errors import KilnError
 from kiln.runtime.serving.batching import Batcher
 from kiln.runtime.serving.handlers import HandlerChain
 from kiln.runtime.serving.invocation import Invocation, Reply, error_reply
+from kiln.runtime.serving.ipc import RequestSplitter, encode_response
 from kiln.runtime.serving.settings import ServingSettings
-from kiln.runtime.serving.wire import RequestSplitter, encode_response
 
 __all__ = ["serve_ipc"]
 

@@ -1,7 +1,8 @@
 """The SageMaker training toolkit's view of a job: hyperparameters as arguments, and every SM_* variable.
 
-Follows contract §1.3–1.4: values arrive JSON-encoded and are decoded where they parse; ``sagemaker_*``
-keys are framework settings, not script arguments; the rest become sorted ``--key value`` arguments.
+Follows docs/contracts.md §1.3–1.4: values arrive JSON-encoded and are decoded where they parse;
+``sagemaker_*`` keys are framework settings, not script arguments; the rest become sorted ``--key value``
+arguments.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kiln.codecs.hyperparameters import decode_hyperparameters as decode_each
 from kiln.runtime.training.layout import OptMl, input_data_config, resource_config
 from kiln.runtime.training.spec import HostSpec
 
@@ -25,21 +27,15 @@ RESERVED_PREFIX = "sagemaker_"
 RESERVED_NAMES = frozenset({"_tuning_objective_metric", "default_user_module_name"})
 
 
-def _decode(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        return value  # the toolkit keeps raw strings that are not JSON ("Failed to parse hyperparameter")
-
-
 def _is_reserved(key: str) -> bool:
     return key.startswith(RESERVED_PREFIX) or key in RESERVED_NAMES
 
 
 def decode_hyperparameters(raw: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(user hyperparameters, framework ``sagemaker_*`` parameters), JSON-decoded."""
-    user = {k: _decode(v) for k, v in raw.items() if not _is_reserved(k)}
-    framework = {k: _decode(v) for k, v in raw.items() if _is_reserved(k)}
+    decoded = decode_each(raw)
+    user = {k: v for k, v in decoded.items() if not _is_reserved(k)}
+    framework = {k: v for k, v in decoded.items() if _is_reserved(k)}
     return user, framework
 
 
@@ -144,7 +140,7 @@ _TOOLKIT_KEYS = frozenset(
 
 
 def distributed_environment(spec: HostSpec, *, hosts_resolve: bool) -> dict[str, str]:
-    """torch.distributed's variables, as SageMaker's PyTorch toolkit sets them (contract §1.6).
+    """torch.distributed's variables, as SageMaker's PyTorch toolkit sets them (docs/contracts.md §1.6).
 
     One process per host unless torchrun is used (it then sets RANK and WORLD_SIZE per worker).
     Host names resolve only inside the private view; elsewhere the master is reached on loopback.

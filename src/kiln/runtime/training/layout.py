@@ -1,4 +1,4 @@
-"""SageMaker's /opt/ml tree, laid out under the host's own folder (contract §1.2)."""
+"""SageMaker's /opt/ml tree, laid out under the host's own folder (docs/contracts.md §1.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""What a finished host leaves behind: model.tar.gz, output.tar.gz and a failure reason (contract §1.7)."""
+"""What a finished host leaves behind: model.tar.gz, output.tar.gz and a failure reason.
+
+See docs/contracts.md §1.7.
+"""
 
 from __future__ import annotations
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timezone
 from typing import Any
+
+from kiln.codecs.hyperparameters import display_hyperparameter
 
 __all__ = ["decoded_hyperparameter", "duration", "money", "short_time"]
 
@@ -40,10 +41,4 @@ def short_time(value: datetime | None) -> str:
 
 def decoded_hyperparameter(value: Any) -> str:
     """The SDK JSON-encodes hyperparameter values; show ``0.1`` rather than ``"0.1"``-style noise."""
-    if not isinstance(value, str):
-        return json.dumps(value)
-    try:
-        decoded = json.loads(value)
-    except json.JSONDecodeError:
-        return value
-    return decoded if isinstance(decoded, str) else json.dumps(decoded)
+    return display_hyperparameter(value)

@@ -11,9 +11,19 @@ from kiln.scheduler import get_instance_type
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
-from kiln.services.tuning_jobs import TuningJobService
+from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["capacity", "endpoints", "job_cost", "store", "training_jobs", "tuning_jobs"]
+__all__ = [
+    "capacity",
+    "endpoints",
+    "instance_type_names",
+    "job_cost",
+    "processing_jobs",
+    "store",
+    "training_jobs",
+    "tuning_jobs",
+]
 
 
 def training_jobs(request: Request) -> TrainingJobService:
@@ -34,6 +44,12 @@ def tuning_jobs(request: Request) -> TuningJobService | None:
 def capacity(request: Request) -> CapacityService | None:
     service: CapacityService | None = getattr(request.app.state, "capacity", None)
     return service
+
+
+def instance_type_names(request: Request) -> list[str]:
+    """Every instance type this server knows (``local`` first), for the console's forms."""
+    found = capacity(request)
+    return [fit.instance_type.name for fit in found.instance_types()] if found else ["local"]
 
 
 def store(request: Request) -> ArtifactStore:
@@ -57,3 +73,8 @@ def job_cost(job: TrainingJob, prices: dict[str, float]) -> tuple[int, float]:
         job.price_per_hour if job.price_per_hour is not None else _reference_price(job.instance_type, prices)
     )
     return billable, round(billable / 3600 * price, 6)
+
+
+def processing_jobs(request: Request) -> ProcessingJobService:
+    service: ProcessingJobService = request.app.state.processing_jobs
+    return service

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from kiln.codecs.hyperparameters import display_hyperparameter
 from kiln.errors import NotFound, ValidationError
 from kiln.records import TrainingJobStatus, utcnow
 from kiln.server.console import services
@@ -61,6 +62,7 @@ def job_list(
         page=page,
         error=error,
         statuses=[s.value for s in TrainingJobStatus],
+        in_progress=any(not job.status.is_terminal() for job in found),
         previous_link=page_link(page - 1) if page > 1 else None,
         next_link=page_link(page + 1) if len(found) > PAGE_SIZE else None,
     )
@@ -76,7 +78,7 @@ def _clone_defaults(spec: dict[str, Any]) -> dict[str, str]:
     return {
         "entry_point": str(program),
         "source_uri": str(source),
-        "hyperparameters": "\n".join(f"{k}={_plain(v)}" for k, v in user.items()),
+        "hyperparameters": "\n".join(f"{k}={display_hyperparameter(v)}" for k, v in user.items()),
         "channels": "\n".join(
             f"{c['ChannelName']}={c['DataSource']['S3DataSource']['S3Uri']}"
             for c in spec.get("InputDataConfig", [])
@@ -92,14 +94,6 @@ def _clone_defaults(spec: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _plain(value: str) -> str:
-    try:
-        decoded = json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        return str(value)
-    return decoded if isinstance(decoded, str) else json.dumps(decoded)
-
-
 @router.get("/training-jobs/new")
 def new_job(request: Request, _access: ConsoleAccess, clone: str = "") -> Response:
     defaults = {"instance_type": "local", "instance_count": "1", "max_run": "86400"}
@@ -108,14 +102,12 @@ def new_job(request: Request, _access: ConsoleAccess, clone: str = "") -> Respon
             defaults = _clone_defaults(services.training_jobs(request).describe(clone).spec)
         except NotFound as e:
             return message_page(request, "No such training job", e.message, 404)
-    capacity = services.capacity(request)
-    types = [fit.instance_type.name for fit in capacity.instance_types()] if capacity else ["local"]
     return render(
         request,
         "job_new.html",
         defaults=defaults,
         clone=clone,
-        instance_types=types,
+        instance_types=services.instance_type_names(request),
         bucket_uri=services.store(request).bucket_uri(),
     )
 
@@ -159,4 +151,5 @@ def job_page(request: Request, name: str, _access: ConsoleAccess) -> Response:
         metric_definitions=job.spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", []),
         artifacts=[a for a in (job.model_artifacts, job.output_artifacts) if a],
         terminal=job.status.is_terminal(),
+        instance_types=services.instance_type_names(request),
     )

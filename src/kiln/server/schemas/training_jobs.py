@@ -95,6 +95,8 @@ class CreateTrainingJobRequest(_Shape):
     Tags: list[dict[str, str]] = []
     # Kiln's: order among jobs waiting for capacity, higher first (then first come, first served).
     Priority: int | None = Field(default=None, ge=-1000, le=1000)
+    # Kiln's: SageMaker SDK arguments Kiln accepted but has no counterpart for; stored and echoed.
+    SdkArguments: dict[str, Any] | None = None
 
 
 def _reference_price(instance_type: str) -> float:
@@ -153,6 +155,7 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
         "Environment": spec.get("Environment", {}),
         "RetryStrategy": spec.get("RetryStrategy"),
         "TensorBoardOutputConfig": spec.get("TensorBoardOutputConfig"),
+        "SdkArguments": spec.get("SdkArguments"),
         "TuningJobArn": _tuning_job_arn(spec.get("TuningJobName")),
         "CreationTime": _iso(job.creation_time),
         "TrainingStartTime": _iso(job.training_start_time),

@@ -17,8 +17,8 @@ from kiln.server.schemas.training_jobs import (
     RetryStrategyShape,
     StoppingConditionShape,
 )
-from kiln.services.tuning_config import TuningConfig
-from kiln.services.tuning_jobs import TuningJobOverview
+from kiln.services.tuning.config import TuningConfig
+from kiln.services.tuning.jobs import TuningJobOverview
 
 __all__ = [
     "CreateTuningJobRequest",

@@ -18,13 +18,13 @@ from kiln.records import ObjectiveStatus, TuningJob, TuningJobStatus, TuningTria
 from kiln.services.job_validation import validate_training_request
 from kiln.services.status_filter import parse_status
 from kiln.services.training_jobs import TrainingJobService
-from kiln.services.tuning_config import (
+from kiln.services.tuning.config import (
     CategoricalRange,
     TuningConfig,
     parse_tuning_request,
 )
-from kiln.services.tuning_engine import TuningEngine
-from kiln.services.tuning_trials import trial_job_name, trial_training_request
+from kiln.services.tuning.engine import TuningEngine
+from kiln.services.tuning.trials import trial_job_name, trial_training_request
 
 __all__ = ["TuningJobOverview", "TuningJobService", "best_trial"]
 
@@ -157,6 +157,7 @@ class TuningJobService:
             trial_training_request(request, name, sample),
             self.training_jobs.store,
             self.training_jobs.capacity.instance_type,
+            auth_enabled=self.training_jobs.settings.auth_enabled,
         )
 
     def _check_parents(self, request: dict[str, Any], config: TuningConfig) -> None:

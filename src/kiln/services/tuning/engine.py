@@ -42,9 +42,9 @@ from kiln.records import (
     utcnow,
 )
 from kiln.services.training_jobs import TrainingJobService
-from kiln.services.tuning_config import TuningConfig, parse_tuning_request
-from kiln.services.tuning_study import distributions, hyperparameter_value, open_study, optuna_value
-from kiln.services.tuning_trials import trial_job_name, trial_training_request
+from kiln.services.tuning.config import TuningConfig, parse_tuning_request
+from kiln.services.tuning.study import distributions, hyperparameter_value, open_study, optuna_value
+from kiln.services.tuning.trials import trial_job_name, trial_training_request
 
 __all__ = ["TuningEngine"]
 
