@@ -7,6 +7,7 @@ only when its upload completes. Readers therefore never see half an object.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
@@ -26,6 +27,7 @@ from kiln.errors import Conflict, InternalError, NotFound, ValidationError
 
 __all__ = ["TEMP_PREFIX", "ArtifactInfo", "ArtifactStore"]
 
+_STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk, or the owner's quota, is full
 TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
 COPY_CHUNK_BYTES = 1 << 20
 COPY_RANGE_BYTES = 1 << 30  # per copy_file_range call; the kernel copies less when the file ends
@@ -304,6 +306,14 @@ class ArtifactStore:
             # A folder already has the object's name, or an object has the name of a folder on
             # its path: the caller chose a name that is taken, and nothing was changed.
             raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
+        except OSError as e:
+            if e.errno not in _STORE_FULL:
+                raise
+            # The half-written copy is removed below and the object keeps its old content.
+            raise InternalError(
+                f"the artifact store is full ({e.strerror}) writing {uri!r}; nothing was replaced. "
+                f"Free space under {self.root_url} (or raise its quota) and run the job again."
+            ) from e
         finally:
             with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
                 tmp.unlink()

@@ -35,3 +35,8 @@ class Executor(Protocol):
     def reap(self) -> None:
         """Collect the exit status of every child that ended, so none lingers as a zombie."""
         ...
+
+    def find(self, command: list[str]) -> ProcessHandle | None:
+        """A live process running exactly ``command``, launched by this executor or by an earlier
+        server that died before it could record the handle; None if there is none."""
+        ...

@@ -77,6 +77,15 @@ class LocalExecutor:
         except psutil.NoSuchProcess:
             return UNKNOWN_EXIT
 
+    def find(self, command: list[str]) -> ProcessHandle | None:
+        for process in psutil.process_iter(["cmdline", "create_time", "status"]):
+            try:
+                if process.info["cmdline"] == command and process.info["status"] != psutil.STATUS_ZOMBIE:
+                    return ProcessHandle(process.pid, float(process.info["create_time"]))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return None
+
     def signal(self, handle: ProcessHandle, sig: signal.Signals) -> None:
         if self.exit_code(handle) is not None and sig != signal.SIGKILL:
             return

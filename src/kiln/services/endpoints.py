@@ -8,6 +8,7 @@ request fails during the swap; a dead instance is replaced while its siblings ke
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 import time
@@ -43,6 +44,8 @@ from kiln.services.endpoint_instances import (
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
 from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
+
+log = logging.getLogger("kiln.services.endpoints")
 
 __all__ = ["EndpointService"]
 
@@ -483,6 +486,55 @@ class EndpointService:
         the next supervision pass."""
         for endpoint in hosting.list_endpoints(self.db, limit=10_000):
             self._publish(endpoint)
+            if endpoint.status is EndpointStatus.CREATING:
+                # The server that was creating it died: its thread is gone, so nothing would ever
+                # finish the job and the endpoint would stay Creating forever.
+                config = hosting.get_endpoint_config(self.db, endpoint.config_name)
+                self._in_background(endpoint.name, self._resume_creation, endpoint, config)
+            elif endpoint.status is EndpointStatus.UPDATING or any(
+                i.state.is_live()
+                and (i.config_name != endpoint.config_name or i.state is not InstanceState.SERVING)
+                for i in endpoint.instances
+            ):
+                self._in_background(endpoint.name, self._tidy_interrupted_change, endpoint)
+
+    def _tidy_interrupted_change(self, endpoint: Endpoint) -> None:
+        """Finish what a killed server left half done: an update (rolled back: the old config never
+        stopped serving), a replacement instance that was starting, old instances being drained."""
+        name = endpoint.name
+        log.warning("tidying endpoint %s after a server restart interrupted a change", name)
+        half_done = [
+            i
+            for i in endpoint.instances
+            if i.state.is_live()
+            and (i.config_name != endpoint.config_name or i.state is not InstanceState.SERVING)
+        ]
+        self._stop_instances(half_done, drain=False)
+        if self.scheduler is not None:  # the capacity an interrupted update reserved for its config
+            kept = f"endpoint/{name}/{endpoint.config_name}/"
+            for reservation in self.scheduler.live():
+                if reservation.owner.startswith(f"endpoint/{name}/") and not reservation.owner.startswith(
+                    kept
+                ):
+                    self.scheduler.release(reservation.owner)
+        if endpoint.status is EndpointStatus.UPDATING:
+            hosting.update_endpoint(
+                self.db,
+                name,
+                utcnow(),
+                status=EndpointStatus.IN_SERVICE,
+                failure_reason="Update interrupted: the Kiln server restarted while it ran; the previous "
+                "configuration kept serving. Update the endpoint again.",
+            )
+        self._publish(hosting.get_endpoint(self.db, name))
+        self._resize(name)  # instances stopped here that the endpoint's counts still want
+
+    def _resume_creation(self, endpoint: Endpoint, config: EndpointConfigRecord) -> None:
+        """Stop the instances a killed server was starting (none ever served this endpoint), then
+        create them again, as ``create_endpoint`` would have."""
+        log.warning("resuming the creation of endpoint %s, interrupted by a server restart", endpoint.name)
+        self._stop_instances(list(endpoint.instances), drain=False)
+        self._bring_up(endpoint.name, config)
 
     def supervise_once(self) -> None:
         for endpoint in hosting.list_endpoints(self.db, limit=10_000):

@@ -40,7 +40,7 @@ from kiln.records import (
     utcnow,
 )
 from kiln.scheduler import Scheduler, resolve_scheduler
-from kiln.services.host_launch import launch_hosts
+from kiln.services.host_launch import launch_hosts, launched_before
 from kiln.services.job_admission import OWNER_PREFIX, STARTING_MESSAGE, JobAdmission
 from kiln.services.model_merge import merge_model_parts
 
@@ -325,11 +325,44 @@ class HostJobService:
             reservation = self.admission.reservation(job.name)
             launched = [h.pid is not None for h in job.hosts]
             if reservation is not None and reservation.state is ReservationState.ACTIVE and not any(launched):
-                self._start_admitted(metadata.get_training_job(self.db, job.name, details=False), reservation)
+                if not self._adopt_unrecorded_launch(job):
+                    self._start_admitted(
+                        metadata.get_training_job(self.db, job.name, details=False), reservation
+                    )
             elif any(launched) and not all(launched) and job.stop_requested_at is None:
                 # Stopped between two host starts: the started hosts would wait for the others forever.
                 reason = "InternalServerError: the Kiln server stopped while it was starting this job's hosts"
                 self._end(job, SecondaryStatus.FAILED, f"{job_noun(job)} failed", reason)
+
+    def _adopt_unrecorded_launch(self, job: TrainingJob) -> bool:
+        """Adopt the hosts a killed server launched but never recorded; False if it launched none."""
+        found = {h.host: launched_before(self.settings, self.executor, job, h.host) for h in job.hosts}
+        if not any(found.values()):
+            return False
+        for host, seen in found.items():
+            if seen is not None and seen.handle is not None:
+                log.warning("re-adopting host %s of %s, launched before the restart", host, job.name)
+                metadata.update_host(
+                    self.db,
+                    job.name,
+                    host,
+                    state=HostState.RUNNING,
+                    pid=seen.handle.pid,
+                    pid_started_at=seen.handle.started_at,
+                    last_heartbeat=utcnow(),
+                )
+        for host, seen in found.items():
+            if seen is not None and seen.result is not None:
+                self.host_finished(job.name, host, seen.result)
+        if not all(found.values()):
+            reason = "InternalServerError: the Kiln server stopped while it was starting this job's hosts"
+            self._end(
+                metadata.get_training_job(self.db, job.name, details=False),
+                SecondaryStatus.FAILED,
+                f"{job_noun(job)} failed",
+                reason,
+            )
+        return True
 
     def supervise_once(self) -> None:
         """Handle hosts whose process vanished without a report, and kill what outlives a stop."""

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.executors import Executor
+from kiln.executors import Executor, ProcessHandle
 from kiln.metadata import Database
 from kiln.records import HostState, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
 
-__all__ = ["free_port", "launch_hosts"]
+__all__ = ["LaunchedBefore", "free_port", "launch_hosts", "launched_before"]
 
 
 def free_port() -> int:
@@ -99,7 +102,7 @@ def launch_hosts(
         (folder / "result.json").unlink(missing_ok=True)
         _hand_credential(folder, credential)
         handle = executor.launch(
-            [sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
+            _host_command(spec_path),
             env=_runtime_environment(settings),
             cwd=folder,
             log_path=folder / "runtime.log",
@@ -117,6 +120,46 @@ def launch_hosts(
             last_heartbeat=utcnow(),
         )
     return job
+
+
+def _host_command(spec_path: Path) -> list[str]:
+    return [sys.executable, "-m", "kiln.runtime.training", str(spec_path)]
+
+
+@dataclass(frozen=True)
+class LaunchedBefore:
+    """A host of this attempt that an earlier server started without recording it: it still runs
+    (``handle``), or it ran to its end while no server listened (``result``, from its result.json)."""
+
+    handle: ProcessHandle | None = None
+    result: dict[str, Any] | None = None
+
+
+def launched_before(
+    settings: Settings, executor: Executor, job: TrainingJob, host: str
+) -> LaunchedBefore | None:
+    """Whether ``host`` of the job's current attempt was launched by a server killed before it
+    stored the process (between ``executor.launch`` and ``update_host``); None if it never was.
+
+    Launching it again would run the script twice and store every line twice, so a restarted
+    server adopts what runs, and takes the result of what ended, instead.
+    """
+    spec_path = settings.jobs_dir / job.name / host / "host.json"
+    try:
+        if HostSpec.load(spec_path).attempt != job.attempt:
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # never written: this attempt never got as far as launching
+    handle = executor.find(_host_command(spec_path))
+    if handle is not None:
+        return LaunchedBefore(handle=handle)
+    try:
+        result = json.loads((spec_path.parent / "result.json").read_text())
+    except (OSError, ValueError):
+        return None  # written but never run (or died without a word): launching it is right
+    if isinstance(result, dict) and result.get("attempt") == job.attempt:
+        return LaunchedBefore(result=result)
+    return None
 
 
 def _fresh_outputs(root: Path) -> None:
