@@ -220,3 +220,16 @@ def load_capacity_settings(settings: Settings) -> CapacitySettings:
         instance_types=_instance_types(source, data.get("instance_types", {})),
         limits=_limits(source, data.get("limits", {})),
     )
+
+
+# -- what an executor tells the work process it started ---------------------------------------------
+
+__all__ += ["RESULT_FILE_VARIABLE", "result_file"]
+
+RESULT_FILE_VARIABLE = "KILN_RESULT_FILE"  # where the executor reads the unit's result back from
+
+
+def result_file() -> Path | None:
+    """Where this work process leaves its result for its executor; None when it was not told."""
+    value = os.environ.get(RESULT_FILE_VARIABLE)
+    return Path(value) if value else None

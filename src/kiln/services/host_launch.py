@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 from pathlib import Path
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.executors import Executor
+from kiln.executors import Executor, LaunchUnit
 from kiln.metadata import Database
 from kiln.records import HostState, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
 
-__all__ = ["free_port", "launch_hosts"]
+__all__ = ["launch_hosts"]
 
-
-def free_port() -> int:
-    """A TCP port free on loopback now: the job's torch.distributed rendezvous port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+RUNTIME_LOG = "runtime.log"  # the host runtime's own output (the script's lines go to the job's log)
 
 
 def _runtime_environment(settings: Settings) -> dict[str, str]:
@@ -47,7 +41,8 @@ def launch_hosts(
     its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
     Returns the job as it is once every host has started."""
     hosts = [h.host for h in job.hosts]
-    port = free_port()
+    master_addr, port = executor.rendezvous_address()
+    units: list[LaunchUnit] = []
     for index, host in enumerate(hosts):
         grant = reservation.grants[index]
         folder = settings.jobs_dir / job.name / host
@@ -66,6 +61,7 @@ def launch_hosts(
             stop_grace_seconds=settings.stop_grace_seconds,
             num_cpus=grant.num_cpus,
             num_gpus=reservation.gpus_per_instance,
+            master_addr=master_addr,
             master_port=port,
             environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},
             cpus=list(grant.cpus),
@@ -76,20 +72,23 @@ def launch_hosts(
         )
         spec_path = folder / "host.json"
         spec.save(spec_path)
-        (folder / "result.json").unlink(missing_ok=True)
-        handle = executor.launch(
-            [sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
-            env=_runtime_environment(settings),
-            cwd=folder,
-            log_path=folder / "runtime.log",
+        units.append(
+            LaunchUnit(
+                command=[sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
+                env=_runtime_environment(settings),
+                workdir=folder,
+                log_name=RUNTIME_LOG,
+                labels={"training-job": job.name, "host": host},
+            )
         )
+    handles = executor.launch_group(units)  # all hosts at once: one placement group on a cluster
+    for host, handle in zip(hosts, handles, strict=True):
         job = metadata.update_host(
             db,
             job.name,
             host,
             state=HostState.RUNNING,
-            pid=handle.pid,
-            pid_started_at=handle.started_at,
+            handle=handle,
             exit_code=None,
             failure_reason=None,
             last_batch=0,
