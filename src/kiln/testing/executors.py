@@ -27,12 +27,16 @@ __all__ = ["ExecutorConformance", "wait_for_exit"]
 EXIT_TIMEOUT_SECONDS = 20.0
 
 SLEEPER = "import time\nprint('up', flush=True)\ntime.sleep(60)\n"
-# Starts a grandchild in the unit's process group, prints its pid, then sleeps.
-PARENT_OF_SLEEPER = (
-    "import subprocess, sys, time\n"
-    "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-    "print('child', child.pid, flush=True)\n"
+# Starts a grandchild in the unit's process group that ignores SIGTERM (as a script busy saving a
+# checkpoint may) and then says its pid: only a forced stop ends it.
+STUBBORN = (
+    "import os, signal, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('child', os.getpid(), flush=True)\n"
     "time.sleep(60)\n"
+)
+PARENT_OF_STUBBORN = (
+    f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {STUBBORN!r}])\ntime.sleep(60)\n"
 )
 REPORTER = (
     "import json, os, sys\n"
@@ -158,7 +162,7 @@ class ExecutorConformance:
         assert executor.poll(handle) == code
 
     def test_a_forced_stop_ends_what_the_unit_started_too(self, executor: Executor, tmp_path: Path) -> None:
-        [handle] = executor.launch_group([self.unit(tmp_path, PARENT_OF_SLEEPER)])
+        [handle] = executor.launch_group([self.unit(tmp_path, PARENT_OF_STUBBORN)])
         child = int(_wait_for_line(executor, handle, "child").split()[1])
 
         executor.stop(handle, force=True)
