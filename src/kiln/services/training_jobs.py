@@ -41,6 +41,7 @@ from kiln.services.job_admission import OWNER_PREFIX, STARTING_MESSAGE, JobAdmis
 from kiln.services.job_validation import validate_training_request
 from kiln.services.model_merge import merge_model_parts
 from kiln.services.status_filter import parse_status
+from kiln.services.training_request import CreateTrainingJobRequest
 
 __all__ = ["TrainingJobService"]
 
@@ -83,16 +84,26 @@ class TrainingJobService:
 
     # -- users' verbs ---------------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any], *, use: CapacityUse | None = None) -> TrainingJob:
-        """Validate, check the account limits (ResourceLimitExceeded at once), then start the job or
-        leave it Pending until the scheduler admits it. ``use`` defaults to TUNING for a tuning job's
-        trials (``TuningJobName`` set), else TRAINING."""
+    def create(
+        self,
+        request: CreateTrainingJobRequest,
+        *,
+        tuning_job: str | None = None,
+        use: CapacityUse | None = None,
+    ) -> TrainingJob:
+        """Check what needs the store and the catalog, check the account limits (ResourceLimitExceeded
+        at once), then start the job or leave it Pending until the scheduler admits it. A tuning job's
+        trial names its ``tuning_job`` (stored as ``TuningJobName``); ``use`` defaults to TUNING for
+        trials, else TRAINING."""
         validate_training_request(request, self.store, self.capacity.instance_type)
         if use is None:
-            use = CapacityUse.TUNING if request.get("TuningJobName") else CapacityUse.TRAINING
-        count = int(request.get("ResourceConfig", {}).get("InstanceCount", 1))
+            use = CapacityUse.TUNING if tuning_job else CapacityUse.TRAINING
+        spec = request.spec
+        if tuning_job:
+            spec["TuningJobName"] = tuning_job
+        count = request.ResourceConfig.InstanceCount
         hosts = [f"algo-{i}" for i in range(1, count + 1)]
-        job, reservation = self.admission.submit(request, hosts, use)
+        job, reservation = self.admission.submit(spec, hosts, use)
         if reservation.state is not ReservationState.ACTIVE:
             return job  # Pending: as stored, nothing has happened to it yet
         self._start_admitted(job, reservation)
