@@ -33,6 +33,7 @@ from kiln.records import (
     VariantRoute,
     utcnow,
 )
+from kiln.scheduler import Scheduler
 from kiln.services.endpoint_instances import (
     InstanceStartFailed,
     launch_instance,
@@ -75,7 +76,7 @@ class EndpointService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _restart_after: dict[str, float] = field(default_factory=dict)
     # Capacity: every variant's instances hold a reservation while the endpoint exists (limits and cost).
-    scheduler: Any = None
+    scheduler: Scheduler | None = None  # the server's; endpoints then hold capacity like jobs
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
