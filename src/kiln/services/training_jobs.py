@@ -49,6 +49,8 @@ log = logging.getLogger("kiln.training_jobs")
 
 FIRST_HOST = "algo-1"  # hosts are algo-1 … algo-N; the first speaks for the job (SageMaker's master)
 KILL_MARGIN_SECONDS = 15.0  # after the grace period, how long before a stopped host is SIGKILLed
+CRASH_LOG_LINES = 3  # of a host's own output, in the reason of a host that died without a result
+MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
 
 
 def _handle(host: TrainingJobHost) -> str:
@@ -380,6 +382,11 @@ class TrainingJobService:
             self._restart(job, host.host, how)
             return
         reason = f"InternalServerError: the process of host {host.host} {how} before reporting a result"
+        # Its crash log, from the executor (the runtime's own output: a traceback if it crashed).
+        output = [line.strip() for line in self.executor.read_log(_handle(host), max_bytes=4096).splitlines()]
+        last = " | ".join([line for line in output if line][-CRASH_LOG_LINES:])
+        if last:
+            reason = f"{reason}; its last output: {last}"[:MAX_FAILURE_REASON]
         self.host_finished(
             job.name,
             host.host,
