@@ -7,13 +7,14 @@ only when its upload completes. Readers therefore never see half an object.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -101,6 +102,10 @@ class ArtifactStore:
             raise NotFound(f"No artifact at {uri!r}; `kiln artifacts ls` lists what is stored.") from e
         except PermissionError as e:
             raise InternalError(f"permission denied on artifact {uri!r}: {e}") from e
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise _name_too_long(uri) from e
+            raise  # a failing source stream is the caller's to report, not the store's
 
     def exists(self, uri: str) -> bool:
         with self._fs(uri) as (fs, path):
@@ -157,9 +162,16 @@ class ArtifactStore:
                 # A folder already has the object's name, or an object has the name of a folder on
                 # its path: the caller chose a name that is taken, and nothing was changed.
                 raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
+            except OSError as e:
+                if e.errno == errno.ENAMETOOLONG:
+                    raise _name_too_long(uri) from e
+                raise
             finally:
-                with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
+                try:
                     tmp.unlink()
+                except OSError as e:  # never made (its name too long, or no folder), or already renamed
+                    if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                        raise
             return uri
         with self._fs(uri) as (fs, path), fs.open(path, "wb") as out:
             shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
@@ -215,6 +227,10 @@ class ArtifactStore:
         with self._fs(uri) as (fs, path):
             if fs.exists(path):
                 fs.rm(path, recursive=True)
+
+
+def _name_too_long(uri: str) -> ValidationError:
+    return ValidationError(f"cannot store {uri!r}: a name on its path is too long here; use shorter names")
 
 
 def _name_taken(target: Path) -> str:

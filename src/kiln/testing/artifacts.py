@@ -142,3 +142,22 @@ class ArtifactStoreConformance:
             store.open(store.uri("folder")),
         ):
             pass
+
+    def test_a_name_too_long_for_the_backend_is_refused_by_name_or_kept_whole(
+        self, store: ArtifactStore
+    ) -> None:
+        # A folder refuses a 300-character file name; S3 and memory take it. Either way, never a raw
+        # OSError: the caller learns which name to shorten.
+        uri = store.uri("long", "n" * 300 + ".bin")
+        refusal: ValidationError | None = None
+        try:
+            store.put_bytes(b"kept", uri)
+        except ValidationError as e:
+            refusal = e
+        if refusal is not None:
+            assert uri in refusal.message
+            assert "too long" in refusal.message
+            assert not store.exists(uri)
+        else:
+            with store.open(uri) as stream:
+                assert stream.read() == b"kept"
