@@ -20,7 +20,19 @@ verdict pairs each Kiln slice with the FastAPI slice run right after it. Targets
 issue 3): at concurrency 32, Kiln serves at least 2× the FastAPI app's requests/s; at concurrency 1,
 Kiln's median latency is within 0.5 ms of FastAPI's.
 
+With ``--metrics-off`` a second Kiln server runs with ``KILN_ENDPOINT_METRICS=0`` (no endpoint
+metrics counted) and takes its turns like the others; the report gives Kiln ÷ Kiln-nometrics at the
+highest concurrency (target: within 3 %, i.e. the metrics cost nothing measurable) and checks that
+the metrics counted every request wrk sent.
+
     python benchmarks/serving.py [--duration 8] [--levels 1,8,32] [--slices 8] [--skip-mlflow]
+    python benchmarks/serving.py --metrics-off --levels 32 --skip-mlflow --skip-npy
+    python benchmarks/serving.py --framework tensorflow   # the seed's CNN as a TF SavedModel
+
+With ``--framework tensorflow`` the model is the same CNN in Keras (examples/mnist/mnist_tf.py),
+served by Kiln as a ``TensorFlowModel`` (TF Serving's REST semantics) and by a minimal FastAPI app
+calling the same SavedModel; bodies are ``{"instances": [image]}`` JSON and NPY; MLflow is left out
+(see ``serving_tensorflow.py``).
 
 Needs ``wrk`` (Debian/Ubuntu: ``sudo apt-get install -y wrk``; macOS: ``brew install wrk``).
 """
@@ -63,6 +75,7 @@ START_TIMEOUT_SECONDS = 120.0
 MLFLOW_INSTALL_TIMEOUT_SECONDS = 1200.0
 THROUGHPUT_TARGET = 2.0  # Kiln ÷ FastAPI requests/s at the highest concurrency
 LATENCY_TARGET_MS = 0.5  # Kiln − FastAPI median latency at concurrency 1
+METRICS_COST_TARGET = 0.03  # Kiln with endpoint metrics vs without, requests/s at the highest concurrency
 
 # wrk's done() hook prints one machine-readable line: counts, then latency percentiles in µs.
 WRK_SCRIPT = """\
@@ -317,8 +330,10 @@ def child(
         stop_pid(process.pid, process)
 
 
-def start_fastapi(stack: ExitStack, work: Path, model_pt: Path, threads: int, body: bytes) -> tuple[str, int]:
-    (work / "bench_fastapi.py").write_text(FASTAPI_APP.format(threads=threads, model=str(model_pt)))
+def start_fastapi(
+    stack: ExitStack, work: Path, model_pt: Path, threads: int, body: bytes, app: str = FASTAPI_APP
+) -> tuple[str, int]:
+    (work / "bench_fastapi.py").write_text(app.format(threads=threads, model=str(model_pt)))
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "bench_fastapi:app", "--app-dir", str(work)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]
@@ -392,14 +407,21 @@ def start_mlflow(
 
 @contextmanager
 def kiln_endpoint(
-    work: Path, archive: Path, instances: int, source: Path | None = None
+    work: Path,
+    archive: Path,
+    instances: int,
+    source: Path | None = None,
+    label: str = "",
+    server_env: dict[str, str] | None = None,
+    framework: str = "pytorch",
 ) -> Iterator[tuple[str, int, str]]:
     """(invocation URL, server pid, server URL) of an endpoint on a fresh embedded Kiln server.
 
     With ``source`` (the ``src`` folder of another Kiln tree) the server and its instances run that
-    code instead of the installed one, to compare two versions side by side.
+    code instead of the installed one, to compare two versions side by side; ``server_env`` is set
+    for the server only (e.g. ``KILN_ENDPOINT_METRICS=0``), ``label`` names its home folder.
     """
-    home = work / ("kiln-home" if source is None else "kiln-home-baseline")
+    home = work / ("kiln-home" + (f"-{label}" if label else "" if source is None else "-baseline"))
     os.environ["KILN_HOME"] = str(home)
     for name in ("KILN_URL", "KILN_API_TOKEN"):  # a fresh local server, reachable without a token
         os.environ.pop(name, None)
@@ -410,22 +432,29 @@ def kiln_endpoint(
     session = kiln.Session()
     server_pid = None
     predictor = None
-    saved_path = os.environ.get("PYTHONPATH")
+    changed = dict(server_env or {})
+    if source is not None:  # inherited by the server, and by the instances it starts
+        changed["PYTHONPATH"] = os.pathsep.join(p for p in (str(source), os.environ.get("PYTHONPATH")) if p)
+    saved = {name: os.environ.get(name) for name in changed}
     try:
-        if source is not None:  # inherited by the server, and by the instances it starts
-            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(source), saved_path) if p)
+        os.environ.update(changed)
         try:
             uri = session.upload_data(str(archive), key_prefix="benchmark")  # starts the server
         finally:
-            if saved_path is None:
-                os.environ.pop("PYTHONPATH", None)
-            else:
-                os.environ["PYTHONPATH"] = saved_path
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         record = read_server_record(load_settings())
         server_pid = int(record["pid"]) if record else None
-        predictor = kiln.PyTorchModel(uri, sagemaker_session=session).deploy(
-            initial_instance_count=instances, endpoint_name=ENDPOINT
-        )
+        if framework == "tensorflow":
+            from kiln.tensorflow import TensorFlowModel
+
+            model: Any = TensorFlowModel(uri, framework_version="2", sagemaker_session=session)
+        else:
+            model = kiln.PyTorchModel(uri, sagemaker_session=session)
+        predictor = model.deploy(initial_instance_count=instances, endpoint_name=ENDPOINT)
         yield f"{session.url}/endpoints/{ENDPOINT}/invocations", server_pid or 0, session.url
     finally:
         if predictor is not None:
@@ -436,6 +465,16 @@ def kiln_endpoint(
         session.close()
         if server_pid is not None:
             stop_pid(server_pid)
+
+
+def kiln_counted(server_url: str) -> int:
+    """Invocations the endpoint's metrics counted (stored or not yet stored: the server flushes them
+    a second after each 10-second period, so wait for the last one)."""
+    time.sleep(12)
+    url = f"{server_url}/api/v1/endpoints/{ENDPOINT}/metrics?period=3600"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        answer = json.load(response)
+    return sum(p["Invocations"] for v in answer["Variants"] for p in v["Datapoints"])
 
 
 def kiln_stats(server_url: str) -> list[dict[str, Any]]:
@@ -528,8 +567,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="also serve Kiln from this src folder (e.g. of the previous commit), as Kiln-base",
     )
+    parser.add_argument(
+        "--metrics-off",
+        action="store_true",
+        help="also serve Kiln with KILN_ENDPOINT_METRICS=0, as Kiln-nometrics (the metrics' cost)",
+    )
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--framework",
+        choices=["pytorch", "tensorflow"],
+        default="pytorch",
+        help="tensorflow: the CNN as a SavedModel, Kiln's TensorFlowModel against FastAPI + TensorFlow",
+    )
+    args = parser.parse_args(argv)
+    if args.framework == "tensorflow":
+        args.skip_mlflow = True
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -548,29 +601,51 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="kiln-bench-") as tmp, ExitStack() as stack:
         work = Path(tmp)
-        model_pt, archive = build_model(work)
         image = digit_image()
-        json_body = json.dumps(image.tolist()).encode()
-        npy = io.BytesIO()
-        np.save(npy, image)
-        mlflow_body = json.dumps({"inputs": image.tolist()}).encode()
-        print(f"bodies: JSON {len(json_body):,} bytes, NPY {len(npy.getvalue()):,} bytes", flush=True)
+        app = FASTAPI_APP
+        if args.framework == "tensorflow":
+            import serving_tensorflow as tfs  # type: ignore[import-not-found]
 
-        ceilings = {
-            t: forward_ceiling(model_pt, args.ceiling_seconds, t) for t in sorted({1, os.cpu_count() or 1})
-        }
+            model_pt, archive = tfs.build_model(work)
+            json_body, npy_body = tfs.bodies(image)
+            ceilings = {0: tfs.forward_ceiling(model_pt, args.ceiling_seconds)}
+            app = tfs.FASTAPI_APP
+        else:
+            model_pt, archive = build_model(work)
+            json_body = json.dumps(image.tolist()).encode()
+            npy = io.BytesIO()
+            np.save(npy, image)
+            npy_body = npy.getvalue()
+            thread_counts = sorted({1, os.cpu_count() or 1})
+            ceilings = {t: forward_ceiling(model_pt, args.ceiling_seconds, t) for t in thread_counts}
+        mlflow_body = json.dumps({"inputs": image.tolist()}).encode()
+        print(f"bodies: JSON {len(json_body):,} bytes, NPY {len(npy_body):,} bytes", flush=True)
         scripts = {"json": wrk_script(work, "json", json_body, JSON_TYPE)}
         if not args.skip_npy:
-            scripts["npy"] = wrk_script(work, "npy", npy.getvalue(), NPY_TYPE)
+            scripts["npy"] = wrk_script(work, "npy", npy_body, NPY_TYPE)
 
         targets: list[Target] = []
-        url, pid, server_url = stack.enter_context(kiln_endpoint(work, archive, args.kiln_instances))
+        endpoint = kiln_endpoint(work, archive, args.kiln_instances, framework=args.framework)
+        url, pid, server_url = stack.enter_context(endpoint)
         targets.append(Target("Kiln", url, scripts, pid))
         if args.baseline_src is not None:
-            base = kiln_endpoint(work, archive, args.kiln_instances, args.baseline_src.resolve())
+            base = kiln_endpoint(
+                work, archive, args.kiln_instances, args.baseline_src.resolve(), framework=args.framework
+            )
             url, pid, _ = stack.enter_context(base)
             targets.append(Target("Kiln-base", url, scripts, pid))
-        url, pid = start_fastapi(stack, work, model_pt, args.fastapi_torch_threads, json_body)
+        if args.metrics_off:
+            off = kiln_endpoint(
+                work,
+                archive,
+                args.kiln_instances,
+                label="nometrics",
+                server_env={"KILN_ENDPOINT_METRICS": "0"},
+                framework=args.framework,
+            )
+            url, pid, _ = stack.enter_context(off)
+            targets.append(Target("Kiln-nometrics", url, scripts, pid))
+        url, pid = start_fastapi(stack, work, model_pt, args.fastapi_torch_threads, json_body, app)
         targets.append(Target("FastAPI", url, scripts, pid))
         if not args.skip_mlflow:
             mlflow = start_mlflow(stack, work, args.cache_dir, model_pt, mlflow_body)
@@ -602,7 +677,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"  p50 {m.p50_ms:6.2f} ms  p99 {m.p99_ms:7.2f} ms  errors {m.errors}",
                         flush=True,
                     )
-        report(args, targets, levels, ceilings, loads, kiln_stats(server_url))
+        counted = kiln_counted(server_url) if args.metrics_off else None
+        report(args, targets, levels, ceilings, loads, kiln_stats(server_url), counted)
     print(f"load average at end: {load_average()}; took {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
@@ -629,6 +705,7 @@ def report(
     ceilings: dict[int, list[tuple[int, float]]],
     loads: dict[int, str],
     stats: list[dict[str, Any]],
+    counted: int | None = None,
 ) -> None:
     print(
         f"\nwrk -t1 over loopback, {args.duration:g} s per server, level and body, in {args.slices} slices "
@@ -640,8 +717,9 @@ def report(
         best = max(figures, key=lambda f: f[1])
         per_batch = ", ".join(f"batch {b}: {r:,.0f}" for b, r in figures)
         one = figures[0][1]
+        label = "TensorFlow, its own threads" if threads == 0 else f"torch threads {threads}"
         print(
-            f"  torch threads {threads}: batch 1 {one:,.0f} images/s ({1000 / one:.2f} ms), "
+            f"  {label}: batch 1 {one:,.0f} images/s ({1000 / one:.2f} ms), "
             f"best batch {best[0]} {best[1]:,.0f} images/s  ({per_batch})"
         )
     header = (
@@ -691,6 +769,22 @@ def report(
             if kiln is not None and base is not None:
                 ratio = kiln.rate / base.rate
                 print(f"Kiln ÷ Kiln-base requests/s at concurrency {high} ({kind.upper()}): {ratio:.2f}×")
+    if "Kiln-nometrics" in by_name:
+        for kind in by_name["Kiln"].scripts:
+            on, off = by_name["Kiln"].combined(kind, high), by_name["Kiln-nometrics"].combined(kind, high)
+            if on is not None and off is not None:
+                ratio = on.rate / off.rate
+                verdict = "meets" if ratio >= 1 - METRICS_COST_TARGET else "MISSES"
+                print(
+                    f"Kiln (endpoint metrics on) ÷ Kiln-nometrics requests/s at concurrency {high} "
+                    f"({kind.upper()}): {ratio:.3f}×  ({verdict} the within-{METRICS_COST_TARGET:.0%} target)"
+                )
+    if counted is not None:
+        sent = sum(load.requests for runs in by_name["Kiln"].results.values() for load in runs)
+        print(
+            f"Kiln's endpoint metrics counted {counted:,} invocations; wrk completed {sent:,} measured "
+            "requests (plus the warm-up and answer checks)"
+        )
     for i, s in enumerate(stats):
         cost = s.get("batch_cost_ms") or {}
         print(

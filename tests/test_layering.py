@@ -2,9 +2,11 @@
 
 The rule (DESIGN.md): ``cli`` → ``sdk`` → HTTP only; ``server`` → ``services`` → {``metadata``,
 ``artifacts``, ``executors``, ``scheduler``}; ``runtime`` → ``artifacts`` + HTTP; everything may use the
-base modules (``errors``, ``config``, ``records``, ``machine``, ``codecs``); nothing imports ``server``.
+base modules (``errors``, ``config``, ``records``, ``machine``, ``codecs``, ``images``, ``hardening``);
+nothing imports ``server``.
 Imports are read from the source (function-local ones included; ``if TYPE_CHECKING:`` ones are not,
-they never run). The SDK's own module order is pinned by ``test_dependency_order.py``.
+they never run). The SDK's own module order is pinned by ``test_dependency_order.py``; this test
+pins the packages around it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
-BASE = frozenset({"kiln", "errors", "config", "records", "machine", "codecs"})
+BASE = frozenset({"kiln", "errors", "config", "records", "machine", "codecs", "images", "hardening"})
 STORES = frozenset({"metadata", "artifacts", "executors"})
 
 # What each unit (a top-level module or package; runtime's two halves apart) may import.
@@ -29,6 +31,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "machine": frozenset(),
     "config": frozenset({"errors"}),
     "codecs": frozenset({"errors"}),
+    "images": frozenset({"errors"}),  # SageMaker image URIs → framework and version
+    "hardening": frozenset(),  # process hardening every Kiln process applies to itself
     "metadata": BASE,
     "artifacts": BASE,
     "executors": BASE,
@@ -42,6 +46,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "serializers": BASE | {"sdk"},  # kiln.serializers / deserializers / tuner: SageMaker's import paths
     "deserializers": BASE | {"sdk"},
     "tuner": BASE | {"sdk"},
+    "pytorch": BASE | {"sdk"},  # kiln.pytorch, kiln.tensorflow, …: SageMaker's framework import paths
+    "tensorflow": BASE | {"sdk"},
+    "sklearn": BASE | {"sdk"},
+    "xgboost": BASE | {"sdk"},
     "cli": BASE | {"sdk"},
     "__main__": frozenset({"cli"}),
     "testing": BASE | STORES | {"scheduler"},
@@ -55,9 +63,15 @@ SHARED_RUNTIME_MODULES = frozenset(
         "kiln.runtime.training.spec",
         "kiln.runtime.training.outputs",
         "kiln.runtime.training.user_code",
+        "kiln.runtime.training.library_check",
         "kiln.runtime.serving.ipc",
         "kiln.runtime.serving.model_archive",
     }
+)
+# The SDK tells an Estimator-functions entry point by the runtime's own AST rule (as
+# test_dependency_order.py's SDK_MAY_USE says).
+SDK_RUNTIME_MODULES = frozenset(
+    {"kiln.runtime", "kiln.runtime.training", "kiln.runtime.training.estimator_functions"}
 )
 # `kiln server start` runs the server in the CLI's process: the one place that imports it.
 SERVER_IMPORTERS = frozenset({"kiln.cli.server_commands"})
@@ -129,6 +143,8 @@ def test_no_package_imports_one_above_it_or_beside_it_out_of_turn() -> None:
                 continue
             if target in SHARED_RUNTIME_MODULES and source in ("services", "server"):
                 continue
+            if target in SDK_RUNTIME_MODULES and source == "sdk":
+                continue
             if target_unit == "server" and module in SERVER_IMPORTERS:
                 continue
             if target_unit not in ALLOWED.get(source, frozenset()):
@@ -151,9 +167,6 @@ def test_nothing_imports_the_server_but_the_command_that_runs_it() -> None:
 def test_there_is_no_import_cycle(module_level_only: bool) -> None:
     graph: dict[str, set[str]] = defaultdict(set)
     for module, path in _modules():
-        # The SDK's function-local cycle is test_dependency_order.py's to pin.
-        if not module_level_only and unit_of(module) == "sdk":
-            continue
         graph[module].update(t for t in imports_of(path, module_level_only=module_level_only) if t != module)
 
     assert _cycles(graph) == []

@@ -5,6 +5,7 @@ or ``mnist_estimator.py`` (Estimator functions); 4. train it as a job, streaming
 it to an endpoint; 7. predict the first ten test images, one request each; 8. delete the endpoint.
 
     python examples/mnist/tutorial.py [--estimator-functions] [--instance-count 2] [--training-steps 1000]
+    python examples/mnist/tutorial.py --framework tensorflow   # the seed's own framework: mnist_tf.py
 """
 
 from __future__ import annotations
@@ -29,7 +30,35 @@ ACCURACY_TARGET = 0.985  # the 2018 tutorial reported 0.9872 after 1000 steps
 IMAGES_TO_PREDICT = 10
 
 
-def train(args: argparse.Namespace, session: kiln.Session, inputs: str) -> kiln.PyTorch:
+METRICS = [
+    {"Name": "accuracy", "Regex": r"^accuracy=([0-9\.]+)"},
+    {"Name": "loss", "Regex": r"^accuracy=[0-9\.]+ loss=([0-9\.]+)"},
+    {"Name": "train:loss", "Regex": r"^step=\d+ loss=([0-9\.]+)"},
+]
+
+
+def train_tensorflow(args: argparse.Namespace, session: kiln.Session) -> kiln.Estimator:
+    """The same CNN in Keras, as a SageMaker TensorFlow script-mode job (exports a SavedModel)."""
+    import tensorflow as tf
+
+    from kiln.tensorflow import TensorFlow
+
+    return TensorFlow(
+        entry_point=str(HERE / "mnist_tf.py"),
+        role="SageMakerRole",
+        framework_version=".".join(tf.__version__.split(".")[:2]),
+        py_version=f"py3{sys.version_info.minor}",
+        instance_count=args.instance_count,
+        instance_type=args.instance_type,
+        hyperparameters={"training-steps": args.training_steps, "batch-size": args.batch_size},
+        metric_definitions=METRICS,
+        sagemaker_session=session,
+    )
+
+
+def train(args: argparse.Namespace, session: kiln.Session, inputs: str) -> kiln.Estimator:
+    if args.framework == "tensorflow":
+        return train_tensorflow(args, session)
     if args.estimator_functions:
         # The tutorial's own form: model_fn / train_input_fn / eval_input_fn / serving_input_fn.
         return kiln.PyTorch(
@@ -48,11 +77,7 @@ def train(args: argparse.Namespace, session: kiln.Session, inputs: str) -> kiln.
         instance_count=args.instance_count,
         instance_type=args.instance_type,
         hyperparameters={"training-steps": args.training_steps, "batch-size": args.batch_size},
-        metric_definitions=[
-            {"Name": "accuracy", "Regex": r"^accuracy=([0-9\.]+)"},
-            {"Name": "loss", "Regex": r"^accuracy=[0-9\.]+ loss=([0-9\.]+)"},
-            {"Name": "train:loss", "Regex": r"^step=\d+ loss=([0-9\.]+)"},
-        ],
+        metric_definitions=METRICS,
         sagemaker_session=session,
     )
 
@@ -75,6 +100,12 @@ def main() -> int:
     parser.add_argument("--instance-type", default="local")
     parser.add_argument("--instance-count", type=int, default=1, help="≥ 2 trains data-parallel")
     parser.add_argument("--estimator-functions", action="store_true", help="train mnist_estimator.py")
+    parser.add_argument(
+        "--framework",
+        choices=["pytorch", "tensorflow"],
+        default="pytorch",
+        help="tensorflow: train mnist_tf.py with kiln.tensorflow.TensorFlow and serve its SavedModel",
+    )
     args = parser.parse_args()
 
     # 1. Set up: a session on the embedded local server (started on first use; no account, no role).
@@ -109,16 +140,30 @@ def main() -> int:
         images = test["images"][:IMAGES_TO_PREDICT].astype(np.float32) / 255.0
         labels = test["labels"][:IMAGES_TO_PREDICT]
     correct = 0
+    tensor_predictions: list[int] = []
+    tfs_predictions: list[int] | None = None
     try:
         for image, label in zip(images, labels, strict=True):
             prediction = predicted_class(predictor.predict(image[np.newaxis]))
+            tensor_predictions.append(prediction)
             correct += int(prediction == int(label))
             print(f"label {int(label)}, prediction {prediction}")
+        if args.framework == "tensorflow":
+            # The same ten images in TF Serving's JSON format: {"instances": [...]} -> {"predictions": [...]}.
+            from kiln.tensorflow import TensorFlowPredictor
+
+            answer = TensorFlowPredictor(predictor.endpoint, session).predict({"instances": images.tolist()})
+            tfs_predictions = [int(np.argmax(row)) for row in answer["predictions"]]
     finally:
         # 8. Clean up.
         session.delete_endpoint(predictor.endpoint)
         print(f"Deleted endpoint {predictor.endpoint}")
     print(f"{correct} of {IMAGES_TO_PREDICT} predictions match their labels")
+    if tfs_predictions is not None:
+        agree = tfs_predictions == tensor_predictions
+        verdict = "the same as" if agree else "DIFFERENT from"
+        print(f"TF Serving JSON format: {tfs_predictions}, {verdict} the TensorProto answers")
+        correct = correct if agree else 0
 
     if args.training_steps >= 1000 and accuracy < ACCURACY_TARGET:
         print(f"Accuracy {accuracy:.4f} is below the tutorial's {ACCURACY_TARGET}", file=sys.stderr)

@@ -29,17 +29,19 @@ __all__ = [
     "__version__",
     "deserializers",
     "errors",
+    "get_execution_role",
     "serializers",
 ]
 
 _LAZY = {
     "Model": "kiln.sdk.model",
-    "PyTorchModel": "kiln.sdk.model",
+    "PyTorchModel": "kiln.sdk.frameworks.pytorch",
     "Predictor": "kiln.sdk.predictor",
-    "PyTorchPredictor": "kiln.sdk.predictor",
+    "PyTorchPredictor": "kiln.sdk.frameworks.pytorch",
     "Estimator": "kiln.sdk.estimator",
-    "PyTorch": "kiln.sdk.estimator",
+    "PyTorch": "kiln.sdk.frameworks.pytorch",
     "Session": "kiln.sdk.session",
+    "get_execution_role": "kiln.sdk.session",
     "TrainingInput": "kiln.sdk.inputs",
     "TensorBoardOutputConfig": "kiln.sdk.inputs",
     "HyperparameterTuner": "kiln.sdk.tuner",
@@ -54,11 +56,12 @@ if TYPE_CHECKING:
     import kiln.deserializers as deserializers
     import kiln.errors as errors
     import kiln.serializers as serializers
-    from kiln.sdk.estimator import Estimator, PyTorch
+    from kiln.sdk.estimator import Estimator
+    from kiln.sdk.frameworks.pytorch import PyTorch, PyTorchModel, PyTorchPredictor
     from kiln.sdk.inputs import TensorBoardOutputConfig, TrainingInput
-    from kiln.sdk.model import Model, PyTorchModel
-    from kiln.sdk.predictor import Predictor, PyTorchPredictor
-    from kiln.sdk.session import Session
+    from kiln.sdk.model import Model
+    from kiln.sdk.predictor import Predictor
+    from kiln.sdk.session import Session, get_execution_role
     from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
     from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
 

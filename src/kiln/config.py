@@ -22,10 +22,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["CapacitySettings", "Settings", "load_capacity_settings", "load_settings"]
+__all__ = ["CapacitySettings", "Settings", "load_allowed_roots", "load_capacity_settings", "load_settings"]
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
+# The AWS account the wire answers as (ARNs, STS GetCallerIdentity, the SDK's default bucket name):
+# twelve digits like any AWS account id; all zeros so it can never be a real one.
+DEFAULT_AWS_ACCOUNT_ID = "000000000000"
+
+DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS = 15 * 86400.0  # CloudWatch keeps one-minute data 15 days
+
+DEFAULT_MAX_ARCHIVE_BYTES = 64 << 30  # 64 GiB: larger than any model SageMaker serves from one archive
+DEFAULT_MAX_ARCHIVE_RATIO = 200.0  # weights compress ~1.1x, code ~10x, a gzip bomb of zeros ~1000x
 
 
 @dataclass(frozen=True)
@@ -35,12 +43,26 @@ class Settings:
     database_url: str = ""
     artifact_url: str = ""
     api_token: str | None = None
+    api_token_sha256: str | None = None  # what the server keeps instead of api_token once it has read it
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port, recorded in server.json
     stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS
     heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
+    aws_account_id: str = DEFAULT_AWS_ACCOUNT_ID  # KILN_AWS_ACCOUNT_ID: the AWS wire's account id
+    endpoint_metrics: bool = True  # KILN_ENDPOINT_METRICS=0 turns the invocation counters off
+    endpoint_metrics_retention_seconds: float = DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
+    # Archives users hand in (model.tar.gz, sourcedir.tar.gz) may expand to at most this many bytes,
+    # and to at most this many times their own size (past 256 MiB): gzip bombs are refused unwritten.
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    max_archive_ratio: float = DEFAULT_MAX_ARCHIVE_RATIO
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Whether callers must prove who they are: a token is configured (a non-loopback listener
+        refuses to start without one). The server keeps only the token's hash once it has read it."""
+        return bool(self.api_token or self.api_token_sha256)
 
     @property
     def server_record_path(self) -> Path:
@@ -55,6 +77,11 @@ class Settings:
         return self.home / "venvs"
 
     @property
+    def access_key_file(self) -> Path:
+        """The server key that encrypts the AWS wire's access-key secrets (mode 0600)."""
+        return self.home / "access-keys.key"
+
+    @property
     def config_file(self) -> Path:
         return self.config_path or self.home / "config.toml"
 
@@ -63,14 +90,48 @@ class Settings:
         return replace(self, **present)  # type: ignore[arg-type]
 
 
-def _float_env(name: str, default: float) -> float:
+def _float_env(name: str, default: float, unit: str = "seconds") -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         return float(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds; set it to e.g. 120") from None
+        raise ValueError(f"{name}={raw!r} is not a number of {unit}; set it to e.g. {default:g}") from None
+
+
+def _api_token() -> str | None:
+    """KILN_API_TOKEN, else the first line of the file KILN_API_TOKEN_FILE names (keep it 0600)."""
+    token = (os.environ.get("KILN_API_TOKEN") or "").strip()
+    path = os.environ.get("KILN_API_TOKEN_FILE")
+    if not token and path:
+        try:
+            token = Path(path).expanduser().read_text().strip()
+        except OSError as e:
+            raise ValidationError(f"KILN_API_TOKEN_FILE={path!r} cannot be read: {e}") from e
+    return token or None
+
+
+def _account_id_env() -> str:
+    raw = os.environ.get("KILN_AWS_ACCOUNT_ID") or DEFAULT_AWS_ACCOUNT_ID
+    if len(raw) != 12 or not raw.isdigit():
+        raise ValueError(f"KILN_AWS_ACCOUNT_ID={raw!r} must be 12 digits, like an AWS account id")
+    return raw
+
+
+def _retention_seconds() -> float:
+    raw = os.environ.get("KILN_ENDPOINT_METRICS_RETENTION_DAYS") or ""
+    if not raw:
+        return DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days <= 0:
+        raise ValueError(
+            f"KILN_ENDPOINT_METRICS_RETENTION_DAYS={raw!r} is not a number of days > 0; set it to e.g. 15"
+        )
+    return days * 86400.0
 
 
 def load_settings() -> Settings:
@@ -80,7 +141,7 @@ def load_settings() -> Settings:
         url=os.environ.get("KILN_URL") or None,
         database_url=os.environ.get("KILN_DATABASE_URL") or f"sqlite:///{home / 'kiln.db'}",
         artifact_url=os.environ.get("KILN_ARTIFACT_URL") or (home / "artifacts").as_uri(),
-        api_token=os.environ.get("KILN_API_TOKEN") or None,
+        api_token=_api_token(),
         host=os.environ.get("KILN_HOST") or "127.0.0.1",
         port=int(os.environ.get("KILN_PORT") or 0),
         stop_grace_seconds=_float_env("KILN_STOP_GRACE_SECONDS", DEFAULT_STOP_GRACE_SECONDS),
@@ -90,6 +151,11 @@ def load_settings() -> Settings:
         config_path=Path(os.environ["KILN_CONFIG"]).expanduser().resolve()
         if os.environ.get("KILN_CONFIG")
         else None,
+        aws_account_id=_account_id_env(),
+        endpoint_metrics=_flag("KILN_ENDPOINT_METRICS", os.environ.get("KILN_ENDPOINT_METRICS", "1")),
+        endpoint_metrics_retention_seconds=_retention_seconds(),
+        max_archive_bytes=int(_float_env("KILN_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES, "bytes")),
+        max_archive_ratio=_float_env("KILN_MAX_ARCHIVE_RATIO", DEFAULT_MAX_ARCHIVE_RATIO, "times"),
     )
 
 
@@ -220,6 +286,34 @@ def load_capacity_settings(settings: Settings) -> CapacitySettings:
         instance_types=_instance_types(source, data.get("instance_types", {})),
         limits=_limits(source, data.get("limits", {})),
     )
+
+
+# -- allowed roots (what file:// URIs a request may name) ---------------------------------------------
+
+
+def load_allowed_roots(settings: Settings) -> tuple[Path, ...]:
+    """Server folders, besides the artifact store, that requests may name with ``file://`` URIs:
+    ``allowed_roots = ["/data/shared", …]`` in the config file, then ``KILN_ALLOWED_ROOTS``
+    (separated by ``:``). None by default: a request reaches only the store."""
+    path = settings.config_file
+    raw: Any = []
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text()).get("allowed_roots", [])
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            raise ValidationError(f"config file {path} cannot be read: {e}") from e
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise _config_error(
+            str(path), "allowed_roots", f'must be a list of folders, e.g. ["/data"], not {raw!r}'
+        )
+    roots = [*raw, *filter(None, os.environ.get("KILN_ALLOWED_ROOTS", "").split(os.pathsep))]
+    for root in roots:
+        if not os.path.isabs(os.path.expanduser(root)) or os.path.realpath(os.path.expanduser(root)) == "/":
+            raise ValidationError(
+                f"allowed root {root!r} must be an absolute folder other than '/' "
+                "(config.toml allowed_roots or KILN_ALLOWED_ROOTS)"
+            )
+    return tuple(Path(os.path.expanduser(root)).resolve() for root in roots)
 
 
 # -- what an executor tells the work process it started ---------------------------------------------

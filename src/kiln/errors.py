@@ -54,6 +54,9 @@ class KilnError(Exception):
     """The root of every error Kiln raises on purpose."""
 
     http_status: ClassVar[int] = 500
+    # The error code AWS services answer with for this kind of failure (the AWS wire, server/wire/):
+    # each wire protocol derives its mapping from the tree, so a new class needs no second table.
+    aws_code: ClassVar[str] = "InternalFailure"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -64,6 +67,7 @@ class UserError(KilnError):
     """The request cannot succeed as given; the message says what to change."""
 
     http_status = 400
+    aws_code = "ValidationException"
 
 
 class ValidationError(UserError):
@@ -72,14 +76,17 @@ class ValidationError(UserError):
 
 class Unauthorized(UserError):
     http_status = 401
+    aws_code = "AccessDeniedException"
 
 
 class NotFound(UserError):
     http_status = 404
+    aws_code = "ResourceNotFound"
 
 
 class Conflict(UserError):
     http_status = 409
+    aws_code = "ResourceInUse"
 
 
 class PayloadTooLarge(UserError):
@@ -92,10 +99,12 @@ class UnsupportedMediaType(UserError):
 
 class ModelError(UserError):
     http_status = 424
+    aws_code = "ModelError"
 
 
 class ResourceLimitExceeded(UserError):
     http_status = 429
+    aws_code = "ResourceLimitExceeded"
 
 
 class InsufficientCapacity(ResourceLimitExceeded):
@@ -119,6 +128,7 @@ class InternalError(KilnError):
 
 class ServerUnavailable(InternalError):
     http_status = 503
+    aws_code = "ServiceUnavailable"
 
 
 def _all_subclasses(cls: type[KilnError]) -> list[type[KilnError]]:

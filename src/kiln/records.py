@@ -421,3 +421,46 @@ class Reservation:
         start = max(self.started_at, since)
         end = min(self.ended_at or now, now)
         return max(0.0, (end - start).total_seconds()) * self.instance_count
+
+
+# -- access keys: the AWS wire's credentials ------------------------------------------------------------
+
+__all__ += ["AccessKey", "AccessKeyStatus"]
+
+
+class AccessKeyStatus(str, enum.Enum):
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"  # revoked: requests signed with it are refused
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An access key for the AWS wire (``kiln keys create``); the secret never leaves the service."""
+
+    access_key_id: str
+    name: str
+    status: AccessKeyStatus
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+# -- endpoint metrics (CloudWatch's AWS/SageMaker endpoint metrics, per variant) ----------------------
+
+__all__ += ["EndpointMetricPeriod"]
+
+
+@dataclass(frozen=True)
+class EndpointMetricPeriod:
+    """A variant's invocations in one period: counts, and latency histograms (``latency_histogram``)."""
+
+    endpoint: str
+    variant: str
+    start: int  # epoch seconds
+    invocations: int
+    errors_4xx: int
+    errors_5xx: int
+    instances: int  # the variant's instances in service (the most seen in the period)
+    model_latency: dict[int, int]  # bucket index → requests
+    overhead_latency: dict[int, int]
+    model_latency_sum_us: float
+    overhead_latency_sum_us: float

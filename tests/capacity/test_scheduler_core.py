@@ -239,3 +239,40 @@ def test_endpoint_reservations_accrue_cost_until_released(db: Database) -> None:
     limits = {limit.name: limit for limit in capacity.limits()}
     assert limits["ml.p2.xlarge for training job usage"].limit == 1
     assert limits["ml.m5.large for endpoint usage"].current == 0
+
+
+def test_resizing_an_endpoint_reservation_checks_limits_and_room_and_frees_what_shrinks(db: Database) -> None:
+    scheduler = _scheduler(db, limits={"endpoint": {"ml.m5.large": 3}})
+    endpoint = CapacityUse.ENDPOINT
+    first = scheduler.reserve(endpoint, "endpoint/e/c/v", "ml.m5.large", 1, queue=False)  # 2 of 4 CPUs
+
+    with pytest.raises(
+        ResourceLimitExceeded, match="current utilization of 1 Instances and a request delta of 3"
+    ):
+        scheduler.resize("endpoint/e/c/v", 4)
+    scheduler.reserve(TRAINING, "training-job/a", "ml.m5.large", 1)  # the other 2 CPUs
+    with pytest.raises(InsufficientCapacity, match="resize endpoint/e/c/v"):
+        scheduler.resize("endpoint/e/c/v", 2)
+    assert scheduler.find("endpoint/e/c/v") == first  # refused: unchanged, its CPUs still held
+    assert scheduler.snapshot().free_slots == 0
+    scheduler.release("training-job/a")
+
+    grown = scheduler.resize("endpoint/e/c/v", 2)
+    assert (grown.instance_count, grown.state, scheduler.snapshot().free_slots) == (
+        2,
+        ReservationState.ACTIVE,
+        0,
+    )
+    assert scheduler.utilization(endpoint, "ml.m5.large") == 2
+    waiting = scheduler.reserve(TRAINING, "training-job/w", "ml.m5.large", 1)
+    assert waiting.state is ReservationState.PENDING
+
+    shrunk = scheduler.resize("endpoint/e/c/v", 1)
+    assert shrunk.instance_count == 1
+    admitted = scheduler.find("training-job/w")
+    assert admitted is not None
+    assert admitted.state is ReservationState.ACTIVE  # the freed CPUs went to the waiting job
+    # Cost: each size for the time it was held; the ended ones are kept.
+    restarted = _scheduler(db, limits={"endpoint": {"ml.m5.large": 3}})
+    assert restarted.find("endpoint/e/c/v") == shrunk
+    assert restarted.utilization(endpoint, "ml.m5.large") == 1

@@ -1,4 +1,5 @@
-"""With an API token, console pages need it once; it is kept in an HttpOnly, SameSite=Strict cookie."""
+"""With an API token, console pages need it once, exchanged for a session cookie (HttpOnly,
+SameSite=Strict) that is not the token; changes carry a CSRF token."""
 
 from __future__ import annotations
 
@@ -47,13 +48,20 @@ def test_login_once_then_pages_and_api_work(token_server: RunningServer, browser
     page.click("#sign-in")
     page.wait_for_url(f"{token_server.url}/training-jobs")
     expect(page.locator("h1")).to_have_text("Training jobs")
-    (cookie,) = [c for c in context.cookies() if c["name"] == "kiln_token"]
+    (cookie,) = [c for c in context.cookies() if c["name"] == "kiln_session"]
     assert cookie["httpOnly"] is True
     assert cookie["sameSite"] == "Strict"
     assert page.request.get(f"{token_server.url}/api/v1/training-jobs").status == 200
-    # The runtime path takes the cookie too (the endpoint page's predict form): 404, not 401.
-    answer = page.request.post(f"{token_server.url}/endpoints/none/invocations", data="[1]")
+    # The runtime path takes the cookie too (the endpoint page's predict form), with the page's CSRF
+    # token as the console's script sends it: 404, not 401. Without that token: 403.
+    invocations = f"{token_server.url}/endpoints/none/invocations"
+    assert page.request.post(invocations, data="[1]").status == 403
+    assert page.request.post(f"{token_server.url}/api/v1/training-jobs/x/stop").status == 403
+    csrf = page.get_attribute('meta[name="kiln-csrf"]', "content")
+    assert csrf
+    answer = page.request.post(invocations, data="[1]", headers={"X-CSRF-Token": csrf})
     assert answer.status == 404
+    assert page.request.post(f"{token_server.url}/logout").status == 403  # the form's field is missing
 
     page.click("text=Sign out")
     page.wait_for_url(f"{token_server.url}/login")
@@ -68,4 +76,4 @@ def test_login_refuses_offsite_next(token_server: RunningServer) -> None:
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
-    assert "kiln_token" in answer.cookies
+    assert "kiln_session" in answer.cookies

@@ -77,6 +77,11 @@ def test_create_watch_deploy_predict_delete(server: RunningServer, browser, tmp_
     page.click("#predict")
     expect(page.locator("#prediction")).to_contain_text(re.compile(r"7\.0.*9\.0"), timeout=15_000)
     expect(page.locator("#prediction-meta")).to_contain_text("200")
+    # The endpoint's metrics chart redraws itself and counts that prediction once its 10 s period is stored.
+    invocations = page.locator("#metric-charts figure[data-metric=Invocations]")
+    expect(invocations).to_have_attribute("data-total", "0")
+    expect(invocations).to_have_attribute("data-total", "1", timeout=40_000)
+    expect(page.locator("#metric-charts figure[data-metric=ModelLatency] polyline").first).to_be_attached()
 
     page.on("dialog", lambda dialog: dialog.accept())
     page.click("#delete-endpoint")

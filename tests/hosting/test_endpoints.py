@@ -17,6 +17,7 @@ import kiln
 from conftest import RunningServer, processes_mentioning, wait_until
 from kiln.deserializers import JSONDeserializer, NumpyDeserializer
 from kiln.errors import ModelError, UnexpectedStatusException
+from kiln.sdk.client import KilnClient
 from kiln.serializers import CSVSerializer, JSONSerializer, NumpySerializer, TensorProtoSerializer
 
 torch = pytest.importorskip("torch")
@@ -330,3 +331,59 @@ def test_endpoints_hold_capacity_and_a_request_over_the_limit_is_refused(
     with pytest.raises(ResourceLimitExceeded, match=r"ml\.m5\.large for endpoint usage"):
         client.create_endpoint(name, name)
     assert name not in [e["EndpointName"] for e in client.list_endpoints()]
+
+
+def _endpoint_use(client: KilnClient, instance_type: str) -> int:
+    limits = client.call("GET", "/limits")["Limits"]
+    return sum(
+        entry["CurrentUtilization"]
+        for entry in limits
+        if entry["InstanceType"] == instance_type and entry["Use"] == "endpoint"
+    )
+
+
+def test_changing_an_instance_count_resizes_the_capacity_reservation(
+    server: RunningServer, model_uri: str
+) -> None:
+    from kiln.errors import ResourceLimitExceeded
+
+    client = server.client()
+    name = f"resize-{int(time.time() * 1000) % 10**8}"
+    client.create_model({"ModelName": name, "PrimaryContainer": {"ModelDataUrl": model_uri}})
+    variants = [
+        {"VariantName": "Main", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
+    ]
+    client.create_endpoint_config({"EndpointConfigName": name, "ProductionVariants": variants})
+    client.create_endpoint(name, name)
+    try:
+        wait_until(lambda: client.describe_endpoint(name)["EndpointStatus"] == "InService", timeout=120)
+        held = _endpoint_use(client, "ml.m5.large")
+        assert held >= 1
+
+        # Over the limit (20 ml.m5.large for endpoints): refused, and nothing changes.
+        with pytest.raises(ResourceLimitExceeded, match="request delta of 20 Instances"):
+            client.update_endpoint_weights_and_capacities(
+                name, [{"VariantName": "Main", "DesiredInstanceCount": 21}]
+            )
+        assert client.describe_endpoint(name)["EndpointStatus"] == "InService"
+        assert _endpoint_use(client, "ml.m5.large") == held
+
+        client.update_endpoint_weights_and_capacities(
+            name, [{"VariantName": "Main", "DesiredInstanceCount": 2}]
+        )
+        assert _endpoint_use(client, "ml.m5.large") == held + 1  # the reservation follows at once
+        wait_until(
+            lambda: (
+                sum(i["State"] == "Serving" for i in client.describe_endpoint(name)["Instances"]) == 2
+                and client.describe_endpoint(name)["EndpointStatus"] == "InService"
+            ),
+            timeout=120,
+        )
+        client.update_endpoint_weights_and_capacities(
+            name, [{"VariantName": "Main", "DesiredInstanceCount": 1}]
+        )
+        assert _endpoint_use(client, "ml.m5.large") == held
+        wait_until(lambda: client.describe_endpoint(name)["EndpointStatus"] == "InService", timeout=120)
+    finally:
+        client.delete_endpoint(name)
+    assert _endpoint_use(client, "ml.m5.large") == held - 1

@@ -171,7 +171,7 @@ def test_writing_where_a_folder_or_an_object_already_has_the_name_is_a_conflict(
     [
         ("{outside_uri}", "{outside}"),
         ("{outside}", "{outside}"),
-        ("s3://some-bucket/key", None),
+        ("gs://some-bucket/key", None),
         ("{bucket}/../../../escaped.txt", "{home}/../escaped.txt"),
         ("{bucket}/data/../../escaped.txt", "{home}/artifacts/escaped.txt"),
         ("{root}-sibling/escaped.txt", "{home}/artifacts-sibling/escaped.txt"),
@@ -205,6 +205,25 @@ def test_a_uri_outside_the_store_is_refused_and_nothing_is_written(
     assert outside.read_text() == "original"
     if target is not None and not existed:
         assert not target.exists()
+
+
+def test_s3_uris_name_the_local_stores_buckets_and_round_trip(
+    session: kiln.Session, server: RunningServer, tmp_path: Path
+) -> None:
+    bucket = session.default_bucket()
+    uri = f"s3://{bucket}/s3-idiom/{tmp_path.name}/a.csv"
+
+    assert session.upload_bytes(b"1,2\n", uri) == uri
+
+    stored = server.home / "artifacts" / bucket / "s3-idiom" / tmp_path.name / "a.csv"
+    assert stored.read_bytes() == b"1,2\n"  # the store's <bucket>/<key>
+    assert session.read_artifact(uri) == b"1,2\n"
+    listed = session.list_artifacts(f"s3://{bucket}/s3-idiom/{tmp_path.name}")
+    assert [e["Uri"] for e in listed] == [uri]  # listed as S3, the way it was named
+    assert session.read_artifact(stored.as_uri()) == b"1,2\n"  # the file:// spelling is the same object
+    other = f"s3://another-bucket/{tmp_path.name}/b.bin"
+    session.upload_bytes(b"b", other)
+    assert (server.home / "artifacts" / "another-bucket" / tmp_path.name / "b.bin").read_bytes() == b"b"
 
 
 def test_the_servers_own_files_cannot_be_read_through_the_api(session: kiln.Session) -> None:

@@ -60,7 +60,7 @@ def _bearer(token: str | bytes) -> dict[str, str | bytes]:
 
 @pytest.mark.parametrize(
     ("host", "token"),
-    [("0.0.0.0", None), ("::", None), ("192.0.2.10", "")],  # an empty token is no token
+    [("0.0.0.0", None), ("::", None), ("192.0.2.10", ""), ("192.0.2.10", "   ")],  # blank: no token
 )
 def test_listening_on_a_public_address_without_a_token_is_refused(
     tmp_path: Path, host: str, token: str | None
@@ -89,15 +89,78 @@ def test_listening_on_a_public_address_without_a_token_is_refused(
     assert not home.exists()  # nothing written: no database, no server.json
 
 
+@pytest.mark.parametrize("token", ["x", "fifteen-chars-x"])
+def test_a_short_token_is_refused_for_a_public_address(tmp_path: Path, token: str) -> None:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("KILN_API_TOKEN", "KILN_URL")}
+    env.update({"KILN_HOME": str(home), "KILN_HOST": "0.0.0.0", "KILN_API_TOKEN": token})
+
+    result = subprocess.run(
+        [sys.executable, "-m", "kiln.server"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SERVER_EXIT_TIMEOUT,
+    )
+
+    assert result.returncode == 1
+    assert f"with an API token of {len(token)} characters" in result.stderr
+    assert "at least 16" in result.stderr
+    assert not home.exists()
+
+
 # -- with a token, every API call carries it ------------------------------------------------------------
 
 
-def test_health_stays_open_without_a_token(token_server: RunningServer) -> None:
-    answer = httpx.get(f"{token_server.url}/api/v1/health", timeout=10)
+def test_health_answers_only_ok_without_a_token(token_server: RunningServer) -> None:
+    anonymous = httpx.get(f"{token_server.url}/api/v1/health", timeout=10)
+    known = httpx.get(f"{token_server.url}/api/v1/health", headers=_bearer(TOKEN), timeout=10)
 
-    assert answer.status_code == 200
-    assert answer.json()["status"] == "ok"
-    assert answer.json()["home"] == str(token_server.home)
+    assert anonymous.status_code == 200
+    assert anonymous.json() == {"status": "ok"}  # no pid, no home folder for a stranger
+    assert known.json()["home"] == str(token_server.home)
+    assert known.json()["pid"] == token_server.process.pid
+
+
+@pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/docs", "/static/console.css"])
+def test_the_api_document_docs_and_static_files_need_the_token(
+    token_server: RunningServer, path: str
+) -> None:
+    refused = httpx.get(f"{token_server.url}{path}", timeout=10)
+    assert refused.status_code in (401, 303), refused.text
+    if path.startswith("/api/"):
+        assert refused.status_code == 401
+        assert httpx.get(f"{token_server.url}{path}", headers=_bearer(TOKEN), timeout=10).status_code == 200
+
+
+def test_invocations_use_the_same_parser_as_the_api(token_server: RunningServer) -> None:
+    url = f"{token_server.url}/endpoints/none/invocations"
+    for headers in ({"Authorization": f"Basic {TOKEN}"}, _bearer(b"Bearer s3cr\xe9t"), {}, _bearer("wrong")):
+        answer = httpx.post(url, content=b"[1]", headers=headers, timeout=10)
+        assert answer.status_code == 401, (headers, answer.text)
+        assert answer.json()["error"] == "Unauthorized"
+    accepted = httpx.post(url, content=b"[1]", headers=_bearer(TOKEN), timeout=10)
+    assert accepted.status_code == 404  # past the guard: the endpoint does not exist
+
+
+def test_internal_routes_refuse_the_operator_token_and_other_jobs_credentials(
+    token_server: RunningServer,
+) -> None:
+    from kiln.server.credentials import Credentials
+
+    url = f"{token_server.url}/api/v1/internal/training-jobs/some-job/hosts/algo-1/status"
+    other_job = Credentials(TOKEN).host_credential("another-job")
+    for headers in ({}, _bearer(TOKEN), _bearer(other_job)):
+        answer = httpx.post(url, json={"status": "Training"}, headers=headers, timeout=10)
+        assert answer.status_code == 401, (headers, answer.text)
+    # The job's own credential passes the check (and then meets a job that does not exist).
+    own = httpx.post(
+        url,
+        json={"status": "Training"},
+        headers=_bearer(Credentials(TOKEN).host_credential("some-job")),
+        timeout=10,
+    )
+    assert own.status_code == 404, own.text
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,11 @@ def test_the_valid_request_is_accepted(session: kiln.Session, valid_request: dic
             lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(
                 S3Uri="file:///no/such/data"
             ),
-            ["channel 'training'", "'file:///no/such/data'", "does not exist"],
+            ["channel 'training'", "'file:///no/such/data'", "outside this server's artifact store"],
+        ),
+        (
+            lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(S3Uri="s3://kiln/no/such"),
+            ["channel 'training'", "'s3://kiln/no/such'", "does not exist"],
         ),
         (
             lambda r: r["InputDataConfig"].append(dict(r["InputDataConfig"][0])),

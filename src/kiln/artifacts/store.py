@@ -15,7 +15,8 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -35,6 +36,10 @@ class ArtifactInfo:
     uri: str
     size: int
     is_dir: bool
+    # When the object was last written, and a stamp that changes whenever its content may have
+    # (local: inode, mtime and size; S3: the backend's ETag): what caches of its digests check.
+    modified: datetime | None = field(default=None, compare=False)
+    version: str = field(default="", compare=False)
 
 
 def _is_local(uri: str) -> bool:
@@ -53,10 +58,17 @@ def local_path_of(uri: str) -> Path:
 
 
 class ArtifactStore:
-    """Objects addressed by URI under one root URL (``file:///…`` or ``s3://bucket[/prefix]``)."""
+    """Objects addressed by URI under one root URL (``file:///…`` or ``s3://bucket[/prefix]``).
 
-    def __init__(self, root_url: str) -> None:
+    Every operation accepts the URIs a SageMaker user writes: with a local store, ``s3://<bucket>/<key>``
+    is the store's ``<bucket>/<key>`` (the folder ``<root>/<bucket>/<key>``), the same mapping the S3
+    wire API serves. ``resolve_uri`` is the one confinement rule for every URI a request names.
+    """
+
+    def __init__(self, root_url: str, allowed_roots: tuple[Path, ...] = ()) -> None:
         self.root_url = root_url.rstrip("/")
+        # Server folders the operator lets requests name with file:// (config.toml's allowed_roots).
+        self.allowed_roots = tuple(Path(os.path.realpath(root)) for root in allowed_roots)
         scheme = urlparse(self.root_url).scheme or "file"
         if scheme not in ("file", "s3", "memory", "gs", "az", "abfs"):
             raise ValidationError(
@@ -87,13 +99,74 @@ class ArtifactStore:
         base = self.bucket_uri(bucket)
         return f"{base}/{key}" if key else base
 
+    # -- confinement --------------------------------------------------------------------------------
+
+    def resolve_uri(self, uri: str, *, field: str = "artifact URI", anywhere: bool = False) -> str:
+        """The URI fsspec opens for ``uri``, or ``ValidationError`` if a request may not name it.
+
+        The rule, the same for the artifact API, job and model submissions and the runtimes:
+
+        - a ``..`` segment is refused everywhere;
+        - ``s3://<bucket>/<key>`` is the store's ``<bucket>/<key>`` (an S3 store: that object itself);
+        - a ``file://`` URI or absolute path must lie inside the store's folder or an allowed root
+          (symlinks resolved), unless ``anywhere`` (SageMaker local mode's output_path, auth off);
+        - any other scheme is refused unless it is the store's own.
+
+        The refusal never depends on whether the path exists, so it answers no question about the
+        server's disk.
+        """
+        cleaned = uri.strip()
+        if not cleaned:
+            raise self._refused(field, uri, "it is empty")
+        scheme, sep, rest = cleaned.partition("://")
+        if not sep:
+            scheme, rest = "file", cleaned
+        if ".." in rest.split("/"):
+            raise self._refused(field, uri, "it contains '..'", dotdot=True)
+        if scheme == "s3" and self.scheme == "file":
+            bucket = rest.split("/", 1)[0]
+            if not bucket or bucket.startswith("."):
+                raise self._refused(field, uri, f"{bucket!r} is not a bucket name")
+            physical = f"{self.root_url}/{rest.rstrip('/')}"
+            if not anywhere and not self._allows_path(str(local_path_of(physical))):
+                raise self._refused(field, uri, "a symbolic link in the store leads out of it")
+            return physical
+        if scheme == "file":
+            path = rest if sep else cleaned
+            if not path.startswith("/"):
+                raise self._refused(field, uri, "a local path must be absolute")
+            if anywhere or self._allows_path(path):
+                return f"file://{path}"
+            raise self._refused(field, uri)
+        if scheme == self.scheme:
+            return cleaned
+        raise self._refused(field, uri)
+
+    def _allows_path(self, path: str) -> bool:
+        real = Path(os.path.realpath(path))
+        roots = list(self.allowed_roots)
+        if self.scheme == "file":
+            roots.append(Path(os.path.realpath(local_path_of(self.root_url))))
+        return any(real == root or root in real.parents for root in roots)
+
+    def _refused(self, field: str, uri: str, reason: str = "", *, dotdot: bool = False) -> ValidationError:
+        where = f"s3://{self.default_bucket()}/<key>" if self.scheme == "file" else f"{self.root_url}/<key>"
+        problem = "is outside this server's artifact store" + (f" ({reason})" if reason else "")
+        if dotdot:
+            problem = "may not contain '..'"
+        return ValidationError(
+            f"{field} {uri!r} {problem}; name an object of the store, e.g. {where}, or a folder the "
+            "operator lists in allowed_roots of the server's config.toml"
+        )
+
     # -- access -------------------------------------------------------------------------------------
 
     @contextmanager
     def _fs(self, uri: str) -> Iterator[tuple[Any, str]]:
         """The filesystem and path of ``uri``, with its errors mapped to Kiln's."""
+        physical = self.resolve_uri(uri, anywhere=True)
         try:
-            fs, path = fsspec.core.url_to_fs(uri)
+            fs, path = fsspec.core.url_to_fs(physical)
         except (ImportError, ValueError) as e:
             raise ValidationError(f"cannot open artifact URI {uri!r}: {e}") from e
         try:
@@ -122,19 +195,29 @@ class ArtifactStore:
                 raise FileNotFoundError(path)
             protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
             if fs.isfile(path):
-                return [ArtifactInfo(uri, int(fs.size(path)), False)]
+                return [_info_of(uri, fs.info(path))]
             if recursive:
                 entries = fs.find(path, detail=True)
             else:
                 entries = {e["name"]: e for e in fs.ls(path, detail=True)}
             found: list[ArtifactInfo] = []
+            base = path.rstrip("/") + "/"
             for name, info in sorted(entries.items()):
-                if posixpath.basename(name).startswith(TEMP_PREFIX):
-                    continue
-                is_dir = info.get("type") == "directory"
-                size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
-                found.append(ArtifactInfo(_child_uri(uri, path, name, protocol), size, is_dir))
+                relative = name[len(base) :] if name.startswith(base) else posixpath.basename(name)
+                if any(part.startswith(TEMP_PREFIX) for part in relative.split("/")):
+                    continue  # half-written, or inside a hidden staging folder
+                found.append(_info_of(_child_uri(uri, path, name, protocol), info))
             return found
+
+    def stat(self, uri: str) -> ArtifactInfo:
+        """The object or folder at ``uri``, with its modification time and version stamp."""
+        with self._fs(uri) as (fs, path):
+            return _info_of(uri, fs.info(path))
+
+    def make_folder(self, uri: str) -> None:
+        """Create the folder ``uri`` (and its parents) if it does not exist."""
+        with self._fs(uri) as (fs, path):
+            fs.makedirs(path, exist_ok=True)
 
     def put_file(self, local: Path, uri: str) -> str:
         """Upload one file to ``uri`` atomically; returns ``uri``."""
@@ -142,7 +225,7 @@ class ArtifactStore:
             return self.put_stream(source, uri)
 
     def put_bytes(self, data: bytes, uri: str) -> str:
-        if _is_local(uri):
+        if _is_local(self.resolve_uri(uri, anywhere=True)):
             return self.put_stream(io.BytesIO(data), uri)
         with self._fs(uri) as (fs, path):
             fs.pipe_file(path, data)
@@ -150,8 +233,9 @@ class ArtifactStore:
 
     def put_stream(self, source: IO[bytes], uri: str) -> str:
         """Copy a readable binary stream to ``uri`` atomically."""
-        if _is_local(uri):
-            target = local_path_of(uri)
+        physical = self.resolve_uri(uri, anywhere=True)
+        if _is_local(physical):
+            target = local_path_of(physical)
             tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -173,8 +257,15 @@ class ArtifactStore:
                     if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
                         raise
             return uri
-        with self._fs(uri) as (fs, path), fs.open(path, "wb") as out:
-            shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+        with self._fs(uri) as (fs, path):
+            out = fs.open(path, "wb")
+            try:
+                shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+            except BaseException:
+                # Closing would publish what was copied so far: throw the upload away instead.
+                out.discard()
+                raise
+            out.close()
         return uri
 
     def put_tree(self, local_dir: Path, uri: str) -> list[str]:
@@ -196,9 +287,10 @@ class ArtifactStore:
 
     def get_file(self, uri: str, local: Path) -> Path:
         local.parent.mkdir(parents=True, exist_ok=True)
-        if _is_local(uri):
+        physical = self.resolve_uri(uri, anywhere=True)
+        if _is_local(physical):
             try:
-                shutil.copyfile(local_path_of(uri), local)
+                shutil.copyfile(local_path_of(physical), local)
             except FileNotFoundError as e:
                 raise NotFound(f"No artifact at {uri!r}; `kiln artifacts ls` lists what is stored.") from e
             return local
@@ -231,6 +323,19 @@ class ArtifactStore:
 
 def _name_too_long(uri: str) -> ValidationError:
     return ValidationError(f"cannot store {uri!r}: a name on its path is too long here; use shorter names")
+
+
+def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
+    """An ``ArtifactInfo`` from an fsspec info dict (local and s3fs spell their fields differently)."""
+    is_dir = info.get("type") == "directory"
+    size = 0 if is_dir else int(info.get("size") or 0)  # a folder's st_size is no content size
+    modified: datetime | None = None
+    if isinstance(info.get("mtime"), (int, float)):
+        modified = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
+    elif isinstance(info.get("LastModified"), datetime):
+        modified = info["LastModified"].astimezone(timezone.utc)
+    stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified")]
+    return ArtifactInfo(uri, size, is_dir, modified, "/".join([*stamp, str(size)]))
 
 
 def _name_taken(target: Path) -> str:

@@ -196,6 +196,77 @@ def logs(name: str, tail: int = typer.Option(200, "--tail", help="Lines per inst
             print(line)
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _since(value: str) -> str:
+    """``15m``, ``2h``, ``1d`` (ago) or an ISO 8601 time, as the ISO time the API takes."""
+    from datetime import datetime, timedelta, timezone
+
+    unit = _DURATION_UNITS.get(value[-1:].lower())
+    if unit is not None and value[:-1].isdigit():
+        return (datetime.now(timezone.utc) - timedelta(seconds=int(value[:-1]) * unit)).isoformat()
+    try:
+        return datetime.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ValidationError(
+            f"--since {value!r} is neither a duration (30s, 15m, 2h, 1d) nor an ISO 8601 time"
+        ) from None
+
+
+def _ms(latency: dict[str, float] | None, statistic: str) -> str:
+    return "—" if latency is None else f"{latency[statistic] / 1000:.2f}"
+
+
+@endpoints_app.command("metrics")
+def metrics(
+    name: str,
+    period: int = typer.Option(60, "--period", help="Seconds per row: 10, or a multiple of 60."),
+    since: str = typer.Option(None, "--since", help="15m, 2h, 1d or an ISO time (default: 60 periods)."),
+    variant: str = typer.Option(None, "--variant", help="One variant only."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Invocations, errors and latencies per variant (SageMaker's CloudWatch endpoint metrics)."""
+    answer = _session().client.endpoint_metrics(
+        name, period=period, start=_since(since) if since else None, variant=variant
+    )
+    if as_json:
+        print_json(answer)
+        return
+    for entry in answer["Variants"]:
+        rows = [
+            (
+                point["Timestamp"][11:19],
+                point["Invocations"],
+                point["Invocation4XXErrors"],
+                point["Invocation5XXErrors"],
+                f"{point['InvocationsPerInstance']:g}",
+                *(_ms(point["ModelLatency"], s) for s in ("p50", "p90", "p99")),
+                *(_ms(point["OverheadLatency"], s) for s in ("p50", "p99")),
+            )
+            for point in entry["Datapoints"]
+        ]
+        if not rows:
+            console.print(f"{entry['VariantName']}: no invocations since {answer['StartTime'][:19]} UTC")
+            continue
+        print_table(
+            f"{name} / {entry['VariantName']}, {answer['Period']} s periods (UTC; latencies in ms)",
+            [
+                "Time",
+                "Invocations",
+                "4XX",
+                "5XX",
+                "Per instance",
+                "Model p50",
+                "p90",
+                "p99",
+                "Overhead p50",
+                "p99",
+            ],
+            rows,
+        )
+
+
 @endpoints_app.command("update")
 def update(
     name: str,

@@ -12,6 +12,7 @@ from kiln.cli import (
     capacity_commands,
     hosting_commands,
     jobs_commands,
+    keys_commands,
     server_commands,
     tuning_commands,
 )
@@ -54,6 +55,7 @@ app.command("deploy")(hosting_commands.deploy)
 app.add_typer(hosting_commands.models_app, name="models")
 app.add_typer(hosting_commands.endpoints_app, name="endpoints")
 app.command("tune")(tuning_commands.tune)
+app.add_typer(keys_commands.app, name="keys")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -23,7 +23,11 @@ STOP_WAIT_SECONDS = 15.0
 def start(
     host: str = typer.Option(None, help="Address to listen on (default 127.0.0.1; others need a token)."),
     port: int = typer.Option(None, help="Port (default: any free port, recorded in $KILN_HOME/server.json)."),
-    token: str = typer.Option(None, help="API token every call must carry (default KILN_API_TOKEN)."),
+    token: str = typer.Option(
+        None,
+        help="API token every call must carry (default KILN_API_TOKEN or KILN_API_TOKEN_FILE; prefer those: "
+        "a command line is visible to other users).",
+    ),
     daemon: bool = typer.Option(False, "--daemon", help="Run in the background and return once it answers."),
     config: Path = typer.Option(
         None, "--config", help="Capacity settings file (default KILN_CONFIG, else $KILN_HOME/config.toml)."

@@ -94,15 +94,35 @@ def append_host_events(
         return True
 
 
-def list_log_lines(db: Database, name: str, *, after_seq: int = 0, limit: int = 1000) -> list[LogLine]:
+def list_log_lines(
+    db: Database,
+    name: str,
+    *,
+    after_seq: int = 0,
+    limit: int = 1000,
+    host: str | None = None,
+    before_seq: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    newest: bool = False,
+) -> list[LogLine]:
+    """Lines in order of ``seq``. ``host``/``since``/``until`` filter (times inclusive, ``until``
+    exclusive); ``newest``: the last ``limit`` lines of the range rather than the first."""
     with db.session() as session:
         job_id = _job_id(session, name)
-        rows = session.scalars(
-            select(LogLineRow)
-            .where(LogLineRow.job_id == job_id, LogLineRow.id > after_seq)
-            .order_by(LogLineRow.id)
-            .limit(limit)
-        )
+        query = select(LogLineRow).where(LogLineRow.job_id == job_id, LogLineRow.id > after_seq)
+        if before_seq is not None:
+            query = query.where(LogLineRow.id < before_seq)
+        if host is not None:
+            query = query.where(LogLineRow.host == host)
+        if since is not None:
+            query = query.where(LogLineRow.timestamp >= since)
+        if until is not None:
+            query = query.where(LogLineRow.timestamp < until)
+        order = LogLineRow.id.desc() if newest else LogLineRow.id
+        rows = list(session.scalars(query.order_by(order).limit(limit)))
+        if newest:
+            rows.reverse()
         return [LogLine(r.id, r.host, r.timestamp, r.message, r.stream) for r in rows]
 
 

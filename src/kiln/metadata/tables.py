@@ -257,3 +257,48 @@ class CapacityReservationRow(Base):
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+
+# -- the AWS wire: access keys and resource tags (migration 0006_access_keys) ---------------------------
+
+
+class AccessKeyRow(Base):
+    __tablename__ = "access_keys"
+
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    # Fernet token of the secret (server/wire verifies SigV4 by recomputing, so it needs the secret itself).
+    secret_ciphertext: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ResourceTagRow(Base):
+    __tablename__ = "resource_tags"
+    __table_args__ = (UniqueConstraint("resource_arn", "key", name="uq_resource_tags_arn_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_arn: Mapped[str] = mapped_column(String(512), index=True)
+    key: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class EndpointMetricRow(Base):
+    """One variant's invocations in one 10-second period (migration 0008_endpoint_metrics)."""
+
+    __tablename__ = "endpoint_metrics"
+    __table_args__ = (UniqueConstraint("endpoint_name", "variant_name", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    endpoint_name: Mapped[str] = mapped_column(String(63))
+    variant_name: Mapped[str] = mapped_column(String(63))
+    period_start: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds, a multiple of 10
+    invocations: Mapped[int] = mapped_column(Integer)
+    errors_4xx: Mapped[int] = mapped_column(Integer)
+    errors_5xx: Mapped[int] = mapped_column(Integer)
+    instances: Mapped[int] = mapped_column(Integer)  # the variant's instances in service (most seen)
+    model_latency: Mapped[dict[str, int]] = mapped_column(JSON)  # histogram: bucket index → count
+    overhead_latency: Mapped[dict[str, int]] = mapped_column(JSON)
+    model_latency_sum_us: Mapped[float] = mapped_column(Float)
+    overhead_latency_sum_us: Mapped[float] = mapped_column(Float)

@@ -234,6 +234,69 @@ class Scheduler:
         self._notify(admitted)
         return ended
 
+    def resize(self, owner: str, count: int) -> Reservation:
+        """Change an Active reservation to ``count`` instances, or refuse and change nothing.
+
+        Growing is checked against the account limit (ResourceLimitExceeded, the delta being the added
+        instances) and the free capacity (InsufficientCapacity). The old reservation ends and a new
+        one for ``count`` starts at this moment, so cost counts each size for the time it was held.
+        """
+        with self._lock:
+            old = self._live.get(owner)
+            if old is None or old.state is not ReservationState.ACTIVE:
+                raise Conflict(f"{owner} holds no active capacity reservation to resize")
+            if count == old.instance_count:
+                return old
+            sizing = self.size(old.instance_type, count)
+            if count > old.instance_count:
+                self.limits.check(
+                    old.use,
+                    sizing.instance_type,
+                    self._in_use[(old.use, old.instance_type)],
+                    count - old.instance_count,
+                )
+            if sizing.scheduled:
+                self._pool.give_back(_owned_groups(old), _gpus(old))
+                placement = self._pool.take(
+                    count, sizing.cpus_per_instance, sizing.slots, sizing.gpus_per_instance
+                )
+                if placement is None:
+                    needs = self._needs(sizing)
+                    self._pool.hold(_owned_groups(old), _gpus(old))
+                    raise InsufficientCapacity(f"not enough free capacity to resize {owner}: {needs}")
+            else:
+                placement = self._local_placement(count)
+            now = utcnow()
+            try:
+                store.release_reservation(self.db, old.id, now)
+                resized = store.insert_reservation(
+                    self.db,
+                    owner=owner,
+                    use=old.use,
+                    instance_type=old.instance_type,
+                    instance_count=count,
+                    priority=old.priority,
+                    slots=sizing.slots,
+                    cpus_per_instance=sizing.cpus_per_instance,
+                    gpus_per_instance=sizing.gpus_per_instance,
+                    memory_bytes=sizing.memory_bytes,
+                    price_per_hour=old.price_per_hour,  # the price it was admitted at
+                    warnings=sizing.warnings,
+                    message="",
+                    now=now,
+                    grants=self._grants(sizing.scheduled, sizing.memory_bytes, placement),
+                )
+            except BaseException:
+                if sizing.scheduled:
+                    _give_back(self._pool, sizing.slots, sizing.cpus_per_instance, placement)
+                    self._pool.hold(_owned_groups(old), _gpus(old))
+                raise
+            self._in_use[(old.use, old.instance_type)] += count - old.instance_count
+            self._live[owner] = resized
+            admitted = self._admit_locked() if count < old.instance_count else []
+        self._notify(admitted)
+        return resized
+
     def admit(self) -> list[Reservation]:
         """Start, in order, the waiting reservations that fit now (and tell the listeners)."""
         with self._lock:

@@ -215,6 +215,21 @@ class KilnClient:
         ]
         return result
 
+    def endpoint_metrics(
+        self,
+        name: str,
+        period: int = 60,
+        start: str | None = None,
+        end: str | None = None,
+        variant: str | None = None,
+    ) -> dict[str, Any]:
+        """CloudWatch's endpoint metrics per variant (``start``/``end``: ISO 8601)."""
+        params = {"period": period, "start": start, "end": end, "variant": variant}
+        result: dict[str, Any] = self.call(
+            "GET", f"/endpoints/{name}/metrics", params={k: v for k, v in params.items() if v is not None}
+        )
+        return result
+
     def invoke_endpoint(self, name: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """SageMaker's InvokeEndpoint: ``POST /endpoints/{name}/invocations`` (not under /api/v1)."""
         try:

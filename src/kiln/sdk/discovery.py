@@ -50,8 +50,10 @@ def read_server_record(settings: Settings) -> dict[str, Any] | None:
 
 
 def _answers(url: str, settings: Settings) -> bool:
+    # With a token the server names its home (to anyone else it only says "ok").
+    headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
     try:
-        response = httpx.get(f"{url}/api/v1/health", timeout=HEALTH_TIMEOUT_SECONDS)
+        response = httpx.get(f"{url}/api/v1/health", headers=headers, timeout=HEALTH_TIMEOUT_SECONDS)
         return response.status_code == 200 and response.json().get("home") == str(settings.home)
     except (httpx.HTTPError, ValueError):
         return False

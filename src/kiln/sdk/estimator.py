@@ -1,22 +1,46 @@
-"""``Estimator`` and ``PyTorch``: SageMaker v2's training API over Kiln (contract §3.2–3.3)."""
+"""``Estimator``: SageMaker v2's training API over Kiln (contract §3.2–3.3).
+
+``Estimator`` runs an entry point as a script-mode training job; its model deploys with Kiln's default
+handlers. ``Framework`` (``sdk/framework.py``) adds SageMaker's rule that the training script is also
+the inference script.
+"""
 
 from __future__ import annotations
 
 import json
-import re
+import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
-from kiln.sdk.inputs import channels_from_inputs
+from kiln.sdk.arguments import (
+    CREATE_MODEL_INERT,
+    DEPLOY_INERT,
+    ESTIMATOR_INERT,
+    FIT_INERT,
+    accepted_names,
+    inert_for_class,
+    init_chain,
+    take_inert,
+)
+from kiln.sdk.git_source import clone_git_source
+from kiln.sdk.inputs import TrainingInput, channels_from_inputs
 from kiln.sdk.job_logs import check_job_status, closing_lines, print_job_logs, wait_for_job
+from kiln.sdk.model import Model
+from kiln.sdk.naming import name_from_base
+from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.source_code import pack_source, resolve_entry_point
+from kiln.sdk.tensorboard import TensorBoardSession
 
-__all__ = ["Estimator", "PyTorch", "TrainingJobHandle", "default_job_name"]
+__all__ = ["Estimator", "TrainingJobHandle", "decode_hyperparameter"]
 
-MAX_JOB_NAME = 63
+DEFAULT_MAX_RUN_SECONDS = 24 * 60 * 60  # SageMaker's default max_run
+# A spot job that loses its instance restarts from its checkpoints; Kiln's counterpart of the
+# interruption is a lost host, restarted this many times unless max_retry_attempts says otherwise.
+SPOT_RETRY_ATTEMPTS = 3
+# How long a wait may outlast the job's own limit (queueing for capacity, uploading the model).
+WAIT_SLACK_SECONDS = 3600
 RESERVED_TOOLKIT_KEYS = (
     "sagemaker_program",
     "sagemaker_submit_directory",
@@ -26,30 +50,34 @@ RESERVED_TOOLKIT_KEYS = (
 )
 
 
-def default_job_name(base: str) -> str:
-    """``<base>-YYYY-MM-DD-HH-MM-SS-mmm`` within 63 characters, as SageMaker names jobs."""
-    now = datetime.now(timezone.utc)
-    stamp = now.strftime("%Y-%m-%d-%H-%M-%S-") + f"{now.microsecond // 1000:03d}"
-    base = re.sub(r"[^a-zA-Z0-9-]", "-", base).strip("-") or "kiln"
-    return f"{base[: MAX_JOB_NAME - len(stamp) - 1]}-{stamp}"
+def decode_hyperparameter(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        return value
 
 
 class TrainingJobHandle:
     """``estimator.latest_training_job``: a started job, by name."""
 
-    def __init__(self, session: Session, name: str) -> None:
+    def __init__(self, session: Session, name: str, max_wait_seconds: float | None = None) -> None:
         self.sagemaker_session = session
         self.name = name
         self.job_name = name
+        self.max_wait_seconds = max_wait_seconds
 
     def describe(self) -> dict[str, Any]:
         return self.sagemaker_session.describe_training_job(self.name)
 
     def wait(self, logs: bool = True) -> dict[str, Any]:
+        client = self.sagemaker_session.client
         if logs:
-            description = print_job_logs(self.sagemaker_session.client, self.name, follow=True)
+            description = print_job_logs(client, self.name, follow=True)
         else:
-            description = wait_for_job(self.sagemaker_session.client, self.name)
+            attempts = None
+            if self.max_wait_seconds is not None:
+                attempts = math.ceil((self.max_wait_seconds + WAIT_SLACK_SECONDS) / 0.5)
+            description = wait_for_job(client, self.name, max_attempts=attempts)
         check_job_status(description)
         return description
 
@@ -58,9 +86,15 @@ class TrainingJobHandle:
 
 
 class Estimator:
-    """Runs ``entry_point`` as a SageMaker script-mode training job on Kiln."""
+    """Runs ``entry_point`` as a SageMaker script-mode training job on Kiln.
 
-    default_base_job_name = "kiln-training"
+    Every argument of SageMaker v2's ``EstimatorBase`` is accepted; those without a counterpart here
+    (VPC, KMS, debugger, warm pools, …) are kept in the request's ``SdkArguments`` and logged once.
+    """
+
+    default_base_job_name: ClassVar[str] = "kiln-training"
+    model_class: ClassVar[type[Model]] = Model
+    inert_arguments: ClassVar[dict[str, Any]] = dict(ESTIMATOR_INERT)
 
     def __init__(
         self,
@@ -73,7 +107,9 @@ class Estimator:
         output_path: str | None = None,
         checkpoint_s3_uri: str | None = None,
         checkpoint_local_path: str | None = None,
-        max_run: int = 24 * 60 * 60,
+        max_run: int = DEFAULT_MAX_RUN_SECONDS,
+        max_wait: int | None = None,
+        use_spot_instances: bool = False,
         environment: dict[str, str] | None = None,
         metric_definitions: list[dict[str, str]] | None = None,
         base_job_name: str | None = None,
@@ -87,19 +123,34 @@ class Estimator:
         code_location: str | None = None,
         container_log_level: int = 20,
         tags: list[dict[str, str]] | None = None,
+        git_config: dict[str, Any] | None = None,
+        model_uri: str | None = None,
+        model_channel_name: str = "model",
         training_steps: int | None = None,
         evaluation_steps: int | None = None,
         priority: int | None = None,
         **kwargs: Any,
     ) -> None:
-        if kwargs:
-            raise ValidationError(
-                f"{type(self).__name__} got unknown arguments: {', '.join(sorted(kwargs))}; "
-                "see help(kiln.Estimator) for the accepted ones"
-            )
+        if "distributions" in kwargs:  # SageMaker v1's name, which v2 still takes through **kwargs
+            distribution = distribution or kwargs.pop("distributions")
+        self.sdk_arguments = take_inert(
+            type(self).__name__,
+            kwargs,
+            inert_for_class(type(self)),
+            accepted_names(init_chain(type(self)), ()),
+        )
+        self.git_config = git_config
+        if git_config:
+            cloned = clone_git_source(git_config, entry_point, source_dir, dependencies or [])
+            entry_point, source_dir, dependencies = cloned.entry_point, cloned.source_dir, cloned.dependencies
         resolve_entry_point(entry_point, source_dir)  # a missing script is an error now, not in the job
         if not isinstance(instance_count, int) or instance_count < 1:
             raise ValidationError(f"instance_count {instance_count!r} must be a whole number ≥ 1")
+        if max_wait is not None and max_wait < max_run:
+            raise ValidationError(
+                f"max_wait ({max_wait} s) must be at least max_run ({max_run} s): it bounds the whole job, "
+                "waiting included"
+            )
         self.entry_point = entry_point
         self.source_dir = source_dir
         self.dependencies = list(dependencies or [])
@@ -115,6 +166,8 @@ class Estimator:
         self.checkpoint_s3_uri = checkpoint_s3_uri
         self.checkpoint_local_path = checkpoint_local_path
         self.max_run = max_run
+        self.max_wait = max_wait
+        self.use_spot_instances = use_spot_instances
         self.environment = dict(environment or {})
         self.metric_definitions = list(metric_definitions or [])
         self.base_job_name = base_job_name
@@ -128,10 +181,13 @@ class Estimator:
         self.code_location = code_location
         self.container_log_level = container_log_level
         self.tags = list(tags or [])
+        self.model_uri = model_uri
+        self.model_channel_name = model_channel_name
         # Kiln's: order among jobs waiting for capacity (-1000 … 1000, higher first; default 0).
         self.priority = priority
         self.latest_training_job: TrainingJobHandle | None = None
-        self.tensorboard: Any = None  # the TensorBoardSession of run_tensorboard_locally
+        self.tensorboard: TensorBoardSession | None = None  # run_tensorboard_locally's
+        self.uploaded_source: str | None = None  # sourcedir.tar.gz of the latest job
         self._current_job_name: str | None = None
 
     # -- hyperparameters ------------------------------------------------------------------------------
@@ -148,11 +204,20 @@ class Estimator:
     def _output_path(self) -> str:
         return (self.output_path or self.sagemaker_session.bucket_uri()).rstrip("/")
 
-    def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
-        session = self.sagemaker_session
+    def _base_name(self) -> str:
+        return self.base_job_name or self.default_base_job_name
+
+    def _upload_source(self, job_name: str) -> str:
         code_root = (self.code_location or self._output_path()).rstrip("/")
         source_uri = f"{code_root}/{job_name}/source/sourcedir.tar.gz"
-        session.upload_bytes(pack_source(self.entry_point, self.source_dir, self.dependencies), source_uri)
+        self.sagemaker_session.upload_bytes(
+            pack_source(self.entry_point, self.source_dir, self.dependencies), source_uri
+        )
+        return source_uri
+
+    def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
+        source_uri = self._upload_source(job_name)
+        self.uploaded_source = source_uri
         _, program = resolve_entry_point(self.entry_point, self.source_dir)
         hyperparameters = self.hyperparameters()
         hyperparameters.update(
@@ -165,6 +230,10 @@ class Estimator:
             }
         )
         hyperparameters.update(self._distribution_hyperparameters())
+        channels = channels_from_inputs(inputs)
+        if self.model_uri:  # SageMaker's model channel: a model to start from, in File mode
+            model_input = TrainingInput(self.model_uri, content_type="application/x-sagemaker-model")
+            channels.append({"ChannelName": self.model_channel_name, **model_input.config})
         request: dict[str, Any] = {
             "TrainingJobName": job_name,
             "HyperParameters": hyperparameters,
@@ -172,12 +241,12 @@ class Estimator:
                 "TrainingInputMode": "File",
                 "MetricDefinitions": self.metric_definitions,
             },
-            "InputDataConfig": channels_from_inputs(inputs),
+            "InputDataConfig": channels,
             "OutputDataConfig": {"S3OutputPath": self._output_path()},
             "ResourceConfig": {
                 "InstanceType": self.instance_type,
                 "InstanceCount": self.instance_count,
-                "VolumeSizeInGB": 30,
+                "VolumeSizeInGB": int(self.sdk_arguments.get("volume_size", 30)),
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
             "Environment": self.environment,
@@ -192,10 +261,24 @@ class Estimator:
         if self.tensorboard_output_config is not None:
             config = self.tensorboard_output_config
             request["TensorBoardOutputConfig"] = config if isinstance(config, dict) else config.to_request()
-        if self.max_retry_attempts is not None:
-            request["RetryStrategy"] = {"MaximumRetryAttempts": self.max_retry_attempts}
+        retries = self.max_retry_attempts
+        if retries is None and self.use_spot_instances:
+            retries = SPOT_RETRY_ATTEMPTS
+        if retries is not None:
+            request["RetryStrategy"] = {"MaximumRetryAttempts": retries}
         if self.priority is not None:
             request["Priority"] = self.priority
+        sdk_arguments = dict(self.sdk_arguments)
+        if self.use_spot_instances:
+            sdk_arguments["use_spot_instances"] = True
+        if self.max_wait is not None:
+            sdk_arguments["max_wait"] = self.max_wait
+        if self.git_config:
+            sdk_arguments["git_config"] = {
+                k: v for k, v in self.git_config.items() if k in ("repo", "branch", "commit")
+            }
+        if sdk_arguments:
+            request["SdkArguments"] = sdk_arguments
         return request
 
     def _distribution_hyperparameters(self) -> dict[str, str]:
@@ -212,26 +295,31 @@ class Estimator:
         self,
         inputs: Any = None,
         wait: bool = True,
-        logs: bool | str = True,
+        logs: bool | str = "All",
         job_name: str | None = None,
         run_tensorboard_locally: bool = False,
-        **_ignored: Any,
+        **kwargs: Any,
     ) -> None:
         """Start a training job on ``inputs``; with ``wait``, stream its logs and raise if it fails.
 
         ``run_tensorboard_locally`` serves TensorBoard over the job's summaries while it runs (as
         SageMaker's 2018 SDK did) and prints its URL; it keeps serving until this program exits.
         """
+        kept = take_inert(
+            f"{type(self).__name__}.fit", kwargs, FIT_INERT, accepted_names([Estimator.fit], ())
+        )
         if run_tensorboard_locally and not wait:
             raise ValidationError("run_tensorboard_locally needs wait=True (SageMaker's rule)")
-        name = job_name or default_job_name(self.base_job_name or self.default_base_job_name)
+        name = job_name or name_from_base(self._base_name())
         request = self._training_request(name, inputs)
+        if kept:
+            request["SdkArguments"] = {**request.get("SdkArguments", {}), **kept}
         self.sagemaker_session.client.create_training_job(request)
         self._current_job_name = name
-        self.latest_training_job = TrainingJobHandle(self.sagemaker_session, name)
+        self.latest_training_job = TrainingJobHandle(
+            self.sagemaker_session, name, float(self.max_wait or self.max_run)
+        )
         if run_tensorboard_locally:
-            from kiln.sdk.tensorboard import TensorBoardSession
-
             self.tensorboard = TensorBoardSession(self.sagemaker_session.client, [name])
             print(f"TensorBoard for {name}: {self.tensorboard.start()}", flush=True)
         if wait:
@@ -255,65 +343,86 @@ class Estimator:
             )
         return str(artifacts)
 
-    model_class_name = "Model"
+    def _model_name(self, name: str | None) -> str:
+        """``name``, or a fresh one from the base job name (SageMaker's ``_get_or_create_name``)."""
+        return name or name_from_base(self._base_name())
 
     def create_model(
-        self, entry_point: str | None = None, source_dir: str | None = None, **kwargs: Any
-    ) -> Any:
-        """The trained model as a deployable ``Model`` (``PyTorchModel`` for ``PyTorch``).
+        self,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        dependencies: list[str] | None = None,
+        role: str | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> Model:
+        """The trained model, deployable with Kiln's default handlers (or ``entry_point``'s, if given).
 
-        Unlike SageMaker, the training script is not reused as inference code unless you pass it:
-        Kiln's default handlers serve TorchScript, pickled and scikit-learn models as they are, and
-        an Estimator-functions export carries its own ``code/inference.py``.
+        Script-mode scripts are reused as inference code by ``Framework`` estimators (``kiln.PyTorch``);
+        a plain ``Estimator`` serves TorchScript, pickled and scikit-learn models as they are, and an
+        Estimator-functions export carries its own ``code/inference.py``.
         """
-        from kiln.sdk import model as models
-
-        cls = getattr(models, self.model_class_name)
-        return cls(
+        inert = {k: kwargs.pop(k) for k in list(kwargs) if k in CREATE_MODEL_INERT}
+        model = self.model_class(
             model_data=self.model_data,
             entry_point=entry_point,
             source_dir=source_dir,
-            role=self.role,
+            dependencies=dependencies,
+            role=role or self.role,
             framework_version=self.framework_version,
             py_version=self.py_version,
+            name=self._model_name(name),
+            container_log_level=self.container_log_level,
             sagemaker_session=self.sagemaker_session,
             **kwargs,
         )
+        model.sdk_arguments.update(
+            take_inert(f"{type(self).__name__}.create_model", inert, CREATE_MODEL_INERT, ())
+        )
+        return model
 
     def deploy(
         self,
-        initial_instance_count: int = 1,
-        instance_type: str = "local",
+        initial_instance_count: int | None = None,
+        instance_type: str | None = None,
         serializer: Any = None,
         deserializer: Any = None,
         endpoint_name: str | None = None,
         wait: bool = True,
         model_name: str | None = None,
-        entry_point: str | None = None,
-        source_dir: str | None = None,
-        env: dict[str, str] | None = None,
+        tags: list[dict[str, str]] | None = None,
         **kwargs: Any,
-    ) -> Any:
-        """Deploy the trained model to an endpoint; returns a ``Predictor`` (SageMaker's signature)."""
-        # SageMaker names the model (and so the endpoint) after the training job.
-        name = model_name or (self.latest_training_job.name if self.latest_training_job else None)
-        model = self.create_model(entry_point=entry_point, source_dir=source_dir, env=env, name=name)
+    ) -> Predictor:
+        """``create_model(**kwargs)`` under a fresh name (or ``model_name``), then ``Model.deploy``.
+
+        ``kwargs`` also carry ``create_model``'s arguments (``entry_point``, ``source_dir``, …), so
+        ``deploy(entry_point="inference.py")`` serves other code than the training script.
+        """
+        inert = {k: kwargs.pop(k) for k in list(kwargs) if k in DEPLOY_INERT}
+        kept = take_inert(f"{type(self).__name__}.deploy", inert, DEPLOY_INERT, ())
+        self._check_model_arguments(kwargs)
+        default_name = name_from_base(self._base_name())
+        model = self.create_model(name=model_name or default_name, **kwargs)
+        model.sdk_arguments.update(kept)
         return model.deploy(
             initial_instance_count=initial_instance_count,
             instance_type=instance_type,
             serializer=serializer,
             deserializer=deserializer,
-            endpoint_name=endpoint_name,
+            endpoint_name=endpoint_name or default_name,
+            tags=tags or self.tags,
             wait=wait,
-            **kwargs,
         )
 
-    def logs(self) -> None:
-        handle = self._require_job()
-        print_job_logs(self.sagemaker_session.client, handle.name, follow=True)
-
-    def training_job_description(self) -> dict[str, Any]:
-        return self._require_job().describe()
+    def _check_model_arguments(self, given: dict[str, Any]) -> None:
+        """Names ``deploy`` passes on to ``create_model`` / the model class, checked with deploy's name."""
+        valid = accepted_names(
+            [type(self).create_model, Estimator.deploy, self.model_class.__init__, Model.__init__],
+            set(DEPLOY_INERT) | set(CREATE_MODEL_INERT) | set(inert_for_class(self.model_class)),
+        )
+        unknown = {k: v for k, v in given.items() if k not in valid}
+        if unknown:
+            take_inert(f"{type(self).__name__}.deploy", unknown, {}, valid)  # raises, naming the closest
 
     def final_metrics(self) -> dict[str, float]:
         """The last value of each metric (``FinalMetricDataList``) as a dict."""
@@ -322,42 +431,50 @@ class Estimator:
     def closing_summary(self) -> list[str]:
         return closing_lines(self._require_job().describe())
 
+    # -- attach ---------------------------------------------------------------------------------------
+
     @classmethod
     def attach(
-        cls, training_job_name: str, sagemaker_session: Session | None = None, **_ignored: Any
+        cls,
+        training_job_name: str,
+        sagemaker_session: Session | None = None,
+        model_channel_name: str = "model",
     ) -> Estimator:
         """Rebuild the estimator of an existing job; its hyperparameters echo back verbatim."""
         session = sagemaker_session or Session()
         description = session.describe_training_job(training_job_name)
-        raw = description.get("HyperParameters", {})
-        decoded = {k: _decode(v) for k, v in raw.items()}
-        user = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}
-        estimator = cls.__new__(cls)
-        Estimator._init_attached(estimator, description, decoded, user, session)
+        estimator = cls.from_description(description, session)
+        estimator.model_channel_name = model_channel_name
         estimator.latest_training_job = TrainingJobHandle(session, training_job_name)
         estimator._current_job_name = training_job_name
         return estimator
 
-    @staticmethod
-    def _init_attached(
-        estimator: Estimator,
-        description: dict[str, Any],
-        decoded: dict[str, Any],
-        user: dict[str, Any],
-        session: Session,
-    ) -> None:
+    @classmethod
+    def from_description(cls, description: dict[str, Any], session: Session) -> Estimator:
+        """An estimator with the settings of a training job (or a tuning job's training definition):
+        its code is the uploaded ``sourcedir.tar.gz`` the job ran."""
+        raw = description.get("HyperParameters") or description.get("StaticHyperParameters") or {}
+        decoded = {k: decode_hyperparameter(v) for k, v in raw.items()}
         resources = description.get("ResourceConfig", {})
+        checkpoint = description.get("CheckpointConfig") or {}
+        estimator = cls.__new__(cls)
+        estimator.sdk_arguments = dict(description.get("SdkArguments") or {})
+        estimator.git_config = None
         estimator.entry_point = str(decoded.get("sagemaker_program", ""))
-        estimator.source_dir = decoded.get("sagemaker_submit_directory")
+        submit = decoded.get("sagemaker_submit_directory")
+        estimator.source_dir = str(submit) if submit else None
+        estimator.uploaded_source = estimator.source_dir
         estimator.dependencies = []
-        estimator._hyperparameters = user
+        estimator._hyperparameters = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}
         estimator.instance_count = int(resources.get("InstanceCount", 1))
         estimator.instance_type = str(resources.get("InstanceType", "local"))
         estimator.output_path = description.get("OutputDataConfig", {}).get("S3OutputPath")
-        checkpoint = description.get("CheckpointConfig") or {}
         estimator.checkpoint_s3_uri = checkpoint.get("S3Uri")
         estimator.checkpoint_local_path = checkpoint.get("LocalPath")
-        estimator.max_run = int(description.get("StoppingCondition", {}).get("MaxRuntimeInSeconds", 86400))
+        stopping = description.get("StoppingCondition", {})
+        estimator.max_run = int(stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUN_SECONDS))
+        estimator.max_wait = estimator.sdk_arguments.get("max_wait")
+        estimator.use_spot_instances = bool(estimator.sdk_arguments.get("use_spot_instances", False))
         estimator.environment = dict(description.get("Environment", {}))
         estimator.metric_definitions = list(
             description.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
@@ -373,27 +490,10 @@ class Estimator:
         estimator.code_location = None
         estimator.container_log_level = int(decoded.get("sagemaker_container_log_level", 20))
         estimator.tags = []
+        estimator.model_uri = None
+        estimator.model_channel_name = "model"
         estimator.priority = description.get("Priority")
-
-
-def _decode(value: str) -> Any:
-    try:
-        return json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        return value
-
-
-class PyTorch(Estimator):
-    """SageMaker's ``sagemaker.pytorch.PyTorch``: a script-mode estimator with PyTorch defaults."""
-
-    default_base_job_name = "pytorch-training"
-    model_class_name = "PyTorchModel"
-
-    def __init__(
-        self,
-        entry_point: str,
-        framework_version: str | None = None,
-        py_version: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(entry_point, framework_version=framework_version, py_version=py_version, **kwargs)
+        estimator.latest_training_job = None
+        estimator.tensorboard = None
+        estimator._current_job_name = None
+        return estimator

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime
 from typing import Any, TextIO
 
 from kiln.errors import UnexpectedStatusException
 from kiln.sdk.client import KilnClient
+from kiln.sdk.waiters import WAITERS
 
 __all__ = ["check_job_status", "closing_lines", "print_job_logs", "wait_for_job"]
-
-WAIT_POLL_SECONDS = 0.5
 
 
 def _status_line(event: dict[str, Any]) -> str:
@@ -80,10 +78,9 @@ def _print_line(stream: TextIO, event: dict[str, Any], multi_host: bool) -> None
     print(f"{prefix}{event['message']}", file=stream, flush=True)
 
 
-def wait_for_job(client: KilnClient, name: str) -> dict[str, Any]:
-    """Block until the job ends; returns its description."""
-    while True:
-        description = client.describe_training_job(name)
-        if description["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            return description
-        time.sleep(WAIT_POLL_SECONDS)
+def wait_for_job(
+    client: KilnClient, name: str, *, poll: float | None = None, max_attempts: int | None = None
+) -> dict[str, Any]:
+    """Block until the job ends (checking every ``poll`` seconds, at most ``max_attempts`` times);
+    returns its description, whatever the end state."""
+    return WAITERS["TrainingJobEnded"].wait(client, name, delay=poll, max_attempts=max_attempts)

@@ -5,22 +5,29 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from kiln.sdk.deserializers import BaseDeserializer, BytesDeserializer, NumpyDeserializer
-from kiln.sdk.serializers import BaseSerializer, IdentitySerializer, NumpySerializer
+from kiln.sdk.arguments import PREDICTOR_INERT, accepted_names, take_inert
+from kiln.sdk.deserializers import BaseDeserializer, BytesDeserializer
+from kiln.sdk.serializers import BaseSerializer, IdentitySerializer
 from kiln.sdk.session import Session
 
-__all__ = ["Predictor", "PyTorchPredictor"]
+__all__ = ["Predictor"]
 
 
 class Predictor:
+    """An endpoint's client: ``serializer`` encodes what ``predict`` is given, ``deserializer`` decodes
+    the answer (SageMaker's defaults: bytes in, bytes out; framework predictors choose their own)."""
+
     def __init__(
         self,
         endpoint_name: str,
         sagemaker_session: Session | None = None,
         serializer: BaseSerializer | None = None,
         deserializer: BaseDeserializer | None = None,
-        **_ignored: Any,
+        **kwargs: Any,
     ) -> None:
+        self.sdk_arguments = take_inert(
+            type(self).__name__, kwargs, PREDICTOR_INERT, accepted_names([Predictor.__init__], ())
+        )
         self.endpoint_name = endpoint_name
         self.sagemaker_session = sagemaker_session or Session()
         self.serializer = serializer or self._default_serializer()
@@ -103,13 +110,3 @@ class Predictor:
         return self.sagemaker_session.client.update_endpoint_weights_and_capacities(
             self.endpoint_name, desired
         )
-
-
-class PyTorchPredictor(Predictor):
-    """NumPy in, NumPy out: SageMaker's defaults for PyTorch endpoints."""
-
-    def _default_serializer(self) -> BaseSerializer:
-        return NumpySerializer()
-
-    def _default_deserializer(self) -> BaseDeserializer:
-        return NumpyDeserializer()

@@ -21,6 +21,7 @@ __all__ = [
     "IdentitySerializer",
     "JSONLinesSerializer",
     "JSONSerializer",
+    "LibSVMSerializer",
     "NumpySerializer",
     "SimpleBaseSerializer",
     "TensorProtoSerializer",
@@ -176,3 +177,22 @@ class TensorProtoSerializer(SimpleBaseSerializer):
         if hasattr(data, "SerializeToString"):
             return bytes(data.SerializeToString())
         return tensor_proto.encode(data)
+
+
+class LibSVMSerializer(SimpleBaseSerializer):
+    """LIBSVM text (``text/libsvm``), sent as given: SageMaker's default for XGBoost endpoints.
+
+    Like SageMaker's, it takes a ``str`` or a readable file; it does not convert arrays.
+    """
+
+    def __init__(self, content_type: str = "text/libsvm") -> None:
+        super().__init__(content_type)
+
+    def serialize(self, data: Any) -> bytes:
+        body = _encoded_already(data)
+        if body is None:
+            raise ValidationError(
+                f"LibSVMSerializer sends LIBSVM text, but got a {describe(data)}; pass a str such as "
+                "'0 1:0.5 2:1.0' or an open file, or use CSVSerializer for an array."
+            )
+        return body

@@ -12,8 +12,18 @@ from kiln.config import load_settings
 from kiln.errors import ValidationError
 from kiln.sdk.client import KilnClient
 from kiln.sdk.discovery import ensure_local_server
+from kiln.sdk.job_logs import print_job_logs, wait_for_job
+from kiln.sdk.waiters import WAITERS
 
-__all__ = ["Session"]
+__all__ = ["LOCAL_ROLE_ARN", "Session", "get_execution_role"]
+
+# Kiln has no IAM: a role is accepted wherever SageMaker takes one, stored, and never checked.
+LOCAL_ROLE_ARN = "arn:aws:iam::000000000000:role/KilnLocalRole"
+
+
+def get_execution_role(sagemaker_session: Session | None = None, use_default: bool = False) -> str:
+    """A role ARN for notebook code that asks for one (``sagemaker.get_execution_role()``)."""
+    return LOCAL_ROLE_ARN
 
 
 class Session:
@@ -124,9 +134,8 @@ class Session:
         return self.client.stop_training_job(name)
 
     def logs_for_job(self, job_name: str, wait: bool = False, poll: int = 10, log_type: str = "All") -> None:
-        """Print a job's logs (SageMaker's name); with ``wait``, follow until the job ends."""
-        from kiln.sdk.job_logs import print_job_logs
-
+        """Print a job's logs (SageMaker's name); with ``wait``, follow until the job ends (the server
+        streams them, so ``poll`` has nothing to pace)."""
         print_job_logs(self.client, job_name, follow=wait)
 
     def delete_endpoint(self, endpoint_name: str) -> None:
@@ -139,15 +148,14 @@ class Session:
     def delete_model(self, model_name: str) -> None:
         self.client.delete_model(model_name)
 
-    def wait_for_endpoint(self, endpoint: str, poll: int = 1) -> dict[str, Any]:
-        from kiln.sdk.model import wait_for_endpoint
+    def wait_for_endpoint(self, endpoint: str, poll: float | None = None, **_ignored: Any) -> dict[str, Any]:
+        """Block until the endpoint is InService, checking every ``poll`` seconds (default 0.2); raises
+        if it Failed or is still not up after an hour."""
+        return WAITERS["EndpointInService"].wait(self.client, endpoint, delay=poll)
 
-        return wait_for_endpoint(self, endpoint)
-
-    def wait_for_job(self, job_name: str, poll: int = 5) -> dict[str, Any]:
-        from kiln.sdk.job_logs import wait_for_job
-
-        return wait_for_job(self.client, job_name)
+    def wait_for_job(self, job: str, poll: float | None = None) -> dict[str, Any]:
+        """Block until the training job ends, checking every ``poll`` seconds (default 0.5)."""
+        return wait_for_job(self.client, job, poll=poll)
 
 
 class _ProgressReader:

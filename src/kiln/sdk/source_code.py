@@ -9,11 +9,16 @@ from pathlib import Path
 
 from kiln.errors import ValidationError
 
-__all__ = ["pack_source", "resolve_entry_point"]
+__all__ = ["is_uri", "pack_source", "resolve_entry_point"]
 
 SKIPPED_NAMES = frozenset(
     {"__pycache__", ".git", ".venv", ".ipynb_checkpoints", ".mypy_cache", ".pytest_cache"}
 )
+
+
+def is_uri(path: str | None) -> bool:
+    """True for an uploaded location (``s3://…``, ``file://…``) rather than a local folder."""
+    return path is not None and "://" in path
 
 
 def resolve_entry_point(entry_point: str, source_dir: str | None) -> tuple[Path, str]:

@@ -9,15 +9,14 @@ from __future__ import annotations
 import enum
 import importlib
 import json
-import secrets
 import sys
-import time
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from kiln.errors import UnexpectedStatusException, ValidationError
+from kiln.sdk.arguments import TUNER_FIT_INERT, TUNER_INERT, accepted_names, take_inert
 from kiln.sdk.estimator import Estimator
+from kiln.sdk.naming import tuning_job_name
 from kiln.sdk.session import Session
 from kiln.sdk.tuner_analytics import HyperparameterTuningJobAnalytics
 from kiln.sdk.tuning_client import TuningClient
@@ -29,6 +28,7 @@ from kiln.sdk.tuning_parameters import (
     decode_hyperparameter,
     ranges_from_request,
 )
+from kiln.sdk.waiters import WAITERS
 
 __all__ = [
     "CategoricalParameter",  # re-exported: ``sagemaker.tuner`` has the parameter classes too
@@ -41,10 +41,7 @@ __all__ = [
     "default_tuning_job_name",
 ]
 
-TUNING_JOB_NAME_MAX_LENGTH = 32
 STRATEGIES = ("Bayesian", "Random", "Hyperband", "Grid")
-WAIT_POLL_SECONDS = 0.5
-ENDED = ("Completed", "Failed", "Stopped")
 # What a trial's training job takes over from the estimator's CreateTrainingJob request.
 _DEFINITION_FIELDS = (
     "RoleArn",
@@ -58,11 +55,7 @@ _DEFINITION_FIELDS = (
 )
 
 
-def default_tuning_job_name(base: str) -> str:
-    """``<base>-YYMMDD-HHMMSS-xxx`` within SageMaker's 32 characters."""
-    stamp = datetime.now(timezone.utc).strftime("%y%m%d-%H%M%S-") + secrets.token_hex(2)[:3]
-    base = "".join(c if c.isalnum() or c == "-" else "-" for c in base).strip("-") or "tuning"
-    return f"{base[: TUNING_JOB_NAME_MAX_LENGTH - len(stamp) - 1].rstrip('-')}-{stamp}"
+default_tuning_job_name = tuning_job_name  # the name this module had before ``sdk/naming.py``
 
 
 class WarmStartTypes(enum.Enum):
@@ -133,8 +126,11 @@ class HyperparameterTuner:
         strategy_config: Any = None,
         early_stopping_type: str = "Off",
         random_seed: int | None = None,
-        **_ignored: Any,  # completion_criteria_config, autotune, …: accepted for compatibility
+        **kwargs: Any,
     ) -> None:
+        self.sdk_arguments = take_inert(
+            "HyperparameterTuner", kwargs, TUNER_INERT, accepted_names([HyperparameterTuner.__init__], ())
+        )
         if not hyperparameter_ranges:
             raise ValidationError("hyperparameter_ranges is empty; give at least one range to tune")
         for name, item in hyperparameter_ranges.items():
@@ -230,9 +226,12 @@ class HyperparameterTuner:
         include_cls_metadata: bool = False,
         estimator_kwargs: Any = None,
         wait: bool = True,
-        **_ignored: Any,
+        **kwargs: Any,
     ) -> None:
         """Start the tuning job on ``inputs``; with ``wait``, block until it ends (raising if it failed)."""
+        take_inert(
+            "HyperparameterTuner.fit", kwargs, TUNER_FIT_INERT, accepted_names([HyperparameterTuner.fit], ())
+        )
         base = self.base_tuning_job_name or self.estimator.base_job_name or "tuning"
         name = job_name or default_tuning_job_name(base)
         request: dict[str, Any] = {
@@ -261,17 +260,16 @@ class HyperparameterTuner:
         """Block until the tuning job ends, printing a line as trials end; raise if it Failed."""
         name = self._require_job()
         stream = out or sys.stdout
-        shown = ""
-        while True:
-            description = self._client.describe_tuning_job(name)
+        shown: list[str] = []
+
+        def show(description: dict[str, Any]) -> None:
             line = _progress_line(description)
-            if line != shown:
+            if not shown or line != shown[-1]:
                 print(line, file=stream, flush=True)
-                shown = line
-            status = description["HyperParameterTuningJobStatus"]
-            if status in ENDED:
-                break
-            time.sleep(WAIT_POLL_SECONDS)
+                shown.append(line)
+
+        description = WAITERS["TuningJobEnded"].wait(self.sagemaker_session.client, name, on_poll=show)
+        status = description["HyperParameterTuningJobStatus"]
         if status == "Failed":
             raise UnexpectedStatusException(
                 f"Error for HyperParameterTuning job {name}: Failed. Reason: "
@@ -387,16 +385,7 @@ def _attached_estimator(
     definition: dict[str, Any], session: Session, cls: type[Estimator] | None
 ) -> Estimator:
     static = dict(definition.get("StaticHyperParameters", {}))
-    estimator_cls = _estimator_class(static, cls)
-    decoded = {k: decode_hyperparameter(v) for k, v in static.items()}
-    user = {k: v for k, v in decoded.items() if not k.startswith("sagemaker_")}
-    estimator = estimator_cls.__new__(estimator_cls)
-    description = {**definition, "HyperParameters": static}
-    Estimator._init_attached(estimator, description, decoded, user, session)
-    estimator.latest_training_job = None
-    estimator._current_job_name = None
-    estimator.tensorboard = None
-    return estimator
+    return _estimator_class(static, cls).from_description({**definition, "HyperParameters": static}, session)
 
 
 def _progress_line(description: dict[str, Any]) -> str:

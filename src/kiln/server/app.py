@@ -10,13 +10,26 @@ from kiln.config import Settings
 from kiln.executors import Executor
 from kiln.metadata import Database
 from kiln.scheduler import resolve_scheduler
-from kiln.server.auth import check_token
+from kiln.server.auth import AuthGuard, check_token, require_host
 from kiln.server.console import console_router
+from kiln.server.credentials import Credentials
 from kiln.server.errors import install_error_handlers
-from kiln.server.routes import artifacts, capacity, hosting, internal, system, training_jobs, tuning_jobs
+from kiln.server.routes import (
+    access_keys,
+    artifacts,
+    capacity,
+    hosting,
+    internal,
+    system,
+    training_jobs,
+    tuning_jobs,
+)
 from kiln.server.runtime_router import RuntimeRouter
+from kiln.server.wire import WireDispatcher, is_aws_request, wire_services
 from kiln.services import TrainingJobService
+from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
+from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.tuning.jobs import TuningJobService
 
@@ -24,7 +37,12 @@ __all__ = ["create_app"]
 
 
 def create_app(
-    settings: Settings, db: Database, store: ArtifactStore, executor: Executor, server_url: str = ""
+    settings: Settings,
+    db: Database,
+    store: ArtifactStore,
+    executor: Executor,
+    server_url: str = "",
+    credentials: Credentials | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Kiln",
@@ -34,6 +52,8 @@ def create_app(
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
+    # The server keeps a hash of the token, never the token (``serve`` has dropped it from settings).
+    app.state.credentials = credentials or Credentials(settings.api_token)
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
@@ -41,14 +61,39 @@ def create_app(
     app.state.scheduler = resolve_scheduler(settings, db, executor.inventory())
     app.state.capacity = CapacityService(db, app.state.scheduler)
     app.state.training_jobs = TrainingJobService(
-        settings, db, store, executor, server_url, scheduler=app.state.scheduler
+        settings,
+        db,
+        store,
+        executor,
+        server_url,
+        scheduler=app.state.scheduler,
+        host_credential=app.state.credentials.host_credential,
     )
     app.state.tuning_jobs = TuningJobService(db, app.state.training_jobs)
-    # SageMaker's runtime path is served ahead of FastAPI: serve ``app.state.asgi``, not ``app``.
-    app.state.asgi = RuntimeRouter(app, settings.api_token)
-    app.state.endpoints = EndpointService(
-        settings, db, store, executor, app.state.asgi, scheduler=app.state.scheduler
+    app.state.access_keys = AccessKeyService(db, settings.access_key_file)
+    # Served: ``app.state.asgi``, not ``app``. From the outside in: AuthGuard checks every request's
+    # credentials (the AWS wire's requests it leaves to the wire, which checks SigV4); the wire
+    # dispatcher answers AWS protocols; the runtime router serves SageMaker's invocation path; FastAPI
+    # serves the rest.
+    runtime = RuntimeRouter(app)
+    app.state.runtime_router = runtime
+    wire = WireDispatcher(
+        runtime,
+        app.state,
+        wire_services(),
+        auth=settings.auth_enabled,
+        account_id=settings.aws_account_id,
     )
+    app.state.guard = AuthGuard(wire, app.state.credentials)
+    app.state.guard.delegate(is_aws_request)
+    app.state.asgi = app.state.guard
+    app.state.endpoints = EndpointService(
+        settings, db, store, executor, runtime, scheduler=app.state.scheduler
+    )
+    app.state.endpoint_metrics = EndpointMetrics(
+        db, settings.endpoint_metrics_retention_seconds, enabled=settings.endpoint_metrics
+    )
+    runtime.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
@@ -58,9 +103,11 @@ def create_app(
     protected.include_router(capacity.router)
     protected.include_router(tuning_jobs.router)
     protected.include_router(artifacts.router)
-    protected.include_router(internal.router)
     protected.include_router(hosting.router)
+    protected.include_router(access_keys.router)
     api.include_router(protected)
+    # Hosts report for their own job only: the route checks the job's credential, not the operator's.
+    api.include_router(internal.router, dependencies=[Depends(require_host)])
     app.include_router(api)
     app.include_router(console_router())  # the web console at /
     return app

@@ -8,10 +8,11 @@ from fastapi import Depends, Request
 
 from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
+from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["Endpoints", "Store", "TrainingJobs", "TuningJobs"]
+__all__ = ["EndpointMetricsStore", "Endpoints", "Store", "TrainingJobs", "TuningJobs"]
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
@@ -38,3 +39,11 @@ TrainingJobs = Annotated[TrainingJobService, Depends(_training_jobs)]
 Store = Annotated[ArtifactStore, Depends(_store)]
 Endpoints = Annotated[EndpointService, Depends(_endpoints)]
 TuningJobs = Annotated[TuningJobService, Depends(_tuning_jobs)]
+
+
+def _endpoint_metrics(request: Request) -> EndpointMetrics:
+    metrics: EndpointMetrics = request.app.state.endpoint_metrics
+    return metrics
+
+
+EndpointMetricsStore = Annotated[EndpointMetrics, Depends(_endpoint_metrics)]

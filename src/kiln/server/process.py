@@ -10,17 +10,20 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from kiln.artifacts import resolve_store
-from kiln.config import Settings
+from kiln.config import Settings, load_allowed_roots
 from kiln.errors import ValidationError
 from kiln.executors import resolve_executor
+from kiln.hardening import forget_argument, forget_environment_variable, make_undumpable
 from kiln.metadata import Database
 from kiln.server.app import create_app
+from kiln.server.credentials import MIN_TOKEN_LENGTH, Credentials
 from kiln.server.supervisor import Supervisor
 
 __all__ = ["read_server_record", "serve"]
@@ -80,28 +83,49 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def serve(settings: Settings) -> None:
-    """Serve in this process until SIGTERM/SIGINT. Refuses a public address without an API token."""
-    if not _is_loopback(settings.host) and not settings.api_token:
+def _take_token(settings: Settings) -> tuple[Settings, Credentials]:
+    """Check the token, keep only its hash and derived keys, and erase it from this process: children
+    and same-user processes reading /proc/<pid>/environ, cmdline or mem must not find it."""
+    token = settings.api_token
+    if not _is_loopback(settings.host) and not token:
         raise ValidationError(
             f"refusing to listen on {settings.host}: it is reachable from other machines and no API "
-            "token is set; set KILN_API_TOKEN (or --token) first, or listen on 127.0.0.1"
+            "token is set; set KILN_API_TOKEN (or KILN_API_TOKEN_FILE, or --token) first, or listen on "
+            "127.0.0.1"
         )
+    if token and not _is_loopback(settings.host) and len(token) < MIN_TOKEN_LENGTH:
+        raise ValidationError(
+            f"refusing to listen on {settings.host} with an API token of {len(token)} characters: a "
+            f"public address needs at least {MIN_TOKEN_LENGTH}; make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+    credentials = Credentials(token)
+    forget_environment_variable("KILN_API_TOKEN")
+    if token:
+        forget_argument(token)
+    make_undumpable()
+    return replace(settings, api_token=None, api_token_sha256=credentials.token_sha256), credentials
+
+
+def serve(settings: Settings) -> None:
+    """Serve in this process until SIGTERM/SIGINT. Refuses a public address without an API token."""
+    settings, credentials = _take_token(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     db.migrate()
-    store = resolve_store(settings.artifact_url)
+    store = resolve_store(settings.artifact_url, load_allowed_roots(settings))
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.host in ("0.0.0.0", "::"):
         shown_host = "127.0.0.1"
     url = f"http://{shown_host}:{port}"
-    app = create_app(settings, db, store, resolve_executor("local"), server_url=url)
+    app = create_app(settings, db, store, resolve_executor("local"), server_url=url, credentials=credentials)
     app.state.endpoints.restore_routes()  # endpoints that were serving keep serving
     supervisor = Supervisor(app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs)
     app.state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
     supervisor.start()
+    app.state.endpoint_metrics.start()  # stores each 10-second period of invocation counts
     record = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}
     _write_record(settings.server_record_path, record)
     print(f"Kiln server listening on {url} (home {settings.home})", flush=True)
@@ -125,6 +149,7 @@ def serve(settings: Settings) -> None:
         _Server(config).run(sockets=[sock])
     finally:
         supervisor.stop()
+        app.state.endpoint_metrics.stop()  # the periods counted so far are stored too
         current = read_server_record(settings)
         if current is not None and current.get("pid") == os.getpid():
             settings.server_record_path.unlink(missing_ok=True)

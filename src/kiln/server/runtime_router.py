@@ -4,14 +4,15 @@ An ASGI wrapper around the FastAPI app: invocations never touch FastAPI's routin
 per-request Python work decides throughput for small models. The router picks the variant by weight
 (or the ``X-Amzn-SageMaker-Target-Variant`` header), then the instance with the fewest requests in
 flight, and forwards over that instance's Unix-socket link. The endpoint service publishes routes as
-immutable snapshots, so a request never sees half an update.
+immutable snapshots, so a request never sees half an update. ``AuthGuard`` in front of it has
+checked the caller's credentials before a request gets here.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import random
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -22,14 +23,14 @@ from kiln.errors import (
     NotFound,
     PayloadTooLarge,
     ServerUnavailable,
-    Unauthorized,
     ValidationError,
     error_for_status,
 )
 from kiln.records import EndpointRoutes, VariantRoute
-from kiln.server.auth import CONSOLE_COOKIE, token_matches
 from kiln.server.errors import error_body
 from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
+from kiln.server.wire.runtime import runtime_error
+from kiln.services.invocation_metrics import InvocationMetrics
 
 __all__ = ["RuntimeRouter"]
 
@@ -43,6 +44,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit (6 MB)
 PREFIX = "/endpoints/"
 SUFFIX = "/invocations"
 _JSON = b"application/json"
+# What an invocation that reached a variant tells the metrics: the model's status (or the platform's,
+# when no model answered), the model's seconds (None when no model was reached), the variant's instances.
+_Outcome = tuple[int, float | None, int] | None
 
 
 def _error(
@@ -54,15 +58,15 @@ def _error(
 
 
 class RuntimeRouter:
-    def __init__(self, app: ASGIApp, token: str | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._token = token
         self._routes: dict[str, EndpointRoutes] = {}
         self._links: dict[str, InstanceLink] = {}
         # Instances whose link failed: skipped until the service publishes routes without them.
         self._dead: set[str] = set()
         self._random = random.Random()
         self.known_endpoint: Callable[[str], str | None] = lambda name: None  # status of an unrouted endpoint
+        self.metrics: InvocationMetrics | None = None  # the endpoint metrics' counters; None: not counted
 
     # -- published by the endpoint service (from any thread) ------------------------------------------
 
@@ -87,6 +91,11 @@ class RuntimeRouter:
         if link is not None:
             link.close()
 
+    def route_samples(self) -> list[tuple[str, str]]:
+        """(method, path) of each route this layer serves ahead of the app: every ASGI layer in front of
+        FastAPI lists its routes, so the test that every route refuses an anonymous caller sees them."""
+        return [("POST", f"{PREFIX}some-endpoint{SUFFIX}"), ("GET", f"{PREFIX}some-endpoint{SUFFIX}")]
+
     # -- ASGI -----------------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,11 +103,13 @@ class RuntimeRouter:
         if scope["type"] != "http" or not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
             await self.app(scope, receive, send)
             return
+        metrics = self.metrics
+        arrived = time.perf_counter() if metrics is not None else 0.0
         name = path[len(PREFIX) : -len(SUFFIX)]
         if scope["method"] != "POST":
             await _answer(send, *_error(ValidationError, f"Use POST {path}.", status=405))
             return
-        content_type = accept = attributes = target = authorization = cookie = ""
+        content_type = accept = attributes = target = ""
         length = -1
         for key, value in scope["headers"]:
             if key == b"content-type":
@@ -111,44 +122,54 @@ class RuntimeRouter:
                 target = value.decode("latin-1")
             elif key == b"x-amzn-sagemaker-custom-attributes":
                 attributes = value.decode("latin-1")
-            elif key == b"authorization":
-                authorization = value.decode("latin-1")
-            elif key == b"cookie":
-                cookie = value.decode("latin-1")
-        if self._token and not (
-            hmac.compare_digest(authorization.partition(" ")[2].strip(), self._token)
-            or _console_cookie_matches(cookie, self._token)
-        ):
-            await _answer(
-                send,
-                *_error(Unauthorized, "this Kiln server requires 'Authorization: Bearer <token>'"),
-            )
-            return
+        wire = "kiln.wire" in scope  # signed and checked by the AWS wire: answer as sagemaker-runtime
         if length > MAX_PAYLOAD_BYTES:
             await _drain(receive)
-            await _answer(send, *_too_large(length))
+            await _answer(send, *_too_large(length), wire=wire)
             return
         received = await _read_body(receive)
         if received is None:
             return  # the client went away
         body, size = received
         if size > MAX_PAYLOAD_BYTES:
-            await _answer(send, *_too_large(size))
+            await _answer(send, *_too_large(size), wire=wire)
             return
-        status, reply_type, reply, variant = await self._invoke(
-            name, target, content_type, accept, attributes, body
+        status, reply_type, reply, variant, outcome = await self._invoke(
+            name, target, content_type, accept, attributes, body, metrics is not None
         )
+        error_type: bytes | None = None
+        if wire and status >= 400:
+            status, reply_type, reply, error_type = runtime_error(status, reply)
         headers = [(b"content-type", reply_type), (b"content-length", str(len(reply)).encode())]
+        if error_type is not None:
+            headers.append((b"x-amzn-errortype", error_type))
         if variant:
             headers.append((b"x-amzn-invoked-production-variant", variant.encode("latin-1")))
         if attributes and status < 300:
             headers.append((b"x-amzn-sagemaker-custom-attributes", attributes.encode("latin-1")))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": reply})
+        if metrics is not None and outcome is not None:
+            model_status, model_seconds, instances = outcome
+            metrics.record(
+                name,
+                variant,
+                instances,
+                model_status,
+                None if model_seconds is None else model_seconds * 1e6,
+                (time.perf_counter() - arrived) * 1e6,
+            )
 
     async def _invoke(
-        self, name: str, target: str, content_type: str, accept: str, attributes: str, body: bytes
-    ) -> tuple[int, bytes, bytes, str]:
+        self,
+        name: str,
+        target: str,
+        content_type: str,
+        accept: str,
+        attributes: str,
+        body: bytes,
+        timed: bool,
+    ) -> tuple[int, bytes, bytes, str, _Outcome]:
         routes = self._routes.get(name)
         if routes is None or not routes.accepts_invocations():
             known = routes.status if routes is not None else self.known_endpoint(name)
@@ -163,17 +184,19 @@ class RuntimeRouter:
                     f"Endpoint {name} is {known}, not InService; "
                     f"see `kiln endpoints describe {name}` and retry once it is InService.",
                 )
-            return code, _JSON, payload, ""
+            return code, _JSON, payload, "", None
         variant = self._pick_variant(routes, target)
         if isinstance(variant, tuple):
-            return variant[0], _JSON, variant[1], ""
+            return variant[0], _JSON, variant[1], "", None
+        instances = len(variant.instances)
         while True:
             link = self._pick_instance(variant)
             if link is None:
                 code, payload = _error(
                     ServerUnavailable, f"Variant {variant.name} has no instance in service right now."
                 )
-                return code, _JSON, payload, variant.name
+                return code, _JSON, payload, variant.name, (503, None, instances)
+            sent = time.perf_counter() if timed else 0.0
             try:
                 status, reply_type, reply = await link.invoke(
                     content_type or "application/json", accept, attributes, body
@@ -186,7 +209,8 @@ class RuntimeRouter:
                 code, payload = _error(
                     ServerUnavailable, f"{e}; the request was not answered, send it again."
                 )
-                return code, _JSON, payload, variant.name
+                return code, _JSON, payload, variant.name, (503, None, instances)
+        outcome = (status, time.perf_counter() - sent if timed else None, instances)
         if status >= 500:
             message = _message_of(reply)
             code, payload = _error(
@@ -196,11 +220,13 @@ class RuntimeRouter:
                 OriginalStatusCode=status,
                 OriginalMessage=message,
             )
-            return code, _JSON, payload, variant.name
+            return code, _JSON, payload, variant.name, outcome
         if status >= 400:  # the instance refused the request: answer in the API's error shape
-            code, payload = _error(error_for_status(status), _message_of(reply), status=status)
-            return code, _JSON, payload, variant.name
-        return status, reply_type.encode("latin-1"), reply, variant.name
+            code, payload = _error(
+                error_for_status(status), _message_of(reply), status=status, OriginalStatusCode=status
+            )
+            return code, _JSON, payload, variant.name, outcome
+        return status, reply_type.encode("latin-1"), reply, variant.name, outcome
 
     def _pick_variant(self, routes: EndpointRoutes, target: str) -> VariantRoute | tuple[int, bytes]:
         if target:
@@ -296,16 +322,11 @@ async def _drain(receive: Receive, message: Message | None = None) -> None:
             return
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
-    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
+async def _answer(send: Send, status: int, body: bytes, *, wire: bool = False) -> None:
+    headers = [(b"content-type", _JSON)]
+    if wire:
+        status, _, body, error_type = runtime_error(status, body)
+        headers.append((b"x-amzn-errortype", error_type))
+    headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def _console_cookie_matches(cookie: str, token: str) -> bool:
-    """The web console's predict form sends the token in its HttpOnly cookie, not a header."""
-    for part in cookie.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == CONSOLE_COOKIE:
-            return token_matches(value, token)
-    return False

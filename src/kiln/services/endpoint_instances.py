@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 import threading
 import time
@@ -19,10 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import ArchiveLimits, unpack_archive
 from kiln.config import Settings
+from kiln.errors import ValidationError
 from kiln.executors import Executor, LaunchUnit
 from kiln.records import ModelRecord
 from kiln.runtime.serving.model_archive import unpack_model_archive
+from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.user_code import UserCodeError, python_for_requirements
 
 __all__ = ["InstanceStartFailed", "LaunchedInstance", "launch_instance", "prepare_model", "wait_until_ready"]
@@ -74,7 +76,7 @@ def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) 
             if data_url:
                 archive = store.get_file(str(data_url), folder / "model.tar.gz")
                 try:
-                    unpack_model_archive(archive, model_dir)
+                    unpack_model_archive(archive, model_dir, ArchiveLimits.from_settings(settings))
                 except Exception as e:
                     raise InstanceStartFailed(
                         f"ClientError: cannot unpack ModelDataUrl {data_url}: {e}"
@@ -83,13 +85,23 @@ def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) 
             submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
             if submit and "://" in submit:  # inference code uploaded beside the model, not repacked into it
                 code = store.get_file(submit, folder / "sourcedir.tar.gz")
-                with tarfile.open(code, "r:gz") as tar:
-                    tar.extractall(model_dir / "code", filter="data")
-                code.unlink()
+                try:
+                    unpack_archive(
+                        code,
+                        model_dir / "code",
+                        what=f"SAGEMAKER_SUBMIT_DIRECTORY {submit}",
+                        folder="the model's code folder",
+                        limits=ArchiveLimits.from_settings(settings),
+                    )
+                except ValidationError as e:
+                    raise InstanceStartFailed(f"ClientError: {e.message}") from e
+                finally:
+                    code.unlink(missing_ok=True)
             ready.touch()
         log: list[str] = []
         try:
             python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log)
+            check_torch_libraries(python)  # a torchvision for another torch: refused here, with the fix
         except UserCodeError as e:
             raise InstanceStartFailed(str(e)) from e
     return folder / "model", python

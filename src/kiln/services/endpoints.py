@@ -146,6 +146,24 @@ class EndpointService:
                 self.scheduler.release(owner, forget=True)
             raise
 
+    def _resize_reservations(
+        self, name: str, config_name: str, old: dict[str, int], new: dict[str, int]
+    ) -> None:
+        """Each resized variant's reservation follows its new instance count, or, if one is refused
+        (over the account limit, or no room), every reservation keeps its old count."""
+        if self.scheduler is None:
+            return
+        done: list[str] = []
+        try:
+            for variant, count in new.items():
+                if count != old.get(variant):
+                    self.scheduler.resize(self._owner(name, config_name, variant), count)
+                    done.append(variant)
+        except Exception:
+            for variant in done:
+                self.scheduler.resize(self._owner(name, config_name, variant), old[variant])
+            raise
+
     def _release(self, name: str, config: EndpointConfigRecord) -> None:
         if self.scheduler is None:
             return
@@ -210,6 +228,7 @@ class EndpointService:
                     )
                 counts[variant] = count
         resized = counts != endpoint.counts
+        self._resize_reservations(name, endpoint.config_name, endpoint.counts, counts)
         updated = hosting.update_endpoint(
             self.db,
             name,

@@ -20,12 +20,26 @@ __all__ = ["launch_hosts"]
 RUNTIME_LOG = "runtime.log"  # the host runtime's own output (the script's lines go to the job's log)
 
 
+CREDENTIAL_FILE = "credential"  # beside host.json; the runtime reads it once and deletes it
+
+
 def _runtime_environment(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["KILN_HOME"] = str(settings.home)
-    if settings.api_token:
-        env["KILN_API_TOKEN"] = settings.api_token
+    env.pop("KILN_API_TOKEN", None)  # hosts never hold the operator's token (the server erased it too)
     return env
+
+
+def _hand_credential(folder: Path, credential: str | None) -> None:
+    """The one way a credential reaches a host: a 0600 file the runtime reads and deletes at start,
+    never the environment (children inherit it, and /proc/<pid>/environ shows it)."""
+    path = folder / CREDENTIAL_FILE
+    path.unlink(missing_ok=True)
+    if credential is None:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(credential)
 
 
 def launch_hosts(
@@ -36,6 +50,8 @@ def launch_hosts(
     server_url: str,
     job: TrainingJob,
     reservation: Reservation,
+    *,
+    credential: str | None = None,
 ) -> TrainingJob:
     """Start one ``kiln.runtime.training`` process per host for the job's current attempt, each with
     its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
@@ -59,7 +75,10 @@ def launch_hosts(
             base_dir=str(folder / "opt" / "ml"),
             job=job.spec,
             stop_grace_seconds=settings.stop_grace_seconds,
-            num_cpus=grant.num_cpus,
+            # SM_NUM_CPUS / SM_NUM_GPUS: what the instance type has here, the same on every host (for
+            # ``local``, the whole machine, as SageMaker local mode shows it); the grant below is
+            # what the host's threads and affinity actually get.
+            num_cpus=reservation.cpus_per_instance or grant.num_cpus,
             num_gpus=reservation.gpus_per_instance,
             master_addr=master_addr,
             master_port=port,
@@ -72,6 +91,9 @@ def launch_hosts(
         )
         spec_path = folder / "host.json"
         spec.save(spec_path)
+        # The credential is a file in the unit's folder today; an executor that runs units elsewhere
+        # (Ray) will take it as a LaunchUnit field and write it there the same way.
+        _hand_credential(folder, credential)
         units.append(
             LaunchUnit(
                 command=[sys.executable, "-m", "kiln.runtime.training", str(spec_path)],

@@ -24,11 +24,15 @@ def validate_model(request: dict[str, Any], store: ArtifactStore) -> None:
         raise ValidationError(
             "PrimaryContainer needs a ModelDataUrl (a model.tar.gz) or inference code to serve"
         )
+    if data_url:
+        store.resolve_uri(str(data_url), field="ModelDataUrl")
+    code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if "://" in code:
+        store.resolve_uri(code, field="SAGEMAKER_SUBMIT_DIRECTORY")
     if data_url and not store.exists(str(data_url)):
         raise ValidationError(f"ModelDataUrl {data_url!r} does not exist; pass the URI of a model.tar.gz")
     if data_url and not str(data_url).endswith(".tar.gz"):
         raise ValidationError(f"ModelDataUrl {data_url!r} must point to a .tar.gz archive")
-    code = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
     if "://" in code and not store.exists(code):
         raise ValidationError(f"SAGEMAKER_SUBMIT_DIRECTORY {code!r} does not exist; upload the code first")
 

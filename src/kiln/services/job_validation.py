@@ -10,7 +10,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kiln.artifacts import ArtifactStore
+from kiln.artifacts import ArtifactStore, local_path_of
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, check_archive
 from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 from kiln.scheduler import InstanceType, get_instance_type
@@ -18,7 +19,13 @@ from kiln.scheduler import InstanceType, get_instance_type
 if TYPE_CHECKING:
     from kiln.services.training_request import CreateTrainingJobRequest
 
-__all__ = ["JOB_NAME_PATTERN", "check_training_request", "validate_job_name", "validate_training_request"]
+__all__ = [
+    "JOB_NAME_PATTERN",
+    "check_training_request",
+    "confine_job_uris",
+    "validate_job_name",
+    "validate_training_request",
+]
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's, ≤63 characters
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
@@ -27,6 +34,7 @@ MAX_HYPERPARAMETER_KEY = 256
 MAX_HYPERPARAMETER_VALUE = 2500
 MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600  # SageMaker's ceiling
 MAX_PRIORITY = 1000  # Kiln's Priority: -1000 (last) … 1000 (first); 0 by default
+LOCAL_INSTANCE_TYPES = ("local", "local_gpu")  # SageMaker local mode's instance types
 
 
 def validate_job_name(name: str, what: str = "TrainingJobName") -> None:
@@ -62,6 +70,35 @@ def _validate_hyperparameters(hyperparameters: Any) -> dict[str, str]:
                 f"{MAX_HYPERPARAMETER_VALUE} are allowed"
             )
     return hyperparameters
+
+
+def confine_job_uris(request: dict[str, Any], store: ArtifactStore, *, auth_enabled: bool) -> None:
+    """Every URI the job names must pass the store's one confinement rule, before anything is read.
+
+    In SageMaker local mode (instance type ``local``) with auth off, a ``file://`` output_path is
+    written where it says, as SageMaker's local mode does; every input stays confined.
+    """
+    for channel in request.get("InputDataConfig") or []:
+        uri = str((channel.get("DataSource") or {}).get("S3DataSource", {}).get("S3Uri", ""))
+        if uri:
+            store.resolve_uri(uri, field=f"channel {channel.get('ChannelName', '')!r}: input URI")
+    submit = decode_hyperparameter(
+        (request.get("HyperParameters") or {}).get("sagemaker_submit_directory", '""')
+    )
+    if submit and isinstance(submit, str):
+        store.resolve_uri(submit, field="sagemaker_submit_directory")
+    local = (request.get("ResourceConfig") or {}).get("InstanceType") in LOCAL_INSTANCE_TYPES
+    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
+    if output:
+        store.resolve_uri(
+            str(output), field="OutputDataConfig.S3OutputPath", anywhere=local and not auth_enabled
+        )
+    checkpoint = (request.get("CheckpointConfig") or {}).get("S3Uri")
+    if checkpoint:
+        store.resolve_uri(str(checkpoint), field="CheckpointConfig.S3Uri")
+    tensorboard = (request.get("TensorBoardOutputConfig") or {}).get("S3OutputPath")
+    if tensorboard:
+        store.resolve_uri(str(tensorboard), field="TensorBoardOutputConfig.S3OutputPath")
 
 
 def check_training_request(request: CreateTrainingJobRequest) -> None:
@@ -107,14 +144,26 @@ def validate_training_request(
     request: CreateTrainingJobRequest,
     store: ArtifactStore,
     instance_type: Callable[[str], InstanceType] = get_instance_type,
+    *,
+    auth_enabled: bool = True,
+    archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ) -> None:
     """What needs the artifact store and the instance-type catalog: raise ValidationError for the
     first problem found; changes nothing. ``instance_type`` looks a type up (the scheduler's catalog
     knows the operator's types too)."""
+    confine_job_uris(request.spec, store, auth_enabled=auth_enabled)
     submit = decode_hyperparameter(request.HyperParameters.get("sagemaker_submit_directory", '""'))
     if submit and not store.exists(str(submit)):
         raise ValidationError(
             f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"
+        )
+    if submit and store.scheme == "file":  # read in place: a bad archive is refused now, not at start
+        check_archive(
+            local_path_of(store.resolve_uri(str(submit))),
+            what=f"the source archive {submit}",
+            folder="the code folder",
+            hint=SOURCE_HINT,
+            limits=archive_limits,
         )
     instance_type(request.ResourceConfig.InstanceType)
     for channel in request.InputDataConfig:

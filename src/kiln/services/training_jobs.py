@@ -18,6 +18,7 @@ from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import ArchiveLimits
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
 from kiln.executors import UNKNOWN_EXIT, Executor
@@ -77,6 +78,8 @@ class TrainingJobService:
     # tuning job starts its next trial at once).
     on_job_ended: Callable[[TrainingJob], None] | None = None
     scheduler: Scheduler | None = None  # the server's; one is made from the settings when not given
+    # The credential a job's hosts report with (scoped to that job; the server's Credentials makes it).
+    host_credential: Callable[[str], str] | None = None
 
     def __post_init__(self) -> None:
         self.capacity: Scheduler = self.scheduler or resolve_scheduler(self.settings, self.db)
@@ -92,15 +95,23 @@ class TrainingJobService:
         *,
         tuning_job: str | None = None,
         use: CapacityUse | None = None,
+        as_submitted: dict[str, Any] | None = None,
     ) -> TrainingJob:
         """Check what needs the store and the catalog, check the account limits (ResourceLimitExceeded
         at once), then start the job or leave it Pending until the scheduler admits it. A tuning job's
         trial names its ``tuning_job`` (stored as ``TuningJobName``); ``use`` defaults to TUNING for
-        trials, else TRAINING."""
-        validate_training_request(request, self.store, self.capacity.instance_type)
+        trials, else TRAINING. A door that keeps members Kiln does not act on (the AWS wire echoes
+        them in Describe) passes the request ``as_submitted``, which is stored instead."""
+        validate_training_request(
+            request,
+            self.store,
+            self.capacity.instance_type,
+            auth_enabled=self.settings.auth_enabled,
+            archive_limits=ArchiveLimits.from_settings(self.settings),
+        )
         if use is None:
             use = CapacityUse.TUNING if tuning_job else CapacityUse.TRAINING
-        spec = request.spec
+        spec = dict(as_submitted) if as_submitted is not None else request.spec
         if tuning_job:
             spec["TuningJobName"] = tuning_job
         count = request.ResourceConfig.InstanceCount
@@ -248,7 +259,14 @@ class TrainingJobService:
             )
         try:
             started = launch_hosts(
-                self.settings, self.db, self.store, self.executor, self.server_url, job, reservation
+                self.settings,
+                self.db,
+                self.store,
+                self.executor,
+                self.server_url,
+                job,
+                reservation,
+                credential=self.host_credential(job.name) if self.host_credential else None,
             )
         except Exception as e:  # the job cannot start: it fails with the reason, its capacity goes back
             log.exception("could not start the hosts of %s", job.name)

@@ -121,6 +121,8 @@ class CreateTrainingJobRequest(_Shape):
     Tags: list[dict[str, str]] = []
     # Kiln's: order among jobs waiting for capacity, higher first (then first come, first served).
     Priority: int | None = Field(default=None, ge=-1000, le=1000)
+    # Kiln's: SageMaker SDK arguments Kiln accepted but has no counterpart for; stored and echoed.
+    SdkArguments: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CreateTrainingJobRequest:

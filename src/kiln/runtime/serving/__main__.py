@@ -21,7 +21,10 @@ from pathlib import Path
 
 import uvicorn
 
+from kiln.artifacts.archives import ArchiveLimits
+from kiln.config import load_settings
 from kiln.errors import KilnError
+from kiln.hardening import make_undumpable
 from kiln.runtime.serving.app import InferenceApp
 from kiln.runtime.serving.batching import Batcher
 from kiln.runtime.serving.handlers import HandlerChain, load_handler_chain
@@ -67,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    make_undumpable()  # the handler code must not read this process's memory through /proc
     sys.setswitchinterval(_GIL_SWITCH_INTERVAL_SECONDS)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     stage = "reading the settings"
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir: Path = args.model_dir.resolve()
         if args.model_data is not None:
             stage = f"unpacking {args.model_data.name}"
-            unpack_model_archive(args.model_data, model_dir)
+            unpack_model_archive(args.model_data, model_dir, ArchiveLimits.from_settings(load_settings()))
         stage = "loading the model"
         batcher = Batcher(lambda: load_handler_chain(model_dir, settings), settings)
         chain = batcher.start()

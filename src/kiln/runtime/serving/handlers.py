@@ -15,19 +15,19 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from kiln import codecs
+from kiln.runtime.serving.adapters import FrameworkAdapter, GenericAdapter
+from kiln.runtime.serving.adapters.tensorflow_handlers import tensorflow_hooks
 from kiln.runtime.serving.default_handlers import (
     ModelLoadError,
-    decode_default,
     default_predictor,
-    encode_default,
-    load_default_model,
-    model_framework,
+    load_model_and_adapter,
+    model_adapter,
     tensor_converter,
 )
 from kiln.runtime.serving.invocation import InferenceContext, Invocation, Reply
@@ -72,6 +72,7 @@ class HandlerChain:
     default_predict: Callable[[Any], Any] | None = None
     to_tensor: Callable[[Any], Any] | None = None  # for a user's predict_fn fed by Kiln's input_fn
     framework: str = "custom"
+    adapter: FrameworkAdapter = field(default_factory=GenericAdapter)  # decodes and encodes by default
     batchable: bool = False  # the predict step may run on requests stacked into one batch
 
     def prepare(self, inv: Invocation) -> None:
@@ -83,7 +84,7 @@ class HandlerChain:
         if self.transform_fn is None and self.output_fn is None:
             inv.response_type = codecs.negotiate_accept(inv.accept, default=self.settings.default_accept)
         if self.transform_fn is None and self.input_fn is None:
-            inv.data, inv.tfs = decode_default(inv.body, inv.content_type, self.framework == "pytorch")
+            self.adapter.decode(inv)
 
     def decode(self, inv: Invocation) -> None:
         """Run the user's ``input_fn`` (worker thread; only called when the module defines one)."""
@@ -100,7 +101,7 @@ class HandlerChain:
 
     def encode(self, inv: Invocation, prediction: Any) -> Reply:
         if self.output_fn is None:
-            return Reply(200, encode_default(prediction, inv.response_type, inv.tfs), inv.response_type)
+            return Reply(200, self.adapter.encode(prediction, inv), inv.response_type)
         return _as_reply(self.output_fn(prediction, inv.accept, context=inv.context), inv.accept, "output_fn")
 
     def transform(self, inv: Invocation) -> Reply:
@@ -122,7 +123,16 @@ def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerCha
     functions = _validated_functions(module, settings.program) if module is not None else {}
     context = InferenceContext(str(model_dir))
     model_fn = functions.get("model_fn")
-    model = model_fn(str(model_dir), context=context) if model_fn else load_default_model(model_dir)
+    adapter: FrameworkAdapter | None
+    if model_fn:
+        model = model_fn(str(model_dir), context=context)
+        adapter = model_adapter(model)
+    else:
+        model, adapter = load_model_and_adapter(model_dir)
+    hooks = tensorflow_hooks(module, adapter, settings.program) if module is not None else None
+    if hooks is not None:
+        functions["input_fn"] = UserFunction(hooks[0], takes_context=True)
+        functions["output_fn"] = UserFunction(hooks[1], takes_context=True)
 
     chain = HandlerChain(
         model=model,
@@ -134,9 +144,11 @@ def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerCha
         output_fn=functions.get("output_fn"),
         transform_fn=functions.get("transform_fn"),
     )
-    chain.framework = model_framework(model)
+    if adapter is not None:
+        chain.adapter = adapter
+        chain.framework = adapter.name
     if chain.transform_fn is None and chain.predict_fn is None:
-        chain.default_predict = default_predictor(model, as_numpy=chain.output_fn is None)
+        chain.default_predict = default_predictor(model, adapter, as_numpy=chain.output_fn is None)
     elif chain.predict_fn is not None and chain.input_fn is None and chain.framework == "pytorch":
         chain.to_tensor = tensor_converter(model)
     declared = getattr(module, "batchable", None)

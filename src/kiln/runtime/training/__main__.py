@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from kiln.artifacts import ArtifactStore, resolve_store
-from kiln.config import result_file
+from kiln.artifacts.archives import ArchiveLimits
+from kiln.config import load_allowed_roots, load_settings, result_file
+from kiln.hardening import make_undumpable
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
     decode_hyperparameters,
@@ -29,12 +31,23 @@ from kiln.runtime.training.environment import (
 )
 from kiln.runtime.training.estimator_functions import ESTIMATOR_METRIC_LINE, defines_estimator_functions
 from kiln.runtime.training.folder_sync import FolderSync, restore_folder
+from kiln.runtime.training.frameworks import FrameworkUnavailable, requested_framework, resolve_framework
 from kiln.runtime.training.layout import OptMl
+from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
 from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
 from kiln.runtime.training.reporter import Reporter
 from kiln.runtime.training.resources import MemoryCap, confine_to_cpus, describe_grant, grant_environment
 from kiln.runtime.training.spec import HostSpec
+from kiln.runtime.training.tensorflow_mode import (
+    distribution_mode,
+    model_dir_argument,
+    ps_environment,
+    start_parameter_server,
+    stop_parameter_server,
+    tf_config,
+    wait_for_master_exit,
+)
 from kiln.runtime.training.user_code import (
     UserCodeError,
     fetch_source,
@@ -91,9 +104,12 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     """Run the job on this host; returns the result reported to the control plane."""
     layout = OptMl(Path(spec.base_dir))
     layout.create(spec)
-    store = resolve_store(spec.artifact_url)
+    store = resolve_store(spec.artifact_url, load_allowed_roots(load_settings()))
     log_path = layout.root.parent / "output.log"
 
+    # A framework version that cannot be had fails the job now, before any data moves.
+    framework_request = requested_framework(spec.job)
+    framework_env = resolve_framework(framework_request) if framework_request else None
     reporter.status("Downloading", "Downloading input data")
     download_channels(
         store,
@@ -108,10 +124,26 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         raise UserCodeError("ClientError: the job names no entry point (hyperparameter sagemaker_program)")
     submit_dir = framework.get("sagemaker_submit_directory")
     if submit_dir:
-        fetch_source(store, str(submit_dir), layout.code_dir)
+        fetch_source(store, str(submit_dir), layout.code_dir, ArchiveLimits.from_settings(load_settings()))
     notes: list[str] = []
     venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
-    python = python_for_requirements(layout.code_dir, venvs, notes)
+    python = python_for_requirements(
+        layout.code_dir, venvs, notes, framework_env.requirement if framework_env else None
+    )
+    notes.extend(
+        check_torch_libraries(python)
+    )  # a torchvision for another torch fails here, not in the script
+    if framework_env is not None:
+        notes.append(framework_env.note)
+    is_tensorflow = framework_request is not None and framework_request.framework.name == "tensorflow"
+    model_dir_uri = None
+    if is_tensorflow and user.get("model_dir") not in (None, False, ""):
+        user["model_dir"], model_dir_uri = model_dir_argument(
+            user["model_dir"],
+            spec,
+            layout.root.parent / "model_dir",
+            tuning="_tuning_objective_metric" in spec.hyperparameters,
+        )
     command = launch_command(python, layout.code_dir, entry_point, hyperparameter_args(user))
     estimator_mode = defines_estimator_functions(layout.code_dir / entry_point)
     if estimator_mode:
@@ -131,6 +163,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
             master=distributed["MASTER_ADDR"],
             port=spec.master_port,
         )
+    tf_mode = distribution_mode(framework, len(spec.hosts)) if is_tensorflow else None
     private_view = [*view_prefix, *command] if view_prefix is not None else None
     if private_view is None:
         notes.append(OPT_ML_NOTE.format(root=layout.root))
@@ -145,6 +178,9 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     # Inside a private view the script sees SageMaker's own paths; elsewhere, the host's real tree.
     env.update(training_environment(spec, OptMl(OPT_ML) if private_view else layout, entry_point))
     env.update(distributed)
+    if tf_mode is not None:
+        env["TF_CONFIG"] = json.dumps(tf_config(spec, tf_mode, hosts_resolve=hosts_resolve))
+        reporter.line(f"Kiln: {tf_mode} training; TF_CONFIG={env['TF_CONFIG']}", "stderr")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.code_dir), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # lines must reach followers as they are printed, not at exit
 
@@ -152,6 +188,16 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     if spec.gpus is not None:  # a scheduled type (not local mode): say what this host was granted
         reporter.line(describe_grant(spec, memory_cap), "stderr")
     syncs = start_folder_syncs(spec, layout, store, reporter)
+    if model_dir_uri is not None:
+        syncs.append(FolderSync(store, layout.root.parent / "model_dir", model_dir_uri).start())
+    ps_server = None
+    if tf_mode == "parameter_server":
+        ps_server = start_parameter_server(
+            view_prefix or [],
+            python,
+            ps_environment(env, spec, hosts_resolve=hosts_resolve),
+            layout.root.parent / "parameter-server.log",
+        )
     reporter.status("Training", "Training image download completed. Training in progress.")
     max_run = spec.job.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     try:
@@ -172,6 +218,10 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
         )
     finally:
         memory_cap.close()
+        if ps_server is not None:
+            if not spec.is_master:  # its parameters serve the master until the master is done
+                wait_for_master_exit(spec, spec.stop_grace_seconds * 10)
+            stop_parameter_server(ps_server)
     for sync in syncs:
         sync.stop()
         for error in sync.errors[-3:]:
@@ -206,6 +256,18 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     return result
 
 
+def _take_credential(folder: Path) -> str | None:
+    """The job-scoped credential the server left beside host.json (0600); read once and deleted, so
+    the user's script, started later, finds no file."""
+    path = folder / "credential"
+    try:
+        credential = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    path.unlink(missing_ok=True)
+    return credential or None
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m kiln.runtime.training HOST_SPEC.json", file=sys.stderr)
@@ -216,11 +278,12 @@ def main(argv: list[str]) -> int:
     stop_event = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: stop_event.set())
+    make_undumpable()  # the user's script must not read this process's credential from /proc
     reporter = Reporter(
         spec.server_url,
         spec.job_name,
         spec.host,
-        os.environ.get("KILN_API_TOKEN"),
+        _take_credential(spec_path.parent),
         server_record=Path(spec.server_record) if spec.server_record else None,
     )
     for notice in [*spec.notices, *([refused] if refused else [])]:
@@ -228,7 +291,7 @@ def main(argv: list[str]) -> int:
     started = time.time()
     try:
         result = run_host(spec, reporter, stop_event)
-    except UserCodeError as e:
+    except (UserCodeError, FrameworkUnavailable) as e:
         result = {"state": "Failed", "secondary_status": "Failed", "message": "Training job failed"}
         result["failure_reason"] = str(e)
         reporter.line(str(e), "stderr")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from pathlib import Path
 from typing import Any
 
-from kiln.artifacts import ArtifactStore
+from kiln.artifacts import ArtifactStore, local_path_of
+from kiln.errors import NotFound, ValidationError
+from kiln.runtime.training.user_code import UserCodeError
 
 __all__ = ["download_channels"]
 
@@ -32,6 +35,28 @@ def download_channels(
         for entry in entries:
             single_object = entry.uri.rstrip("/") == uri
             relative = posixpath.basename(uri) if single_object else entry.uri[len(uri) + 1 :]
-            store.get_file(entry.uri, target / relative)
+            _download_entry(store, name, entry.uri, relative, target)
         counts[name] = len(entries)
     return counts
+
+
+def _download_entry(store: ArtifactStore, channel: str, uri: str, relative: str, target: Path) -> None:
+    """One object of a channel; an entry that cannot be read is the user's data problem, named."""
+    local = local_path_of(store.resolve_uri(uri, anywhere=True)) if store.scheme == "file" else None
+    if local is not None and local.is_symlink() and not local.exists():
+        raise UserCodeError(
+            f"ClientError: channel {channel!r}: entry {relative!r} is a symbolic link to "
+            f"{os.readlink(local)!r}, which does not exist; fix or remove the link and upload again"
+        )
+    try:
+        # Each entry passes the confinement rule too: a symlink in a channel folder pointing at the
+        # server's own files is refused like a URI naming them.
+        store.resolve_uri(uri, field=f"channel {channel!r}: entry")
+        store.get_file(uri, target / relative)
+    except (NotFound, ValidationError) as e:
+        why = (
+            "it is a dangling symbolic link or vanished while reading"
+            if isinstance(e, NotFound)
+            else e.message
+        )
+        raise UserCodeError(f"ClientError: channel {channel!r}: cannot read entry {relative!r}: {why}") from e

@@ -39,9 +39,14 @@ def confine_to_cpus(cpus: list[int]) -> str | None:
     return None
 
 
+def _threads(spec: HostSpec) -> int:
+    """One thread per granted CPU (local mode's hosts share the machine, so each gets its part)."""
+    return max(1, len(spec.cpus) if spec.cpus else spec.num_cpus)
+
+
 def grant_environment(spec: HostSpec) -> dict[str, str]:
     """Thread counts for the host's CPUs and, where GPUs are managed, the ones it may see."""
-    env = dict.fromkeys(THREAD_VARIABLES, str(max(1, spec.num_cpus)))
+    env = dict.fromkeys(THREAD_VARIABLES, str(_threads(spec)))
     if spec.gpus is not None:
         env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)  # "" hides every GPU
     return env
@@ -138,7 +143,7 @@ def _ranges(ids: list[int]) -> str:
 
 def describe_grant(spec: HostSpec, cap: MemoryCap) -> str:
     """One line for the job's log: what this host was granted and how it is enforced."""
-    threads = max(1, spec.num_cpus)
+    threads = _threads(spec)
     line = f"Kiln: {spec.host} runs on CPUs {_ranges(spec.cpus)} ({threads} thread{'s' * (threads != 1)})"
     if cap.limit is not None:
         line += f", memory capped at {cap.limit / GIB:.3g} GiB ({cap.mechanism})"

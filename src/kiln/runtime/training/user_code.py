@@ -12,10 +12,11 @@ import hashlib
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
+from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, unpack_archive
+from kiln.errors import ValidationError
 
 __all__ = [
     "UserCodeError",
@@ -32,32 +33,58 @@ class UserCodeError(Exception):
     """The user's code cannot be run; the message is the job's FailureReason."""
 
 
-def fetch_source(store: ArtifactStore, uri: str, code_dir: Path) -> None:
+def fetch_source(
+    store: ArtifactStore, uri: str, code_dir: Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS
+) -> None:
+    """Unpack the job's sourcedir.tar.gz into ``code_dir``; a bad archive is the user's mistake."""
     archive = code_dir.parent / "sourcedir.tar.gz"
     store.get_file(uri, archive)
-    with tarfile.open(archive, "r:gz") as tar:
-        tar.extractall(code_dir, filter="data")
-    archive.unlink()
+    try:
+        unpack_archive(
+            archive,
+            code_dir,
+            what=f"the source archive {uri}",
+            folder="the code folder",
+            hint=SOURCE_HINT,
+            limits=limits,
+        )
+    except ValidationError as e:
+        raise UserCodeError(f"ClientError: {e.message}") from e
+    finally:
+        archive.unlink(missing_ok=True)
 
 
-def python_for_requirements(code_dir: Path, venvs_dir: Path, log: list[str]) -> str:
-    """The interpreter to run the script with: Kiln's own, or a cached venv with requirements.txt."""
+def python_for_requirements(
+    code_dir: Path, venvs_dir: Path, log: list[str], framework_pin: str | None = None
+) -> str:
+    """The interpreter to run the script with: Kiln's own, or a cached venv with requirements.txt
+    (and ``framework_pin``, a framework at the version the job asks for, installed first)."""
     requirements = code_dir / "requirements.txt"
-    if not requirements.exists():
+    lines = [framework_pin] if framework_pin else []
+    if requirements.exists():
+        lines.append(requirements.read_text())
+    if not lines:
         return sys.executable
-    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:16]
+    text = "\n".join(lines) + "\n"
+    parts = [framework_pin] if framework_pin else []
+    what = " and ".join([*parts, "requirements.txt"] if requirements.exists() else parts)
+    # A requirements.txt alone keeps the key it always had, so existing caches stay valid.
+    key = requirements.read_bytes() if framework_pin is None else text.encode()
+    digest = hashlib.sha256(key).hexdigest()[:16]
     venv = venvs_dir / digest
     python = venv / "bin" / "python"
     if (venv / ".kiln-ready").exists():
-        log.append(f"Using cached environment {venv} for requirements.txt")
+        log.append(f"Using cached environment {venv} for {what}")
         return str(python)
-    log.append(f"Installing requirements.txt into {venv}")
+    log.append(f"Installing {what} into {venv}")
     venv.parent.mkdir(parents=True, exist_ok=True)
     # --system-site-packages layers the venv on Kiln's environment (torch and friends are not re-installed).
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     _link_parent_site_packages(venv)
+    wanted = venv / "kiln-requirements.txt"
+    wanted.write_text(text)
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(requirements)],
+        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-r", str(wanted)],
         capture_output=True,
         text=True,
         timeout=PIP_TIMEOUT_SECONDS,
@@ -66,7 +93,7 @@ def python_for_requirements(code_dir: Path, venvs_dir: Path, log: list[str]) -> 
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines() if line.strip()]
         raise UserCodeError(
-            "ClientError: installing requirements.txt failed: " + "\n".join(errors[-8:] or ["pip exited"])
+            f"ClientError: installing {what} failed: " + "\n".join(errors[-8:] or ["pip exited"])
         )
     (venv / ".kiln-ready").touch()
     return str(python)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from kiln.errors import NotFound
+from kiln.records import EndpointStatus
 from kiln.server.console import services
 from kiln.server.console.login import ConsoleAccess
 from kiln.server.console.templating import message_page, render
@@ -21,7 +22,9 @@ LOG_TAIL_LINES = 40
 @router.get("/endpoints")
 def endpoint_list(request: Request, _access: ConsoleAccess) -> Response:
     found = services.endpoints(request).list_endpoints(None, LIST_LIMIT)
-    return render(request, "endpoints.html", endpoints=found)
+    settled = (EndpointStatus.IN_SERVICE, EndpointStatus.FAILED)
+    in_progress = any(e.status not in settled for e in found)
+    return render(request, "endpoints.html", endpoints=found, in_progress=in_progress)
 
 
 @router.get("/models")

@@ -13,7 +13,15 @@ from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
 from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["capacity", "endpoints", "job_cost", "store", "training_jobs", "tuning_jobs"]
+__all__ = [
+    "capacity",
+    "endpoints",
+    "instance_type_names",
+    "job_cost",
+    "store",
+    "training_jobs",
+    "tuning_jobs",
+]
 
 
 def training_jobs(request: Request) -> TrainingJobService:
@@ -34,6 +42,12 @@ def tuning_jobs(request: Request) -> TuningJobService | None:
 def capacity(request: Request) -> CapacityService | None:
     service: CapacityService | None = getattr(request.app.state, "capacity", None)
     return service
+
+
+def instance_type_names(request: Request) -> list[str]:
+    """Every instance type this server knows (``local`` first), for the console's forms."""
+    found = capacity(request)
+    return [fit.instance_type.name for fit in found.instance_types()] if found else ["local"]
 
 
 def store(request: Request) -> ArtifactStore:

@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 import kiln
-from kiln.server.auth import CONSOLE_COOKIE, token_matches
+from kiln.server.auth import console_session
 from kiln.server.console import formatting
 from kiln.server.console.charts import line_chart
 
@@ -30,10 +31,16 @@ _env.globals["version"] = kiln.__version__
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    expected: str | None = request.app.state.settings.api_token
-    cookie = request.cookies.get(CONSOLE_COOKIE)
-    signed_in = bool(expected) and cookie is not None and token_matches(cookie, expected or "")
-    page = _env.get_template(template).render(request=request, signed_in=signed_in, **context)
+    session = console_session(request)
+    csrf = request.app.state.credentials.csrf_token(session) if session is not None else ""
+    page = _env.get_template(template).render(
+        request=request,
+        signed_in=session is not None,
+        csrf_token=csrf,
+        # Every state-changing form includes {{ csrf_field }}; AuthGuard / require_csrf check it.
+        csrf_field=Markup('<input type="hidden" name="csrf_token" value="{}">').format(csrf),
+        **context,
+    )
     return HTMLResponse(page, status_code=status_code)
 
 

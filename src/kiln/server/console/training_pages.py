@@ -62,6 +62,7 @@ def job_list(
         page=page,
         error=error,
         statuses=[s.value for s in TrainingJobStatus],
+        in_progress=any(not job.status.is_terminal() for job in found),
         previous_link=page_link(page - 1) if page > 1 else None,
         next_link=page_link(page + 1) if len(found) > PAGE_SIZE else None,
     )
@@ -101,14 +102,12 @@ def new_job(request: Request, _access: ConsoleAccess, clone: str = "") -> Respon
             defaults = _clone_defaults(services.training_jobs(request).describe(clone).spec)
         except NotFound as e:
             return message_page(request, "No such training job", e.message, 404)
-    capacity = services.capacity(request)
-    types = [fit.instance_type.name for fit in capacity.instance_types()] if capacity else ["local"]
     return render(
         request,
         "job_new.html",
         defaults=defaults,
         clone=clone,
-        instance_types=types,
+        instance_types=services.instance_type_names(request),
         bucket_uri=services.store(request).bucket_uri(),
     )
 
@@ -152,4 +151,5 @@ def job_page(request: Request, name: str, _access: ConsoleAccess) -> Response:
         metric_definitions=job.spec.get("AlgorithmSpecification", {}).get("MetricDefinitions", []),
         artifacts=[a for a in (job.model_artifacts, job.output_artifacts) if a],
         terminal=job.status.is_terminal(),
+        instance_types=services.instance_type_names(request),
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
 
-from kiln.server.deps import Endpoints
+from kiln.server.deps import EndpointMetricsStore, Endpoints
+from kiln.server.schemas.endpoint_metrics import describe_endpoint_metrics
 from kiln.server.schemas.hosting import (
     CreateEndpointConfigRequest,
     CreateEndpointRequest,
@@ -97,3 +99,17 @@ def delete_endpoint(name: str, endpoints: Endpoints) -> None:
 @router.get("/endpoints/{name}/logs")
 def endpoint_logs(name: str, endpoints: Endpoints, tail: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
     return {"Instances": endpoints.logs(name, tail)}
+
+
+@router.get("/endpoints/{name}/metrics")
+def endpoint_metrics(
+    name: str,
+    metrics: EndpointMetricsStore,
+    period: int = Query(60, description="seconds per datapoint: 10, or a multiple of 60"),
+    start: datetime | None = Query(None, description="ISO 8601; default: 60 periods before end"),
+    end: datetime | None = Query(None, description="ISO 8601; default: now"),
+    variant: str | None = Query(None, description="one variant only"),
+) -> dict[str, Any]:
+    """SageMaker's CloudWatch endpoint metrics (AWS/SageMaker), per variant and period."""
+    since, until, variants = metrics.query(name, period, start, end, variant)
+    return describe_endpoint_metrics(name, period, since, until, variants)

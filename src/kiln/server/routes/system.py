@@ -1,4 +1,4 @@
-"""/api/v1/health: is this a Kiln server, and which one."""
+"""/api/v1/health: is this a Kiln server, and (to a caller with credentials) which one."""
 
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ router = APIRouter(tags=["system"])
 
 @router.get("/health")
 def health(request: Request) -> dict[str, Any]:
+    """Open to anyone so that load balancers and ``kiln server status`` can probe it; an anonymous
+    caller of a server with auth on learns only that it answers, not its pid or home folder."""
+    known = request.scope.get("state", {}).get("principal") is not None
+    if request.app.state.credentials.enabled and not known:
+        return {"status": "ok"}
     return {
         "status": "ok",
         "version": kiln.__version__,

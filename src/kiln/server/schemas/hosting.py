@@ -40,6 +40,8 @@ class CreateModelRequest(_Shape):
     PrimaryContainer: ContainerShape
     ExecutionRoleArn: str | None = None
     Tags: list[dict[str, str]] = []
+    # Kiln's: SageMaker SDK arguments Kiln accepted but has no counterpart for; stored and echoed.
+    SdkArguments: dict[str, Any] | None = None
 
 
 class VariantShape(_Shape):
@@ -86,6 +88,7 @@ def describe_model(model: ModelRecord) -> dict[str, Any]:
         "ModelArn": f"{ARN}:model/{model.name}",
         "PrimaryContainer": model.spec.get("PrimaryContainer", {}),
         "CreationTime": _iso(model.creation_time),
+        **({"SdkArguments": model.spec["SdkArguments"]} if model.spec.get("SdkArguments") else {}),
     }
 
 

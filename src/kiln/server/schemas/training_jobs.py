@@ -69,6 +69,7 @@ def describe_training_job(job: TrainingJob) -> dict[str, Any]:
         "Environment": spec.get("Environment", {}),
         "RetryStrategy": spec.get("RetryStrategy"),
         "TensorBoardOutputConfig": spec.get("TensorBoardOutputConfig"),
+        "SdkArguments": spec.get("SdkArguments"),
         "TuningJobArn": _tuning_job_arn(spec.get("TuningJobName")),
         "CreationTime": _iso(job.creation_time),
         "TrainingStartTime": _iso(job.training_start_time),

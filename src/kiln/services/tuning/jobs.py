@@ -157,6 +157,7 @@ class TuningJobService:
             trial_training_request(request, name, sample),
             self.training_jobs.store,
             self.training_jobs.capacity.instance_type,
+            auth_enabled=self.training_jobs.settings.auth_enabled,
         )
 
     def _check_parents(self, request: dict[str, Any], config: TuningConfig) -> None:

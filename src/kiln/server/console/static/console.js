@@ -5,9 +5,12 @@
   const $ = (selector, root) => (root || document).querySelector(selector);
   const enc = encodeURIComponent;
   const POLL_MS = 1000;
+  const LIST_POLL_MS = 2000;
 
   async function api(method, path, body, headers) {
     const init = { method: method, headers: Object.assign({}, headers || {}), credentials: "same-origin" };
+    const csrf = document.querySelector('meta[name="kiln-csrf"]');
+    if (csrf && csrf.content) init.headers["X-CSRF-Token"] = csrf.content;  // the server refuses changes without it
     if (body !== undefined) {
       if (body instanceof Blob || body instanceof Uint8Array || typeof body === "string") {
         init.body = body;
@@ -90,6 +93,34 @@
       svg += '<text x="' + W / 2 + '" y="' + H / 2 + '" text-anchor="middle">no values yet</text>';
     }
     return svg + "</svg>";
+  }
+
+  // Several series over one time axis (epoch ms): the endpoint's metrics. Same frame as lineChart.
+  function seriesChart(title, series, x0, x1, unit) {
+    const W = 600, H = 200, L = 52, R = 12, T = 12, B = 24, iw = W - L - R, ih = H - T - B;
+    const label = (v) => Number(v.toPrecision(4)).toString();
+    const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
+    const values = series.flatMap((s) => s.points.map((p) => p[1]));
+    let svg = '<svg class="chart" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + escapeXml(title) +
+      '" data-points="' + values.length + '"><rect class="frame" x="' + L + '" y="' + T + '" width="' + iw + '" height="' + ih + '"/>';
+    if (!values.length) {
+      return svg + '<text x="' + W / 2 + '" y="' + H / 2 + '" text-anchor="middle">no invocations yet</text></svg>';
+    }
+    const y0 = Math.min(0, ...values), y1 = Math.max(...values), sy = (y1 - y0) || 1, sx = (x1 - x0) || 1;
+    series.forEach((s, i) => {
+      if (!s.points.length) return;
+      const coords = s.points.map((p) => (L + (p[0] - x0) / sx * iw).toFixed(1) + "," + (T + ih - (p[1] - y0) / sy * ih).toFixed(1));
+      svg += '<polyline class="line series-' + i + '" points="' + coords.join(" ") + '"/>';
+      if (s.points.length === 1) {
+        const c = coords[0].split(",");
+        svg += '<circle class="dot" cx="' + c[0] + '" cy="' + c[1] + '" r="3"/>';
+      }
+      svg += '<text class="series-' + i + '" x="' + (W - R - 4) + '" y="' + (T + 12 + 12 * i) + '" text-anchor="end">' + escapeXml(s.name) + "</text>";
+    });
+    return svg + '<text x="' + (L - 4) + '" y="' + (T + 10) + '" text-anchor="end">' + label(y1) + "</text>" +
+      '<text x="' + (L - 4) + '" y="' + (T + ih) + '" text-anchor="end">' + label(y0) + "</text>" +
+      '<text x="' + L + '" y="' + (H - 6) + '">' + clock(x0) + "</text>" +
+      '<text x="' + (W - R) + '" y="' + (H - 6) + '" text-anchor="end">' + clock(x1) + " UTC " + escapeXml(unit) + "</text></svg>";
   }
 
   // -- a training job's page ------------------------------------------------------------------------
@@ -181,13 +212,14 @@
       event.preventDefault();
       const button = $("button", deployForm);
       button.disabled = true;
-      const problem = await deploy(deployForm.dataset.modelData, deployForm.endpoint.value.trim(), Number(deployForm.count.value) || 1);
+      const problem = await deploy(deployForm.dataset.modelData, deployForm.endpoint.value.trim(),
+        Number(deployForm.count.value) || 1, deployForm.instance_type.value || "local");
       button.disabled = false;
       show(actionError, problem);
     });
   }
 
-  async function deploy(modelData, endpoint, count) {
+  async function deploy(modelData, endpoint, count, instanceType) {
     if (!endpoint) return "Give the endpoint a name.";
     let r = await api("POST", "/api/v1/models", { ModelName: endpoint, PrimaryContainer: { ModelDataUrl: modelData } });
     if (r.status === 409) {
@@ -200,7 +232,7 @@
     }
     r = await api("POST", "/api/v1/endpoint-configs", {
       EndpointConfigName: endpoint,
-      ProductionVariants: [{ VariantName: "AllTraffic", ModelName: endpoint, InitialInstanceCount: count, InstanceType: "local", InitialVariantWeight: 1 }],
+      ProductionVariants: [{ VariantName: "AllTraffic", ModelName: endpoint, InitialInstanceCount: count, InstanceType: instanceType, InitialVariantWeight: 1 }],
     });
     if (!r.ok && r.status !== 409) return message(r);
     r = await api("POST", "/api/v1/endpoints", { EndpointName: endpoint, EndpointConfigName: endpoint });
@@ -246,6 +278,8 @@
       else show($("#error-weights"), message(r));
     });
 
+    initEndpointMetrics(base);
+
     const form = $("#predict-form");
     const output = $("#prediction");
     let count = 0, total = 0;
@@ -269,6 +303,54 @@
     });
   }
 
+  // The endpoint's metrics (SageMaker's CloudWatch metrics per variant), redrawn every few seconds.
+  function initEndpointMetrics(base) {
+    const box = $("#metric-charts"), periodSelect = $("#metrics-period"), variantSelect = $("#metrics-variant");
+    if (!box) return;
+    let timer = null;
+    const ms = (latency, key) => (latency ? latency[key] / 1000 : null);
+
+    function draw(data) {
+      const period = data.Period * 1000, start = Date.parse(data.StartTime), end = Date.parse(data.EndTime);
+      const wanted = variantSelect.value;
+      const variant = data.Variants.find((v) => v.VariantName === wanted) || data.Variants[0];
+      const points = variant ? variant.Datapoints : [];
+      const byTime = new Map(points.map((p) => [Date.parse(p.Timestamp), p]));
+      // Periods without invocations are absent: count them as 0 up to the last period already stored.
+      const last = Math.max(end - 2 * period, ...Array.from(byTime.keys()));
+      const times = [];
+      for (let t = start; t <= last; t += period) times.push(t);
+      const counts = (key) => times.map((t) => [t, byTime.has(t) ? byTime.get(t)[key] : 0]);
+      const latency = (metric, key) => points.filter((p) => p[metric]).map((p) => [Date.parse(p.Timestamp), ms(p[metric], key)]);
+      const total = points.reduce((n, p) => n + p.Invocations, 0);
+      const charts = [
+        ["Invocations", [["Invocations", counts("Invocations")], ["4XX errors", counts("Invocation4XXErrors")], ["5XX errors", counts("Invocation5XXErrors")]], "per period"],
+        ["ModelLatency", [["p50", latency("ModelLatency", "p50")], ["p90", latency("ModelLatency", "p90")], ["p99", latency("ModelLatency", "p99")]], "ms"],
+        ["OverheadLatency", [["p50", latency("OverheadLatency", "p50")], ["p90", latency("OverheadLatency", "p90")], ["p99", latency("OverheadLatency", "p99")]], "ms"],
+        ["InvocationsPerInstance", [["per instance", counts("InvocationsPerInstance")]], "per period"],
+      ];
+      box.innerHTML = charts.map(([metric, series, unit]) =>
+        '<figure class="chart-box" data-metric="' + metric + '" data-total="' + total + '"><figcaption>' + metric +
+        (unit === "ms" ? " (ms)" : "") + "</figcaption>" +
+        seriesChart(metric, series.map(([name, pts]) => ({ name: name, points: pts })), start, Math.max(last, start), unit) +
+        "</figure>").join("");
+      $("#metrics-updated").textContent = total + " invocations of " + (variant ? variant.VariantName : "—") +
+        " in this window; updated " + new Date().toISOString().slice(11, 19) + " UTC";
+    }
+
+    async function refresh() {
+      window.clearTimeout(timer);
+      const period = Number(periodSelect.value);
+      const r = await api("GET", base + "/metrics?period=" + period);
+      if (r.ok) draw(r.data);
+      else $("#metrics-updated").textContent = message(r);
+      timer = window.setTimeout(refresh, period === 10 ? 5000 : 15000);
+    }
+    periodSelect.addEventListener("change", refresh);
+    variantSelect.addEventListener("change", refresh);
+    refresh();
+  }
+
   // -- a tuning job's page --------------------------------------------------------------------------
 
   function initTuningPage(page) {
@@ -282,6 +364,27 @@
     });
   }
 
+  // -- lists: while something is in progress, the table is fetched again and swapped in ----------------
+
+  function initAutoRefresh(box) {
+    const tick = async () => {
+      let res = null;
+      try {
+        res = await fetch(window.location.href, { credentials: "same-origin" });
+      } catch (e) {
+        res = null; // the server is away for a moment: try again at the next tick
+      }
+      if (res && res.ok) {
+        const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById(box.id);
+        if (!fresh) return; // signed out (the login page came back): stop, the next click shows it
+        box.replaceWith(fresh);
+        box = fresh;
+      }
+      if (box.dataset.refresh === "1") window.setTimeout(tick, LIST_POLL_MS);
+    };
+    window.setTimeout(tick, LIST_POLL_MS);
+  }
+
   window.KilnConsole = { api: api, message: message, show: show };
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -293,5 +396,8 @@
     if (tuning) initTuningPage(tuning);
     const form = $("#new-job");
     if (form && window.KilnNewJob) window.KilnNewJob(form);
+    document.querySelectorAll("[data-refresh='1']").forEach(initAutoRefresh);
+    const tuningForm = $("#new-tuning-job");
+    if (tuningForm && window.KilnNewTuningJob) window.KilnNewTuningJob(tuningForm);
   });
 })();

@@ -1,0 +1,80 @@
+"""XGBoost: ``XGBoost`` (estimator), ``XGBoostModel`` and ``XGBoostPredictor`` (``sagemaker.xgboost``).
+
+Script mode as SageMaker's XGBoost container runs it: ``framework_version`` (``"1.7-1"``: version and
+container revision) is required, ``py_version`` is ``py3``, and the training script is also the
+inference script (its ``model_fn`` or Kiln's default Booster loader). The predictor's defaults are
+SageMaker's: LIBSVM text in, CSV out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.errors import ValidationError
+from kiln.sdk.deserializers import BaseDeserializer, CSVDeserializer
+from kiln.sdk.frameworks._framework_base import FrameworkEstimator
+from kiln.sdk.model import Model
+from kiln.sdk.predictor import Predictor
+from kiln.sdk.serializers import BaseSerializer, LibSVMSerializer
+from kiln.sdk.session import Session
+
+__all__ = ["XGBoost", "XGBoostModel", "XGBoostPredictor"]
+
+
+class XGBoostPredictor(Predictor):
+    """LIBSVM in, CSV out: SageMaker's defaults for XGBoost endpoints."""
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        sagemaker_session: Session | None = None,
+        serializer: BaseSerializer | None = None,
+        deserializer: BaseDeserializer | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            endpoint_name,
+            sagemaker_session,
+            serializer=serializer or LibSVMSerializer(),
+            deserializer=deserializer or CSVDeserializer(),
+            **kwargs,
+        )
+
+
+class XGBoostModel(Model):
+    framework = "xgboost"
+    predictor_class = XGBoostPredictor
+
+
+class XGBoost(FrameworkEstimator):
+    """SageMaker's ``sagemaker.xgboost.XGBoost`` (framework mode: your own training script)."""
+
+    default_base_job_name = "sagemaker-xgboost"
+    image_repository = "sagemaker-xgboost"
+    model_class = XGBoostModel
+
+    def __init__(
+        self,
+        entry_point: str,
+        framework_version: str,
+        source_dir: str | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        py_version: str = "py3",
+        image_uri: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if py_version != "py3":
+            raise ValidationError(f"Unsupported Python version: {py_version}.")
+        super().__init__(
+            entry_point,
+            framework_version=framework_version,
+            py_version=py_version,
+            image_uri=image_uri,
+            source_dir=source_dir,
+            hyperparameters=hyperparameters,
+            **kwargs,
+        )
+
+    def training_image_uri(self) -> str:
+        # SageMaker's XGBoost tags are "<version>-<revision>[-cpu-py3]"; the version leads as for the others.
+        return self.image_uri or f"{self.image_repository}:{self.framework_version}-cpu-{self.py_version}"

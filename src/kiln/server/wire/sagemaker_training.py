@@ -1,0 +1,197 @@
+"""SageMaker's training-job and tuning-job operations, on ``TrainingJobService`` and ``TuningJobService``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kiln.errors import ValidationError
+from kiln.images import parse_image_uri
+from kiln.server.schemas.training_jobs import (
+    CreateTrainingJobRequest,
+    describe_training_job,
+    summarize_training_job,
+)
+from kiln.server.schemas.tuning_jobs import (
+    CreateTuningJobRequest,
+    describe_tuning_job,
+    summarize_trial,
+    summarize_tuning_job,
+)
+from kiln.server.wire._base import WireCall
+from kiln.server.wire.operations import Operation, select_page
+from kiln.server.wire.paging import page
+from kiln.server.wire.requests import accept_request, accept_typed
+from kiln.server.wire.sagemaker_tags import store_tags
+
+__all__ = ["TRAINING_OPERATIONS"]
+
+LIST_ALL = 10_000  # a List answer filters and pages in the wire; the services list this many at most
+REQUESTED_RESOURCE_NOT_FOUND = "Requested resource not found."  # SageMaker's words for a missing job
+
+
+def _check_image(specification: dict[str, Any], where: str) -> None:
+    image = specification.get("TrainingImage")
+    if not image:
+        raise ValidationError(
+            f"{where}.TrainingImage is required: Kiln reads the framework from a SageMaker framework image "
+            "URI (e.g. 763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310); "
+            "AlgorithmName (Marketplace algorithms) is not supported"
+        )
+    parse_image_uri(str(image))
+
+
+# -- training jobs ----------------------------------------------------------------------------------
+
+
+def create_training_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    _check_image(params.get("AlgorithmSpecification") or {}, "AlgorithmSpecification")
+    request, submitted = accept_typed(CreateTrainingJobRequest, params)
+    job = call.state.training_jobs.create(request, as_submitted=submitted)
+    store_tags(call, f"training-job/{job.name}", params)
+    return {"TrainingJobArn": call.arn(f"training-job/{job.name}")}
+
+
+def describe_training(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    job = call.state.training_jobs.describe(params["TrainingJobName"])
+    described = {**job.spec, **describe_training_job(job)}  # members Kiln does not act on are echoed
+    if "ModelArtifacts" not in described:  # required by the shape; SageMaker names the future archive
+        output = str((job.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
+        described["ModelArtifacts"] = {"S3ModelArtifacts": f"{output}/{job.name}/output/model.tar.gz"}
+    described.setdefault("AlgorithmSpecification", {}).setdefault("TrainingInputMode", "File")
+    for seconds in ("TrainingTimeInSeconds", "BillableTimeInSeconds"):
+        if job.status.is_terminal() and described.get("TrainingStartTime"):
+            described[seconds] = max(1, int(described.get(seconds) or 0))  # SageMaker's minimum
+        else:
+            described.pop(seconds, None)  # SageMaker gives them once the job has ended
+    return described
+
+
+def list_training_jobs(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    jobs = call.state.training_jobs.list_jobs(limit=LIST_ALL)
+    summaries = [summarize_training_job(j) for j in jobs]
+    for summary in summaries:
+        summary["TrainingJobArn"] = call.arn(f"training-job/{summary['TrainingJobName']}")
+    chosen, token = select_page(
+        summaries,
+        params,
+        name_key="TrainingJobName",
+        status_key="TrainingJobStatus",
+        sort_keys={"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"},
+        default_order="Ascending",
+    )
+    return {"TrainingJobSummaries": chosen, "NextToken": token}
+
+
+def stop_training_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    call.state.training_jobs.stop(params["TrainingJobName"])
+    return {}
+
+
+def _job_not_found(_call: WireCall, _params: dict[str, Any]) -> tuple[str, str]:
+    return "ValidationException", REQUESTED_RESOURCE_NOT_FOUND
+
+
+def _duplicate_job(call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
+    arn = call.arn(f"training-job/{params.get('TrainingJobName', '')}")
+    return (
+        "ResourceInUse",
+        "Training job names must be unique within an AWS account and region, and a training job with "
+        f"this name already exists ({arn})",
+    )
+
+
+def _cannot_stop(call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
+    job = call.state.training_jobs.describe(params["TrainingJobName"])
+    return (
+        "ValidationException",
+        f"The request was rejected because the training job is in status {job.status.value}.",
+    )
+
+
+# -- hyperparameter tuning jobs ---------------------------------------------------------------------
+
+
+def create_tuning_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    definition = params.get("TrainingJobDefinition") or {}
+    _check_image(
+        definition.get("AlgorithmSpecification") or {}, "TrainingJobDefinition.AlgorithmSpecification"
+    )
+    request = accept_request(CreateTuningJobRequest, params)
+    overview = call.state.tuning_jobs.create(request)
+    store_tags(call, f"hyper-parameter-tuning-job/{overview.job.name}", params)
+    return {"HyperParameterTuningJobArn": call.arn(f"hyper-parameter-tuning-job/{overview.job.name}")}
+
+
+def describe_tuning(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    overview = call.state.tuning_jobs.describe(params["HyperParameterTuningJobName"])
+    return {**overview.job.config, **describe_tuning_job(overview)}
+
+
+def list_tuning_jobs(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    overviews = call.state.tuning_jobs.list_jobs(limit=LIST_ALL)
+    chosen, token = select_page(
+        [summarize_tuning_job(o) for o in overviews],
+        params,
+        name_key="HyperParameterTuningJobName",
+        status_key="HyperParameterTuningJobStatus",
+        sort_keys={
+            "Name": "HyperParameterTuningJobName",
+            "CreationTime": "CreationTime",
+            "Status": "HyperParameterTuningJobStatus",
+        },
+        default_sort="Name",
+        default_order="Ascending",
+    )
+    return {"HyperParameterTuningJobSummaries": chosen, "NextToken": token}
+
+
+def stop_tuning_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    call.state.tuning_jobs.stop(params["HyperParameterTuningJobName"])
+    return {}
+
+
+def list_trials(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    tuning = call.state.tuning_jobs
+    name = params["HyperParameterTuningJobName"]
+    config = tuning.describe(name).config
+    trials = tuning.trials(
+        name,
+        status=params.get("StatusEquals"),
+        sort_by=params.get("SortBy") or "Name",
+        sort_order=params.get("SortOrder"),
+    )
+    chosen, token = page([summarize_trial(t, config) for t in trials], params)
+    return {"TrainingJobSummaries": chosen, "NextToken": token}
+
+
+def _tuning_not_found(_call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
+    name = params.get("HyperParameterTuningJobName", "")
+    return "ResourceNotFound", f"Amazon SageMaker can't find a tuning job with name {name}"
+
+
+def _duplicate_tuning(call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
+    arn = call.arn(f"hyper-parameter-tuning-job/{params.get('HyperParameterTuningJobName', '')}")
+    return "ResourceInUse", f"Hyperparameter tuning job with the same name already exists: {arn}"
+
+
+def _tuning_cannot_stop(call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
+    overview = call.state.tuning_jobs.describe(params["HyperParameterTuningJobName"])
+    return (
+        "ValidationException",
+        f"The request was rejected because the tuning job is in status {overview.job.status.value}.",
+    )
+
+
+TRAINING_OPERATIONS: dict[str, Operation] = {
+    "CreateTrainingJob": Operation(create_training_job, conflict=_duplicate_job),
+    "DescribeTrainingJob": Operation(describe_training, missing=_job_not_found),
+    "ListTrainingJobs": Operation(list_training_jobs),
+    "StopTrainingJob": Operation(stop_training_job, missing=_job_not_found, conflict=_cannot_stop),
+    "CreateHyperParameterTuningJob": Operation(create_tuning_job, conflict=_duplicate_tuning),
+    "DescribeHyperParameterTuningJob": Operation(describe_tuning, missing=_tuning_not_found),
+    "ListHyperParameterTuningJobs": Operation(list_tuning_jobs),
+    "StopHyperParameterTuningJob": Operation(
+        stop_tuning_job, missing=_tuning_not_found, conflict=_tuning_cannot_stop
+    ),
+    "ListTrainingJobsForHyperParameterTuningJob": Operation(list_trials, missing=_tuning_not_found),
+}

@@ -1,0 +1,160 @@
+"""boto3 against a Kiln server on loopback, every answer checked against botocore's output shape."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.validate import validate_parameters
+
+REGION = "us-east-1"
+PYTORCH_TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
+PYTORCH_INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
+ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
+FAST = {"Delay": 1, "MaxAttempts": 180}  # waiters poll every second here (SageMaker's: 30-120 s)
+
+TRAIN_SCRIPT = """
+import argparse, json, os, time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--factor", type=float, default=1.0)
+parser.add_argument("--epochs", type=int, default=3)
+parser.add_argument("--pause", type=float, default=0.0)
+args = parser.parse_args()
+scale = json.load(open(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "data.json")))["scale"]
+for epoch in range(args.epochs):
+    print(f"epoch {epoch} loss={1 / (epoch + 1):.3f}", flush=True)
+    time.sleep(args.pause)
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as out:
+    json.dump({"factor": args.factor * scale}, out)
+"""
+
+INFERENCE_SCRIPT = """
+import json, os
+
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as f:
+        return json.load(f)
+
+def predict_fn(data, model):
+    values = [float(x) for x in data]
+    if any(v < 0 for v in values):
+        raise ValueError("negative inputs are not allowed")
+    return [v * model["factor"] for v in values]
+"""
+
+
+def check_answer(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
+    """botocore's after-call hook: the wire's raw answer has exactly the output shape's members."""
+    if http_response.status_code >= 300 or model.output_shape is None:
+        return
+    if model.metadata["protocol"] == "json":
+        validate_parameters(json.loads(http_response.content or b"{}"), model.output_shape)
+    else:
+        validate_parameters({k: v for k, v in parsed.items() if k != "ResponseMetadata"}, model.output_shape)
+
+
+def use_kiln(
+    monkeypatch: pytest.MonkeyPatch, url: str, key: str = "AKIAKILNLOCALTEST000", secret: str = "any"
+) -> None:
+    """The environment a SageMaker user sets, and nothing else (no config files are read)."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_SAGEMAKER", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+def client(service: str) -> Any:
+    made = boto3.client(service)  # from the environment only, as user code does
+    made.meta.events.register("after-call", check_answer)
+    return made
+
+
+def sourcedir_archive(folder: Path, files: dict[str, str]) -> Path:
+    """sourcedir.tar.gz, packed as the SageMaker SDK packs source_dir."""
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "sourcedir.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, text in files.items():
+            data = textwrap.dedent(text).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+def training_job_request(
+    name: str, source_uri: str, data_uri: str, output_uri: str, **hyperparameters: str
+) -> dict[str, Any]:
+    """CreateTrainingJob as SageMaker's documentation writes it, with what the SDK adds by default."""
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": PYTORCH_TRAINING_IMAGE,
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": "train:loss", "Regex": "loss=([0-9\\.]+)"}],
+            "EnableSageMakerMetricsTimeSeries": True,
+        },
+        "RoleArn": ROLE,
+        "InputDataConfig": [
+            {
+                "ChannelName": "training",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": data_uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "ContentType": "application/json",
+                "CompressionType": "None",
+            }
+        ],
+        "OutputDataConfig": {"S3OutputPath": output_uri},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "HyperParameters": {
+            "sagemaker_program": json.dumps("train.py"),
+            "sagemaker_submit_directory": json.dumps(source_uri),
+            "sagemaker_container_log_level": "20",
+            "sagemaker_job_name": json.dumps(name),
+            "sagemaker_region": json.dumps(REGION),
+            **{k: json.dumps(v) for k, v in hyperparameters.items()},
+        },
+        # What the SageMaker SDK sends by default and Kiln does not act on: accepted, stored, echoed.
+        "EnableNetworkIsolation": False,
+        "EnableInterContainerTrafficEncryption": False,
+        "EnableManagedSpotTraining": False,
+        "DebugHookConfig": {"S3OutputPath": output_uri, "CollectionConfigurations": []},
+        "ProfilerConfig": {"S3OutputPath": output_uri, "DisableProfiler": True},
+        "VpcConfig": {"SecurityGroupIds": ["sg-0123456789abcdef0"], "Subnets": ["subnet-0123456789abcdef0"]},
+        "Environment": {"SOME_UNKNOWN_SETTING": "1"},
+        "Tags": [{"Key": "team", "Value": "ml"}],
+    }
+
+
+def upload_code_and_data(server: Any, folder: Path) -> dict[str, str]:
+    """URIs of a sourcedir.tar.gz (train.py + inference.py), a training channel and an output path,
+    uploaded through Kiln's own Session (file:// URIs)."""
+    session = server.session()
+    archive = sourcedir_archive(folder / "code", {"train.py": TRAIN_SCRIPT, "inference.py": INFERENCE_SCRIPT})
+    data = folder / "data" / "data.json"
+    data.parent.mkdir(parents=True)
+    data.write_text(json.dumps({"scale": 2.0}))
+    uris = {
+        "source": session.upload_data(archive, key_prefix=f"wire-tests/{folder.name}/source"),
+        "data": session.upload_data(data.parent, key_prefix=f"wire-tests/{folder.name}/data"),
+        "output": session.bucket_uri() + f"/wire-tests/{folder.name}/output",
+    }
+    session.close()
+    return uris
