@@ -1,7 +1,8 @@
 """Save a PNG of every console page into docs/screenshots/ (``make screenshots``).
 
 Starts a Kiln server under a temporary KILN_HOME, gives it sample data through the SDK (two finished
-training jobs with metrics, one failed job, a deployed scikit-learn endpoint), then
+training jobs with metrics, one failed job, a deployed scikit-learn endpoint that has served a
+stream of predictions for its metrics chart), then
 drives Debian's Chromium (/usr/bin/chromium) with Playwright: one desktop shot (1280 px) per page,
 and two phone shots (390 px).
 """
@@ -46,11 +47,14 @@ DESKTOP = [
     ("training-job", "/training-jobs/{job}"),
     ("create-training-job", "/training-jobs/new"),
     ("tuning-jobs", "/tuning-jobs"),
+    ("create-tuning-job", "/tuning-jobs/new?from={job}"),
     ("models", "/models"),
     ("endpoints", "/endpoints"),
     ("endpoint", "/endpoints/{endpoint}"),
     ("usage", "/usage"),
 ]
+FULL_PAGE = {"endpoint"}  # its metrics charts are below the fold
+PREDICTION_SECONDS = 35  # of predictions: three 10-second periods stored, so the charts have lines
 PHONE = [("phone-training-job", "/training-jobs/{job}"), ("phone-endpoint", "/endpoints/{endpoint}")]
 
 
@@ -99,7 +103,30 @@ def sample_data(url: str, workdir: Path) -> tuple[str, str]:
         hyperparameters={"epochs": 20}, metric_definitions=metrics, sagemaker_session=session,
     )  # fmt: skip
     good.fit(job_name="mnist-wide", logs=False)
-    good.deploy(initial_instance_count=1, instance_type="local", endpoint_name="mnist-live")
+    predictor = good.deploy(
+        initial_instance_count=1,
+        instance_type="local",
+        endpoint_name="mnist-live",
+        serializer=kiln.serializers.JSONSerializer(),
+    )
+    started = time.monotonic()
+    while time.monotonic() - started < PREDICTION_SECONDS:
+        # A rate that rises and falls, so the invocations chart shows a shape; one bad request per
+        # second as a 4XX error.
+        elapsed = time.monotonic() - started
+        for _ in range(2 + int(6 * abs(((elapsed / 12) % 2) - 1))):
+            predictor.predict([[1.0], [2.0]])
+        try:
+            session.client.invoke_endpoint("mnist-live", b"not json", {"Content-Type": "application/json"})
+        except kiln.errors.KilnError:
+            pass  # the 4XX it is meant to be
+        time.sleep(0.25)
+    time.sleep(12)  # the last period is stored a second after it ends
+    running = kiln.Estimator(
+        entry_point="train.py", source_dir=str(source), instance_type="ml.m5.large", instance_count=1,
+        hyperparameters={"epochs": 2000}, metric_definitions=metrics, sagemaker_session=session,
+    )  # fmt: skip
+    running.fit(job_name="mnist-long", logs=False, wait=False)  # in progress while the pages are shot
     return "mnist-wide", "mnist-live"
 
 
@@ -123,7 +150,7 @@ def main() -> None:
                         page.goto(url + path.format(job=job, endpoint=endpoint))
                         page.wait_for_load_state("networkidle")
                         target = OUT / f"{label}.png"
-                        page.screenshot(path=str(target))
+                        page.screenshot(path=str(target), full_page=label in FULL_PAGE)
                         print(f"{target} ({target.stat().st_size // 1024} KB)")
                     page.close()
                 browser.close()

@@ -24,9 +24,6 @@ import pytest
 import kiln
 from kiln.sdk.client import KilnClient
 
-# Fixtures that live beside the tests that use them, loaded for the whole suite.
-pytest_plugins = ["tests.wire.s3_support"]
-
 SERVER_START_TIMEOUT = 60.0
 
 

@@ -163,3 +163,17 @@ def test_the_checker_counts_function_local_imports_and_skips_type_only_ones(tmp_
         "def f():\n    from kiln.sdk import model\n    return model\n"
     )
     assert kiln_imports(probe, set(all_modules())) == {"kiln.sdk.model"}
+
+
+@pytest.mark.parametrize("module", sorted(m for m in all_modules() if m.startswith("kiln.sdk")))
+def test_sdk_modules_import_at_the_top_only(module: str) -> None:
+    """A function-local import hides a dependency (it is how the old SDK circle was papered over)."""
+    tree = ast.parse(all_modules()[module].read_text())
+    hidden = [
+        f"line {node.lineno}"
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
+        for node in ast.walk(function)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+    ]
+    assert hidden == [], f"{module} imports inside a function at {', '.join(hidden)}"

@@ -24,6 +24,11 @@ class needs no other edit. The CLI's exit codes: 1 for a user error, 2 for a usa
     │   └── UnexpectedStatusException  a job or endpoint ended Failed/Stopped    (SDK only)
     └── InternalError              Kiln's own fault or an unreachable service     (HTTP 5xx, exit 3)
         └── ServerUnavailable      the Kiln server cannot be reached or started   (503)
+
+Each class also names the code AWS answers with for its kind of failure (``aws_code``: user errors
+``ValidationException``, NotFound ``ResourceNotFound``, Conflict ``ResourceInUse``,
+ResourceLimitExceeded ``ResourceLimitExceeded``, ModelError ``ModelError``, internal errors
+``InternalFailure``), which the AWS wire (``kiln.server.wire``) answers in each protocol's shape.
 """
 
 from __future__ import annotations

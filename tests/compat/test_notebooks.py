@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,16 +34,17 @@ SAGEMAKER_COUNTERPARTS = {
     "kiln.serializers": "sagemaker.serializers",
     "kiln.deserializers": "sagemaker.deserializers",
     "kiln.tuner": "sagemaker.tuner",
-    "kiln.inputs": "sagemaker.inputs",
 }
 
 
-def run_driver(server: RunningServer, scenario: str, workdir: Path) -> str:
-    shutil.copytree(HERE / scenario, workdir, dirs_exist_ok=True)
+def run_driver(server: RunningServer, scenario: str, workdir: Path, program: str = "driver.py") -> str:
+    """Run ``program`` of the scenario folder (copied to ``workdir``) against ``server``; its stdout."""
+    source = HERE / scenario if (HERE / scenario).is_dir() else HERE.parents[1] / scenario
+    shutil.copytree(source, workdir, dirs_exist_ok=True)
     env = server.env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parents[1] / "src"), env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, "driver.py"],
+        [sys.executable, program],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -76,6 +78,7 @@ def test_driver_differs_from_sagemakers_only_in_its_imports(scenario: str) -> No
 
 def test_npy_channels_and_handlers_in_the_training_script(server: RunningServer, tmp_path: Path) -> None:
     out = run_driver(server, "npy_handlers_in_training_script", tmp_path)
+    assert "test_accuracy=1.0000" in out  # printed by estimator.logs() after fit(logs=False)
     classes, expected = printed(out, "classes:")
     assert classes == expected  # the training script's model_fn / predict_fn served the requests
     shape, sums_to_one = printed(out, "probabilities shape:")
@@ -116,3 +119,47 @@ def test_idx_channel_and_a_torchscript_model_served_without_handlers(
     assert predicted == expected
     (labels,) = printed(out, "labels:")
     assert labels == expected  # the second entry point's output_fn answered
+
+
+def test_spot_training_resumes_from_checkpoints_and_transform_fn_serves(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    out = run_driver(server, "spot_checkpoints_transform_fn", tmp_path)
+    assert "resumed at epoch 3" in out  # the second job started from the first one's checkpoints
+    (spot,) = printed(out, "spot:")
+    assert spot == {"use_spot_instances": True, "max_wait": 1200}
+    (predictions,) = printed(out, "predictions:")
+    assert predictions == pytest.approx([2.0, 5.0], abs=0.1)  # 3x + 2
+    (pairs,) = printed(out, "pairs:")
+    assert len(pairs) == 1
+    assert pairs[0] == pytest.approx([1.0, 5.0], abs=0.1)  # the input beside its prediction
+
+
+def test_code_from_a_git_repository_with_a_dependency_folder(server: RunningServer, tmp_path: Path) -> None:
+    out = run_driver(server, "git_config_dependencies", tmp_path)
+    (predictions,) = printed(out, "predictions:")
+    assert predictions == pytest.approx([2.0, 2.0], abs=0.3)  # x² − x
+    (negated,) = printed(out, "negated:")
+    assert negated == pytest.approx([-2.0, -2.0], abs=0.3)
+
+
+def test_a_scikit_learn_script_with_model_fn(server: RunningServer, tmp_path: Path) -> None:
+    pytest.importorskip("kiln.sklearn", reason="kiln.sklearn arrives with the frameworks work")
+    out = run_driver(server, "sklearn_model_fn", tmp_path)
+    (classes,) = printed(out, "classes:")
+    assert classes == [1, 0]
+    (probabilities,) = printed(out, "probabilities:")
+    assert probabilities[0][1] > 0.9
+    assert probabilities[1][0] > 0.9
+
+
+def test_the_sagemaker_example_notebook_runs_with_only_its_imports_changed(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    pytest.importorskip("kiln.sklearn", reason="kiln.sklearn arrives with the frameworks work")
+    out = run_driver(server, "examples/sagemaker_notebook", tmp_path, program="notebook.py")
+    # The notebook prints the predicted, then the true classes: two NumPy arrays, perhaps wrapped.
+    predicted, expected = (block.split() for block in re.findall(r"\[([^\[\]]*)\]", out)[-2:])
+    assert len(predicted) == len(expected) == 29
+    agree = sum(float(p) == float(e) for p, e in zip(predicted, expected, strict=True))
+    assert agree >= 26  # of 29 held-back rows; a decision tree gets nearly all of them

@@ -14,7 +14,15 @@ from kiln.runtime.serving.adapters.tensorflow_requests import (
     parse_tfs_body,
     rewrite_to_tfs_json,
 )
-from kiln.runtime.training.frameworks import requested_framework, version_matches
+from kiln.runtime.training.frameworks import (
+    FRAMEWORKS,
+    FrameworkRequest,
+    FrameworkUnavailable,
+    installed_version,
+    requested_framework,
+    resolve_framework,
+    version_matches,
+)
 from kiln.runtime.training.spec import HostSpec
 from kiln.runtime.training.tensorflow_mode import distribution_mode, model_dir_argument, tf_config
 
@@ -167,3 +175,37 @@ def test_saved_models_are_found_in_every_layout_the_container_knows(tmp_path: Pa
         "a": {1: tmp_path / "multi/a/1", 2: tmp_path / "multi/a/2"},
         "b": {5: tmp_path / "multi/b/5"},
     }
+
+
+def _request(image: str) -> FrameworkRequest:
+    request = requested_framework({"AlgorithmSpecification": {"TrainingImage": image}})
+    assert request is not None
+    return request
+
+
+def test_a_version_the_server_lacks_gets_a_pinned_environment_or_a_clear_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("sklearn")
+    request = _request("sagemaker-scikit-learn:0.23-1-cpu-py3")
+    monkeypatch.delenv("KILN_FRAMEWORK_INSTALL", raising=False)
+    environment = resolve_framework(request)
+    # 0.23 predates numpy 2 (Kiln's): its environment gets numpy 1 and a pandas built for it.
+    assert environment.requirement == "scikit-learn==0.23.*\nnumpy<2\npandas<3"
+    assert "a cached environment with scikit-learn==0.23.*, numpy<2, pandas<3" in environment.note
+    current = resolve_framework(_request("sagemaker-scikit-learn:1.4-2-cpu-py3"))
+    assert current.requirement in (None, "scikit-learn==1.4.*")
+    monkeypatch.setenv("KILN_FRAMEWORK_INSTALL", "0")
+    with pytest.raises(
+        FrameworkUnavailable, match=r"framework_version 0\.23 of scikit-learn .*\(it has 1\.\d"
+    ):
+        resolve_framework(request)
+
+
+def test_pytorch_jobs_run_on_the_servers_torch_and_say_so() -> None:
+    torch_version = installed_version(FRAMEWORKS["pytorch"])
+    if torch_version is None:
+        pytest.skip("torch is not installed")
+    environment = resolve_framework(_request("pytorch-training:1.13-cpu-py39"))
+    assert environment.requirement is None
+    assert f"runs on the server's PyTorch {torch_version}" in environment.note

@@ -211,3 +211,45 @@ def test_a_missing_framework_version_fails_at_once_with_what_to_do(tmp_path: Pat
         assert "1.15" in str(failure.value)
     finally:
         server.stop()
+
+
+PS_SCRIPT = """
+import json, os, socket, time
+
+config = json.loads(os.environ["TF_CONFIG"])
+hosts = json.loads(os.environ["SM_HOSTS"])
+own_ps = config["cluster"]["ps"][hosts.index(os.environ["SM_CURRENT_HOST"])]
+host, port = own_ps.rsplit(":", 1)
+deadline = time.monotonic() + 120  # the parameter server imports TensorFlow first
+while True:
+    try:
+        socket.create_connection((host, int(port)), timeout=1).close()
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"no parameter server at {own_ps}")
+        time.sleep(0.2)
+print(f"task={config['task']['type']}:{config['task']['index']} ps={own_ps} up", flush=True)
+"""
+
+
+def test_parameter_server_hosts_run_a_ps_task_beside_the_script(
+    session: kiln.Session, write_script, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_script(PS_SCRIPT)
+    estimator = TensorFlow(
+        entry_point="train.py",
+        source_dir=str(source),
+        framework_version=FRAMEWORK_VERSION,
+        py_version="py311",
+        instance_count=2,
+        instance_type="local",
+        distribution={"parameter_server": {"enabled": True}},
+        model_dir=False,
+        sagemaker_session=session,
+    )
+    estimator.fit()
+    printed = capsys.readouterr().out
+    assert re.search(r"\[algo-1\] task=master:0 ps=\S+ up", printed), printed[-3000:]
+    assert re.search(r"\[algo-2\] task=worker:0 ps=\S+ up", printed), printed[-3000:]
+    assert estimator.latest_training_job.describe()["TrainingJobStatus"] == "Completed"  # type: ignore[union-attr]

@@ -180,3 +180,74 @@ def test_concurrent_requests_are_merged_into_batches(instance: Instance) -> None
             np.testing.assert_allclose(reply.json()["predictions"], expected, rtol=1e-5)
     stats = instance.stats()
     assert stats["largest_merged_call"] >= 2, stats
+
+
+# handler(data, context) as in SageMaker's TensorFlow Serving guide: it calls TF Serving's REST API.
+HANDLER_MODULE = """
+import json
+import requests
+
+def handler(data, context):
+    status = requests.get(context.rest_uri.rsplit(":", 1)[0]).json()
+    body = data.read().decode("utf-8")
+    response = requests.post(context.rest_uri, data=body)
+    if response.status_code != 200:
+        return json.dumps({"upstream": response.status_code, "error": response.json()["error"]}), "application/json"
+    answer = response.json()
+    answer["model"] = context.model_name
+    answer["state"] = status["model_version_status"][0]["state"]
+    return json.dumps(answer), context.accept_header
+"""
+
+
+def test_a_handler_calls_tf_servings_rest_api_on_loopback(model_dir: Path, module_tmp: Path) -> None:
+    import shutil
+
+    with_code = module_tmp / "with-handler"
+    shutil.copytree(model_dir, with_code)
+    (with_code / "code").mkdir()
+    (with_code / "code" / "inference.py").write_text(HANDLER_MODULE)
+    with launcher(module_tmp) as launch:
+        instance = launch(with_code)
+        with instance.client() as client:
+            answer = client.post("/invocations", json={"instances": ROWS})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert (body["model"], body["state"]) == ("alpha", "AVAILABLE")
+            np.testing.assert_allclose(body["predictions"], SCORES, rtol=1e-6)
+            beta = client.post(
+                "/invocations",
+                json={"instances": ROWS},
+                headers={"X-Amzn-SageMaker-Custom-Attributes": "tfs-model-name=beta"},
+            )
+            assert beta.json()["predictions"][0] == [101.0, 102.0, 103.0]
+            refused = client.post("/invocations", json={"instances": [[1.0]]})
+            assert refused.json()["upstream"] == 400
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def input_handler(data, context):\n    return data.read()\n", "without output_handler"),
+        (
+            "def handler(data, context):\n    pass\ndef input_fn(body, content_type):\n    pass\n",
+            "together with input_fn",
+        ),
+    ],
+    ids=["half-a-pair", "mixed-styles"],
+)
+def test_misdefined_tf_serving_hooks_are_refused_when_the_model_loads(
+    model_dir: Path, tmp_path: Path, source: str, message: str
+) -> None:
+    import shutil
+
+    from kiln.runtime.serving.default_handlers import ModelLoadError
+    from kiln.runtime.serving.handlers import load_handler_chain
+    from kiln.runtime.serving.settings import ServingSettings
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_dir, folder)
+    (folder / "code").mkdir()
+    (folder / "code" / "inference.py").write_text(source)
+    with pytest.raises(ModelLoadError, match=message):
+        load_handler_chain(folder, ServingSettings())

@@ -189,3 +189,29 @@ def _cli(server, *args: str, check: bool = True) -> subprocess.CompletedProcess[
     if check:
         assert result.returncode == 0, result.stderr
     return result
+
+
+def test_a_stopping_server_stores_the_periods_it_counted(tmp_path: Path) -> None:
+    """SIGTERM mid-period: what was counted is stored on the way out and read back after a restart."""
+    pytest.importorskip("torch")
+    from hosting_fixtures import torchscript_model_bytes, upload_model
+
+    import kiln
+    from conftest import start_server, wait_until
+
+    home = tmp_path / "home"
+    server = start_server(home)
+    try:
+        session = server.session()
+        uri = upload_model(session, tmp_path / "m", {"model.pt": torchscript_model_bytes(tmp_path / "build")})
+        predictor = kiln.PyTorchModel(uri, sagemaker_session=session).deploy(endpoint_name="kept-metrics")
+        wait_until(lambda: int(datetime.now(timezone.utc).timestamp()) % PERIOD_SECONDS < 6, timeout=12)
+        for _ in range(3):
+            predictor.predict(np.zeros((1, 28, 28), dtype=np.float32))
+        server.stop()  # within the same 10-second period: nothing was flushed yet
+        server = start_server(home)
+        answer = server.client().endpoint_metrics("kept-metrics", period=60)
+        assert sum(p["Invocations"] for p in answer["Variants"][0]["Datapoints"]) == 3
+        server.client().delete_endpoint("kept-metrics")
+    finally:
+        server.stop()

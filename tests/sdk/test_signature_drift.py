@@ -26,6 +26,9 @@ from kiln.sdk.estimator import Estimator
 from kiln.sdk.framework import Framework
 from kiln.sdk.model import Model
 from kiln.sdk.predictor import Predictor
+from kiln.sklearn import SKLearn, SKLearnModel, SKLearnPredictor
+from kiln.tensorflow import TensorFlow, TensorFlowModel, TensorFlowPredictor
+from kiln.xgboost import XGBoost, XGBoostModel, XGBoostPredictor
 
 REQUIREMENTS = Path(__file__).with_name("sagemaker-v2-requirements.txt")
 PINNED = next(line for line in REQUIREMENTS.read_text().splitlines() if line.startswith("sagemaker=="))
@@ -37,6 +40,16 @@ MODEL = "sagemaker.model:Model.__init__"
 PYTORCH_MODEL = ["sagemaker.pytorch:PyTorchModel.__init__", "sagemaker.model:FrameworkModel.__init__", MODEL]
 ESTIMATOR_DEPLOY = "sagemaker.estimator:EstimatorBase.deploy"
 PREDICTOR = "sagemaker.predictor:Predictor.__init__"
+FRAMEWORK_MODEL = ["sagemaker.model:FrameworkModel.__init__", MODEL]
+
+
+FRAMEWORK_ESTIMATORS = [("tensorflow", TensorFlow), ("sklearn", SKLearn), ("xgboost", XGBoost)]
+FRAMEWORK_MODELS = [("tensorflow", TensorFlowModel), ("sklearn", SKLearnModel), ("xgboost", XGBoostModel)]
+FRAMEWORK_PREDICTORS = [
+    ("tensorflow", TensorFlowPredictor),
+    ("sklearn", SKLearnPredictor),
+    ("xgboost", XGBoostPredictor),
+]
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,33 @@ CASES = {
         args.PREDICTOR_INERT,
         ["sagemaker.pytorch:PyTorchPredictor.__init__", PREDICTOR],
     ),
+    **{
+        f"{estimator.__name__}": Case(
+            args.init_chain(estimator),
+            args.inert_for_class(estimator),
+            [f"sagemaker.{module}:{estimator.__name__}.__init__", FRAMEWORK, EST],
+            # SKLearn and XGBoost take no distribution in SageMaker; Kiln's Estimator does (unused there).
+            ESTIMATOR_EXTRAS - {"framework_version", "py_version"},
+        )
+        for module, estimator in FRAMEWORK_ESTIMATORS
+    },
+    **{
+        f"{model.__name__}": Case(
+            args.init_chain(model),
+            args.inert_for_class(model),
+            [f"sagemaker.{module}:{model.__name__}.__init__", *FRAMEWORK_MODEL],
+            frozenset({"framework", "py_version"}),
+        )
+        for module, model in FRAMEWORK_MODELS
+    },
+    **{
+        f"{predictor.__name__}": Case(
+            args.init_chain(predictor),
+            args.PREDICTOR_INERT,
+            [f"sagemaker.{module}:{predictor.__name__}.__init__", PREDICTOR],
+        )
+        for module, predictor in FRAMEWORK_PREDICTORS
+    },
 }
 PRINT_SIGNATURES = """
 import importlib, inspect, json, sys

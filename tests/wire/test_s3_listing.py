@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.wire.test_s3_objects import error_of
+from s3_support import error_of, s3_endpoint_fixture, s3_fixture  # noqa: F401 (fixtures, by name)
 
 KEYS = [
     "data/train/part-0.csv",

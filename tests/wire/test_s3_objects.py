@@ -7,12 +7,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.wire.s3_support import S3Endpoint
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+from s3_support import S3Endpoint, error_of, s3_endpoint_fixture, s3_fixture  # noqa: F401 (fixtures, by name)
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +78,13 @@ def test_missing_keys_and_buckets_raise_s3s_codes(s3: Any, bucket: str) -> None:
     with pytest.raises(ClientError) as excinfo:
         s3.head_object(Bucket=bucket, Key="never-written")
     assert error_of(excinfo) == ("404", 404)  # HEAD answers have no body: botocore uses the status
+    with pytest.raises(ClientError) as excinfo:  # refused before its body is read (Expect: 100-continue)
+        s3.put_object(Bucket="no-such-bucket", Key="k", Body=b"x" * 100_000)
+    assert error_of(excinfo) == ("NoSuchBucket", 404)
+    s3.put_object(Bucket=bucket, Key="after-refusal", Body=b"the connection is usable again")
+    assert (
+        s3.get_object(Bucket=bucket, Key="after-refusal")["Body"].read() == b"the connection is usable again"
+    )
 
 
 def test_delete_object_removes_it_and_deleting_again_succeeds(s3: Any, bucket: str) -> None:
@@ -195,3 +197,35 @@ def test_presigned_urls_read_and_write(s3_endpoint: S3Endpoint, bucket: str) -> 
     get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "presigned.txt"})
     answer = httpx.get(get_url)
     assert (answer.status_code, answer.content) == (200, b"via a presigned URL")
+
+
+def test_readers_never_see_half_an_object_while_writers_race(s3: Any, bucket: str) -> None:
+    import threading
+
+    versions = {
+        bytes([fill]) * (2 << 20): f'"{hashlib.md5(bytes([fill]) * (2 << 20)).hexdigest()}"'
+        for fill in (65, 66)
+    }
+    s3.put_object(Bucket=bucket, Key="raced", Body=next(iter(versions)))
+    stop = threading.Event()
+
+    def write(body: bytes) -> None:
+        while not stop.is_set():
+            s3.put_object(Bucket=bucket, Key="raced", Body=body)
+
+    writers = [threading.Thread(target=write, args=(body,)) for body in versions]
+    for writer in writers:
+        writer.start()
+    try:
+        for _ in range(8):
+            got = s3.get_object(Bucket=bucket, Key="raced", ChecksumMode="ENABLED")
+            body = got["Body"].read()  # botocore checks the CRC32 the answer carries
+            assert body in versions  # all of one write, never a mix or a prefix
+            assert got["ETag"] == versions[body]  # and the headers describe that write
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+    head = s3.head_object(Bucket=bucket, Key="raced")
+    body = s3.get_object(Bucket=bucket, Key="raced")["Body"].read()
+    assert head["ETag"] == versions[body]  # once the writers stop, the record describes the content

@@ -19,7 +19,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum, Sha256Checksum
-from tests.wire.s3_support import S3Endpoint
+from s3_support import S3Endpoint, s3_endpoint_fixture, s3_fixture  # noqa: F401 (fixtures, by name)
 
 BUCKET = "payloads"
 

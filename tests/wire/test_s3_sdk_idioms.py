@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from tests.wire.s3_support import S3Endpoint
+from s3_support import S3Endpoint, s3_endpoint_fixture, s3_fixture  # noqa: F401 (fixtures, by name)
 
 import kiln
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from s3_support import s3_endpoint_fixture, s3_fixture  # noqa: F401 (fixtures, by name)
 
 MIB = 1 << 20
 

@@ -57,7 +57,11 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
     assert [t["Status"] for t in job["SecondaryStatusTransitions"]][-1] == "Completed"
     assert {m["MetricName"] for m in job["FinalMetricDataList"]} == {"train:loss"}
     artifacts = job["ModelArtifacts"]["S3ModelArtifacts"]
-    assert artifacts.endswith(f"{name}/output/model.tar.gz")
+    assert artifacts == f"{uploaded['output']}/{name}/output/model.tar.gz"  # s3:// as given, not the store's
+    assert job["InputDataConfig"] == request["InputDataConfig"]
+    assert job["HyperParameters"] == request["HyperParameters"]
+    bucket, _, key = artifacts[len("s3://") :].partition("/")
+    assert client("s3").head_object(Bucket=bucket, Key=key)["ContentLength"] > 0  # what the SDK repacks
     assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
 
     streams = logs.describe_log_streams(
@@ -106,7 +110,7 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
                 "VariantName": "AllTraffic",
                 "ModelName": name,
                 "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
+                "InstanceType": "local",  # Kiln's unscheduled type: a busy test machine never refuses it
                 "InitialVariantWeight": 1.0,
                 "VolumeSizeInGB": 4,  # accepted, not acted on
             }
@@ -129,6 +133,30 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
         assert answer["ContentType"] == "application/json"
         assert answer["InvokedProductionVariant"] == "AllTraffic"
 
+        config = sm.describe_endpoint_config(EndpointConfigName=name)
+        assert config["ProductionVariants"][0]["VolumeSizeInGB"] == 4  # accepted, stored, echoed
+        model = sm.describe_model(ModelName=name)
+        assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] == "inference.py"
+
+        sm.update_endpoint_weights_and_capacities(
+            EndpointName=name,
+            DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredWeight": 2.0}],
+        )
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+        assert sm.describe_endpoint(EndpointName=name)["ProductionVariants"][0]["CurrentWeight"] == 2.0
+        sm.create_endpoint_config(
+            EndpointConfigName=f"{name}-v2",
+            ProductionVariants=[
+                {"VariantName": "Blue", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "local"}
+            ],
+        )
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v2")
+        sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+        updated = sm.describe_endpoint(EndpointName=name)
+        assert updated["EndpointConfigName"] == f"{name}-v2"
+        answer = runtime.invoke_endpoint(EndpointName=name, Body=b"[1]", ContentType="application/json")
+        assert answer["InvokedProductionVariant"] == "Blue"
+
         with pytest.raises(ClientError) as refused:
             runtime.invoke_endpoint(EndpointName=name, Body=json.dumps([-1]), ContentType="application/json")
         error = refused.value.response
@@ -140,6 +168,7 @@ def test_train_deploy_invoke_delete_as_sagemakers_documentation_shows(
         sm.delete_endpoint(EndpointName=name)
     sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=FAST)
     sm.delete_endpoint_config(EndpointConfigName=name)
+    sm.delete_endpoint_config(EndpointConfigName=f"{name}-v2")
     sm.delete_model(ModelName=name)
     assert name not in [m["ModelName"] for m in sm.list_models()["Models"]]
     with pytest.raises(ClientError) as gone:

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from wire_support import REGION, client, use_kiln
 
 from conftest import RunningServer, start_server
-from kiln.server.wire import logs, sagemaker
+from kiln.server.wire import logs, sagemaker, wire_services
 
 TOKEN = "wire-operator-token"
 # (service, signing name, operation): every operation the wire serves.
@@ -213,3 +213,9 @@ def test_kiln_clients_and_the_console_are_not_taken_for_aws_requests(secured: Ru
     answer: Any = httpx.post(f"{secured.url}/endpoints/absent/invocations", headers=headers, content=b"[1]")
     assert answer.status_code == 404  # Kiln's own shape on the runtime path, not SageMaker's
     assert answer.json()["error"] == "NotFound"
+
+
+def test_the_operations_enumerated_here_are_every_target_the_wire_serves() -> None:
+    prefixes = {"sagemaker": "SageMaker.", "logs": "Logs_20140328."}
+    enumerated = {prefixes[service] + op for service, _, op in OPERATIONS if service in prefixes}
+    assert enumerated == {target for service in wire_services() for target in service.targets}

@@ -105,7 +105,15 @@ def test_what_kiln_does_not_support_is_refused_before_anything_is_stored(
     code, message, _ = refusal(sm.create_training_job, **request)
     assert code == "ValidationException"
     assert "does not exist" in message
-    assert not {"wire-pipe-mode", "wire-no-data"} & job_names(sm)
+    request = training_job_request(
+        "wire-entrypoint", uploaded["source"], uploaded["data"], uploaded["output"]
+    )
+    request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["bash", "run.sh"]
+    code, message, _ = refusal(sm.create_training_job, **request)
+    assert code == "ValidationException"
+    assert "ContainerEntrypoint is not supported" in message
+    assert "sagemaker_program" in message
+    assert not {"wire-pipe-mode", "wire-no-data", "wire-entrypoint"} & job_names(sm)
 
 
 def test_a_duplicate_job_is_resource_in_use_and_stopping_an_ended_one_is_refused(
@@ -175,6 +183,14 @@ def test_hosting_refusals_name_the_missing_resource_by_its_arn(sm: Any) -> None:
     )
     assert code == "ValidationException"
     assert "pytorch-inference" in message
+    code, message, _ = refusal(
+        sm.create_endpoint_config,
+        EndpointConfigName="wire-cfg",
+        ProductionVariants=variants,
+        AsyncInferenceConfig={"OutputConfig": {"S3OutputPath": "s3://b/out"}},
+    )
+    assert code == "ValidationException"
+    assert "AsyncInferenceConfig is not supported" in message
     assert not sm.list_endpoint_configs(NameContains="wire-cfg")["EndpointConfigs"]
     assert not sm.list_models(NameContains="wire-bad-image")["Models"]
 

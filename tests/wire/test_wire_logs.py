@@ -124,7 +124,7 @@ def test_an_endpoints_instances_have_log_streams(
                 "VariantName": "main",
                 "ModelName": name,
                 "InitialInstanceCount": 1,
-                "InstanceType": "ml.m5.large",
+                "InstanceType": "local",
             }
         ],
     )

@@ -72,6 +72,8 @@ def use_kiln(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # A fresh program's boto3: the default session caches the credentials it resolved first.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def client(service: str) -> Any:
@@ -144,17 +146,18 @@ def training_job_request(
 
 
 def upload_code_and_data(server: Any, folder: Path) -> dict[str, str]:
-    """URIs of a sourcedir.tar.gz (train.py + inference.py), a training channel and an output path,
-    uploaded through Kiln's own Session (file:// URIs)."""
-    session = server.session()
+    """s3:// URIs of a sourcedir.tar.gz (train.py + inference.py), a training channel and an output
+    path, uploaded through Kiln's S3 with boto3 as SageMaker code does."""
     archive = sourcedir_archive(folder / "code", {"train.py": TRAIN_SCRIPT, "inference.py": INFERENCE_SCRIPT})
-    data = folder / "data" / "data.json"
-    data.parent.mkdir(parents=True)
-    data.write_text(json.dumps({"scale": 2.0}))
-    uris = {
-        "source": session.upload_data(archive, key_prefix=f"wire-tests/{folder.name}/source"),
-        "data": session.upload_data(data.parent, key_prefix=f"wire-tests/{folder.name}/data"),
-        "output": session.bucket_uri() + f"/wire-tests/{folder.name}/output",
+    bucket = f"wire-tests-{folder.name.lower().replace('_', '-')}"[:63].rstrip("-")
+    with pytest.MonkeyPatch.context() as patch:
+        use_kiln(patch, server.url)
+        s3 = client("s3")
+        s3.create_bucket(Bucket=bucket)
+        s3.upload_file(str(archive), bucket, "code/sourcedir.tar.gz")
+        s3.put_object(Bucket=bucket, Key="data/training/data.json", Body=json.dumps({"scale": 2.0}).encode())
+    return {
+        "source": f"s3://{bucket}/code/sourcedir.tar.gz",
+        "data": f"s3://{bucket}/data/training",
+        "output": f"s3://{bucket}/output",
     }
-    session.close()
-    return uris

@@ -13,8 +13,8 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +29,7 @@ __all__ = ["TEMP_PREFIX", "ArtifactInfo", "ArtifactStore"]
 
 TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
 COPY_CHUNK_BYTES = 1 << 20
+COPY_RANGE_BYTES = 1 << 30  # per copy_file_range call; the kernel copies less when the file ends
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,30 @@ class ArtifactStore:
             "operator lists in allowed_roots of the server's config.toml"
         )
 
+    def from_s3_uri(self, uri: str) -> str:
+        """Where ``s3://<bucket>/<key>`` (as Kiln's S3 serves it) lives in this store.
+
+        SageMaker requests name data by ``s3://`` URIs; on a folder store the bucket is a folder of
+        the root, on an S3 store the default bucket is the root. Other URIs are returned unchanged.
+        """
+        if not uri.startswith("s3://"):
+            return uri
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        base = self.bucket_uri(bucket)
+        return f"{base}/{key}" if key else base
+
+    def to_s3_uri(self, uri: str) -> str:
+        """The ``s3://<bucket>/<key>`` that Kiln's S3 serves the store URI ``uri`` as (or ``uri``)."""
+        if self.scheme == "file":
+            root = self.root_url + "/"
+            if not uri.startswith(root):
+                return uri
+            return f"s3://{uri[len(root) :]}"
+        default = self.bucket_uri()
+        if uri == default or uri.startswith(default + "/"):
+            return f"s3://{self.default_bucket()}{uri[len(default) :]}"
+        return uri
+
     # -- access -------------------------------------------------------------------------------------
 
     @contextmanager
@@ -233,40 +258,70 @@ class ArtifactStore:
 
     def put_stream(self, source: IO[bytes], uri: str) -> str:
         """Copy a readable binary stream to ``uri`` atomically."""
-        physical = self.resolve_uri(uri, anywhere=True)
-        if _is_local(physical):
-            target = local_path_of(physical)
-            tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
-            try:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with tmp.open("wb") as out:
-                    shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
-                os.replace(tmp, target)
-            except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
-                # A folder already has the object's name, or an object has the name of a folder on
-                # its path: the caller chose a name that is taken, and nothing was changed.
-                raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
-            except OSError as e:
-                if e.errno == errno.ENAMETOOLONG:
-                    raise _name_too_long(uri) from e
-                raise
-            finally:
-                try:
-                    tmp.unlink()
-                except OSError as e:  # never made (its name too long, or no folder), or already renamed
-                    if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
-                        raise
-            return uri
+        self.write_stream(source, self.resolve_uri(uri, anywhere=True))
+        return uri
+
+    def write_stream(self, source: IO[bytes], uri: str) -> ArtifactInfo:
+        """``put_stream``, returning what was written: on a folder store the stat of the very file
+        renamed into place, so a racing writer's object is never described as this one."""
+        if _is_local(uri):
+            return self._write_local(uri, lambda out: shutil.copyfileobj(source, out, COPY_CHUNK_BYTES))
         with self._fs(uri) as (fs, path):
             out = fs.open(path, "wb")
             try:
                 shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
             except BaseException:
-                # Closing would publish what was copied so far: throw the upload away instead.
-                out.discard()
+                # Closing would publish what was copied so far: throw the upload away instead
+                # (s3fs aborts its multipart upload; a file without discard is just never closed).
+                discard = getattr(out, "discard", None)
+                if discard is not None:
+                    discard()
                 raise
             out.close()
-        return uri
+        return self.stat(uri)  # no rename on S3: the object as it stands right after the upload
+
+    def concatenate(self, uris: list[str], uri: str) -> ArtifactInfo:
+        """Write the objects ``uris``, one after another, to ``uri`` atomically (S3's multipart
+        completion). Local files are joined by the kernel (``copy_file_range``), without a pass
+        through Python."""
+        if _is_local(uri) and all(_is_local(part) for part in uris):
+
+            def join(out: IO[bytes]) -> None:
+                for part in uris:
+                    with local_path_of(part).open("rb") as source:
+                        _copy_file(source, out)
+
+            return self._write_local(uri, join)
+        with _Concatenation(self, uris) as joined:
+            return self.write_stream(io.BufferedReader(joined), uri)
+
+    def _write_local(self, uri: str, fill: Callable[[IO[bytes]], object]) -> ArtifactInfo:
+        """Write a local object beside its final name, then rename it into place."""
+        target = local_path_of(uri)
+        tmp = target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{target.name}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as out:
+                fill(out)
+            status = tmp.stat()  # a rename keeps the inode and mtime: this is the object's version
+            os.replace(tmp, target)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as e:
+            # A folder already has the object's name, or an object has the name of a folder on
+            # its path: the caller chose a name that is taken, and nothing was changed.
+            raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise _name_too_long(uri) from e
+            raise  # a failing source stream is the caller's to report, not the store's
+        finally:
+            try:
+                tmp.unlink()
+            except OSError as e:  # never made (its name too long, or no folder), or already renamed
+                if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                    raise
+        return _info_of(
+            uri, {"type": "file", "size": status.st_size, "ino": status.st_ino, "mtime": status.st_mtime}
+        )
 
     def put_tree(self, local_dir: Path, uri: str) -> list[str]:
         """Upload every file under ``local_dir`` to the same relative keys under ``uri``."""
@@ -325,6 +380,57 @@ def _name_too_long(uri: str) -> ValidationError:
     return ValidationError(f"cannot store {uri!r}: a name on its path is too long here; use shorter names")
 
 
+def _copy_file(source: IO[bytes], out: IO[bytes]) -> None:
+    """All of ``source`` to ``out``: in the kernel where it can, else through a buffer."""
+    out.flush()
+    try:
+        while os.copy_file_range(source.fileno(), out.fileno(), COPY_RANGE_BYTES):
+            pass
+    except (AttributeError, OSError):  # no copy_file_range (macOS), or across filesystems
+        # The kernel moved both files' offsets past what it copied: go on from there.
+        source.seek(os.lseek(source.fileno(), 0, os.SEEK_CUR))
+        out.seek(os.lseek(out.fileno(), 0, os.SEEK_CUR))
+        shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
+
+
+class _Concatenation(io.RawIOBase):
+    """The objects ``uris`` read one after another as one stream, one open at a time."""
+
+    def __init__(self, store: ArtifactStore, uris: list[str]) -> None:
+        self._store = store
+        self._uris = iter(uris)
+        self._opened: AbstractContextManager[IO[bytes]] | None = None
+        self._stream: IO[bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        view = memoryview(target).cast("B")
+        while True:
+            if self._stream is None:
+                uri = next(self._uris, None)
+                if uri is None:
+                    return 0
+                self._opened = self._store.open(uri)
+                self._stream = self._opened.__enter__()
+            data = self._stream.read(len(view))
+            if data:
+                view[: len(data)] = data
+                return len(data)
+            self._close_current()
+
+    def _close_current(self) -> None:
+        if self._opened is not None:
+            self._opened.__exit__(None, None, None)
+        self._opened = None
+        self._stream = None
+
+    def close(self) -> None:
+        self._close_current()
+        super().close()
+
+
 def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
     """An ``ArtifactInfo`` from an fsspec info dict (local and s3fs spell their fields differently)."""
     is_dir = info.get("type") == "directory"
@@ -332,9 +438,13 @@ def _info_of(uri: str, info: dict[str, Any]) -> ArtifactInfo:
     modified: datetime | None = None
     if isinstance(info.get("mtime"), (int, float)):
         modified = datetime.fromtimestamp(info["mtime"], tz=timezone.utc)
-    elif isinstance(info.get("LastModified"), datetime):
-        modified = info["LastModified"].astimezone(timezone.utc)
+    elif isinstance(info.get("LastModified") or info.get("created"), datetime):  # s3fs, memory
+        modified = (info.get("LastModified") or info["created"]).astimezone(timezone.utc)
+    # "created" only where there is no mtime (fsspec's memory files): a local file's is its ctime,
+    # which the rename into place changes.
     stamp = [str(info.get(k, "")) for k in ("ino", "mtime", "ETag", "LastModified")]
+    if "mtime" not in info:
+        stamp.append(str(info.get("created", "")))
     return ArtifactInfo(uri, size, is_dir, modified, "/".join([*stamp, str(size)]))
 
 

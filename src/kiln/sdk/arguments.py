@@ -190,8 +190,8 @@ def take_inert(
     if kept:
         shown = ", ".join(f"{name}={value!r}" for name, value in kept.items())
         log.warning(
-            "%s: %s accepted for SageMaker compatibility but has no effect on Kiln (kept in the "
-            "request's SdkArguments)",
+            "%s: %s: accepted for SageMaker compatibility, no effect on Kiln (kept in the request's "
+            "SdkArguments)",
             owner,
             shown,
         )

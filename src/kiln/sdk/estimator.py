@@ -424,6 +424,11 @@ class Estimator:
         if unknown:
             take_inert(f"{type(self).__name__}.deploy", unknown, {}, valid)  # raises, naming the closest
 
+    def logs(self) -> None:
+        """Print the latest job's logs, following them until it ends (SageMaker's ``estimator.logs()``)."""
+        job = self._require_job()
+        print_job_logs(self.sagemaker_session.client, job.name, follow=True)
+
     def final_metrics(self) -> dict[str, float]:
         """The last value of each metric (``FinalMetricDataList``) as a dict."""
         return {m["MetricName"]: m["Value"] for m in self._require_job().describe()["FinalMetricDataList"]}

@@ -9,6 +9,9 @@ An Estimator-functions entry point is the exception: its export carries its own 
 
 from __future__ import annotations
 
+import io
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,10 +31,20 @@ class Framework(Estimator):
     inert_arguments: ClassVar[dict[str, Any]] = {}
 
     def _serves_training_script(self) -> bool:
-        if is_uri(self.source_dir):  # attached: the job's own code; its entry point decides at serving
-            return True
-        path, _ = resolve_entry_point(self.entry_point, self.source_dir)
-        return not defines_estimator_functions(Path(path))
+        """False for an Estimator-functions entry point (its export carries the inference code)."""
+        if not is_uri(self.source_dir):
+            path, _ = resolve_entry_point(self.entry_point, self.source_dir)
+            return not defines_estimator_functions(Path(path))
+        # An attached job: its entry point is read from the uploaded code (a small archive).
+        archive = self.sagemaker_session.read_artifact(str(self.source_dir))
+        with tempfile.TemporaryDirectory() as folder:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                try:
+                    member = tar.getmember(self.entry_point)
+                except KeyError:
+                    return True  # not in the archive: serving will say so, with the archive's contents
+                tar.extract(member, folder, filter="data")
+            return not defines_estimator_functions(Path(folder) / self.entry_point)
 
     def create_model(
         self,
@@ -49,17 +62,17 @@ class Framework(Estimator):
         Without overrides the model uses the ``sourcedir.tar.gz`` the job trained with, so it serves
         exactly that code; an ``entry_point`` alone is looked up in the training ``source_dir``.
         """
-        if entry_point is None and source_dir is None:
-            if self._serves_training_script() and self.uploaded_source is not None:
-                source_dir = self.uploaded_source  # exactly the code the job ran
+        if entry_point is None and source_dir is None and self._serves_training_script():
+            if self.uploaded_source is not None:  # exactly the code the job ran
+                source_dir = self.uploaded_source
                 entry_point = (
                     self.entry_point
                     if is_uri(self.source_dir)
                     else resolve_entry_point(self.entry_point, self.source_dir)[1]
                 )
-            elif self._serves_training_script():
+            else:
                 entry_point, source_dir = self.entry_point, self.source_dir
-        elif source_dir is None:
+        elif entry_point is not None and source_dir is None:
             source_dir = self.source_dir
         if dependencies is None and not is_uri(source_dir):
             dependencies = self.dependencies

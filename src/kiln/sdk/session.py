@@ -148,9 +148,12 @@ class Session:
     def delete_model(self, model_name: str) -> None:
         self.client.delete_model(model_name)
 
-    def wait_for_endpoint(self, endpoint: str, poll: float | None = None, **_ignored: Any) -> dict[str, Any]:
+    def wait_for_endpoint(
+        self, endpoint: str, poll: float | None = None, live_logging: bool = False
+    ) -> dict[str, Any]:
         """Block until the endpoint is InService, checking every ``poll`` seconds (default 0.2); raises
-        if it Failed or is still not up after an hour."""
+        if it Failed or is still not up after an hour. (``live_logging``: the endpoint's log is
+        ``kiln endpoints logs``.)"""
         return WAITERS["EndpointInService"].wait(self.client, endpoint, delay=poll)
 
     def wait_for_job(self, job: str, poll: float | None = None) -> dict[str, Any]:

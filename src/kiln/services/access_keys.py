@@ -96,6 +96,14 @@ class AccessKeyService:
             self._cache.pop(access_key_id, None)
         return key
 
+    def cached_secret(self, access_key_id: str) -> tuple[bool, str | None]:
+        """(known, secret) from memory alone, so a signed request usually costs no database read and
+        no thread hop; (False, None) means ask ``secret_for``."""
+        cached = self._cache.get(access_key_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return True, cached[0]
+        return False, None
+
     def secret_for(self, access_key_id: str) -> str | None:
         """The secret of an active key; None for an unknown or revoked one."""
         now = time.monotonic()

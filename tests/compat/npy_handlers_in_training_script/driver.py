@@ -34,7 +34,8 @@ estimator = PyTorch(
     instance_type="local",
     hyperparameters={"epochs": 60, "lr": 0.5},
 )
-estimator.fit({"train": train_input, "test": test_input})
+estimator.fit({"train": train_input, "test": test_input}, logs=False)
+estimator.logs()
 
 predictor = estimator.deploy(initial_instance_count=1, instance_type="local")
 predicted = predictor.predict(features[240:250])

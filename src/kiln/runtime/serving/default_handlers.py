@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kiln.runtime.serving.adapters import FrameworkAdapter, adapter_for
-from kiln.runtime.serving.adapters import load_default_model as _load_with_adapter
+from kiln.runtime.serving.adapters import FrameworkAdapter, adapter_for, find_model
 from kiln.runtime.serving.adapters._base import ModelLoadError
 from kiln.runtime.serving.adapters.pytorch import limit_torch_threads, tensor_converter
 
@@ -29,12 +28,12 @@ __all__ = [
 
 
 def load_model_and_adapter(model_dir: Path) -> tuple[Any, FrameworkAdapter]:
-    return _load_with_adapter(model_dir)
+    return find_model(model_dir)
 
 
 def load_default_model(model_dir: Path) -> Any:
     """SageMaker's default ``model_fn``: the model found in ``model_dir``."""
-    return _load_with_adapter(model_dir)[0]
+    return find_model(model_dir)[0]
 
 
 def model_adapter(model: Any) -> FrameworkAdapter | None:

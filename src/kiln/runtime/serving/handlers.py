@@ -130,9 +130,8 @@ def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerCha
     else:
         model, adapter = load_model_and_adapter(model_dir)
     hooks = tensorflow_hooks(module, adapter, settings.program) if module is not None else None
-    if hooks is not None:
-        functions["input_fn"] = UserFunction(hooks[0], takes_context=True)
-        functions["output_fn"] = UserFunction(hooks[1], takes_context=True)
+    for name, fn in (hooks or {}).items():
+        functions[name] = UserFunction(fn, takes_context=True)
 
     chain = HandlerChain(
         model=model,

@@ -135,6 +135,8 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     )  # a torchvision for another torch fails here, not in the script
     if framework_env is not None:
         notes.append(framework_env.note)
+    # A torchvision for another torch fails here, not in the script.
+    notes.extend(check_torch_libraries(python))
     is_tensorflow = framework_request is not None and framework_request.framework.name == "tensorflow"
     model_dir_uri = None
     if is_tensorflow and user.get("model_dir") not in (None, False, ""):

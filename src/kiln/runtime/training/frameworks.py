@@ -9,8 +9,10 @@ name and runs the job in an environment holding that framework at that version:
   Kiln's environment, the same cache that ``requirements.txt`` uses), unless installing is off
   (``KILN_FRAMEWORK_INSTALL=0``): then the job fails at once with a reason naming the version.
 
-A job that names no image runs in the server's environment, as before. The job log says which
-framework version ran and from where.
+PyTorch is the exception: a job always runs on the server's torch (its builds are gigabytes and must
+match torchvision and the GPU driver), and the log says so when the versions differ. A job that names
+no image runs in the server's environment, as before. The job log says which framework version ran
+and from where.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from kiln.errors import ValidationError
+from kiln.images import parse_image_uri
 
 __all__ = [
     "FRAMEWORKS",
@@ -40,28 +45,33 @@ class Framework:
     title: str  # for messages: "TensorFlow"
     distributions: tuple[str, ...]  # pip distributions that provide it, preferred first
     extra: str | None  # kiln[<extra>] installs it; None: part of Kiln's own dependencies
+    # Whether another version is installed per job. torch is not: its builds are gigabytes and must
+    # match torchvision and the GPU driver, so jobs run on the server's (see library_check).
+    installs_per_job: bool = True
+    # The first release built for numpy 2 (Kiln's numpy): an older one gets numpy 1 (and a pandas
+    # built for it) in its cached environment, or it fails to import ("numpy.dtype size changed").
+    numpy2_since: tuple[int, ...] | None = None
+
+    def companions(self, version: str) -> tuple[str, ...]:
+        """What must be installed beside ``version`` of this framework for it to import."""
+        if self.numpy2_since is None:
+            return ()
+        parts = tuple(int(p) for p in re.findall(r"\d+", version)[: len(self.numpy2_since)])
+        # "1.4" installs the newest 1.4.x: compare only the parts the version names.
+        return ("numpy<2", "pandas<3") if parts < self.numpy2_since[: len(parts)] else ()
 
 
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        Framework("tensorflow", "TensorFlow", ("tensorflow-cpu", "tensorflow"), "tensorflow"),
-        Framework("pytorch", "PyTorch", ("torch",), "torch"),
-        Framework("sklearn", "scikit-learn", ("scikit-learn",), None),
-        Framework("xgboost", "XGBoost", ("xgboost",), "xgboost"),
+        Framework(
+            "tensorflow", "TensorFlow", ("tensorflow-cpu", "tensorflow"), "tensorflow", numpy2_since=(2, 18)
+        ),
+        Framework("pytorch", "PyTorch", ("torch",), "torch", installs_per_job=False),
+        Framework("sklearn", "scikit-learn", ("scikit-learn",), None, numpy2_since=(1, 4, 2)),
+        Framework("xgboost", "XGBoost", ("xgboost",), "xgboost", numpy2_since=(2, 1)),
     )
 }
-
-# SageMaker's image repositories for its framework containers (training and inference).
-_IMAGE_REPOSITORIES = {
-    "tensorflow-training": "tensorflow",
-    "tensorflow-inference": "tensorflow",
-    "pytorch-training": "pytorch",
-    "pytorch-inference": "pytorch",
-    "sagemaker-scikit-learn": "sklearn",
-    "sagemaker-xgboost": "xgboost",
-}
-_IMAGE = re.compile(r"(?:^|/)(?P<repository>[a-z0-9._-]+):(?P<tag>[A-Za-z0-9._-]+)$")
 
 
 @dataclass(frozen=True)
@@ -75,18 +85,22 @@ class FrameworkRequest:
 def requested_framework(job: dict[str, Any]) -> FrameworkRequest | None:
     """The framework named by the job's ``AlgorithmSpecification.TrainingImage``, if any.
 
-    The tag's first ``-``-separated part is the version (``2.21.0-cpu-py311`` → 2.21.0,
-    ``1.2-1`` → 1.2: scikit-learn's and XGBoost's images add a container revision after it).
+    ``kiln.images`` reads the image; the version is the tag's framework version without the container
+    revision that scikit-learn's and XGBoost's images add (``1.2-1`` → 1.2). An image Kiln does not
+    know runs as a job without one did (the AWS wire refuses such images before they get here).
     """
-    image = (job.get("AlgorithmSpecification") or {}).get("TrainingImage") or ""
-    match = _IMAGE.search(image)
-    if match is None:
+    image = (job.get("AlgorithmSpecification") or {}).get("TrainingImage")
+    if not image:
         return None
-    name = _IMAGE_REPOSITORIES.get(match["repository"])
-    if name is None:
+    try:
+        parsed = parse_image_uri(str(image))
+    except ValidationError:
         return None
-    version = match["tag"].split("-")[0]
-    return FrameworkRequest(FRAMEWORKS[name], None if version in ("", "latest") else version)
+    framework = FRAMEWORKS.get(parsed.framework)
+    if framework is None:
+        return None
+    version = parsed.version.split("-")[0] if parsed.version else None
+    return FrameworkRequest(framework, version or None)
 
 
 def installed_version(framework: Framework) -> str | None:
@@ -122,14 +136,25 @@ def resolve_framework(request: FrameworkRequest) -> FrameworkEnvironment:
     """The environment for ``request``, or ``FrameworkUnavailable`` saying what to do."""
     framework = request.framework
     have = installed_version(framework)
-    if request.version is None or (have is not None and version_matches(request.version, have)):
-        if have is None:
-            install = f"pip install 'kiln[{framework.extra}]'" if framework.extra else "reinstall kiln"
-            raise FrameworkUnavailable(
-                f"ClientError: the job runs {framework.title}, which Kiln's environment does not have; "
-                f"{install} on the server, or name a framework_version to install it per job"
-            )
+    if have is None and (request.version is None or not framework.installs_per_job):
+        install = (
+            f"pip install 'kiln[{framework.extra}]'"
+            if framework.extra
+            else f"pip install {framework.distributions[0]}"
+        )
+        per_job = ", or name a framework_version to install it per job" if framework.installs_per_job else ""
+        raise FrameworkUnavailable(
+            f"ClientError: the job runs {framework.title}, which Kiln's environment does not have; "
+            f"{install} on the server{per_job}"
+        )
+    if have is not None and (request.version is None or version_matches(request.version, have)):
         return FrameworkEnvironment(None, f"Kiln: {framework.title} {have} (the server's environment)")
+    if not framework.installs_per_job:
+        return FrameworkEnvironment(
+            None,
+            f"Kiln: the job asks for {framework.title} {request.version}; it runs on the server's "
+            f"{framework.title} {have} (Kiln does not install {framework.title} per job)",
+        )
     if os.environ.get("KILN_FRAMEWORK_INSTALL", "1") == "0":
         if have:
             todo = f"use framework_version={have!r} (the server's) or install {request.version} there"
@@ -140,7 +165,8 @@ def resolve_framework(request: FrameworkRequest) -> FrameworkEnvironment:
             f"environment ({f'it has {have}' if have else 'it has none'}) and this server does not "
             f"install frameworks per job (KILN_FRAMEWORK_INSTALL=0); {todo}"
         )
-    pin = f"{framework.distributions[0]}=={request.version}.*"
+    pins = (f"{framework.distributions[0]}=={request.version}.*", *framework.companions(request.version))
     return FrameworkEnvironment(
-        pin, f"Kiln: {framework.title} {request.version} (a cached environment with {pin})"
+        "\n".join(pins),
+        f"Kiln: {framework.title} {request.version} (a cached environment with {', '.join(pins)})",
     )

@@ -66,7 +66,7 @@ def python_for_requirements(
     if not lines:
         return sys.executable
     text = "\n".join(lines) + "\n"
-    parts = [framework_pin] if framework_pin else []
+    parts = [framework_pin.replace("\n", ", ")] if framework_pin else []
     what = " and ".join([*parts, "requirements.txt"] if requirements.exists() else parts)
     # A requirements.txt alone keeps the key it always had, so existing caches stay valid.
     key = requirements.read_bytes() if framework_pin is None else text.encode()

@@ -4,8 +4,8 @@ SageMaker's framework estimators require ``framework_version`` and ``py_version`
 ``image_uri`` (``fw_utils.validate_version_or_image_args``), and run the job in the framework's image.
 Kiln names the same image in ``AlgorithmSpecification.TrainingImage``
 (``<repository>:<version>-cpu-<py_version>``, or the ``image_uri`` given); the training runtime reads
-the framework and version from it (``kiln.runtime.training.frameworks``). As in SageMaker, the model
-built from such an estimator serves with the training entry point as its inference code.
+the framework and version from it (``kiln.runtime.training.frameworks``). ``Framework`` supplies
+SageMaker's rule that the training entry point is also the inference code.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
-from kiln.sdk.estimator import Estimator
-from kiln.sdk.model import Model
+from kiln.sdk.framework import Framework
 
 __all__ = ["FrameworkEstimator", "validate_version_or_image_args"]
 
@@ -29,12 +28,10 @@ def validate_version_or_image_args(
         )
 
 
-class FrameworkEstimator(Estimator):
-    """A script-mode estimator that runs in its framework's environment and builds ``model_class``."""
+class FrameworkEstimator(Framework):
+    """A ``Framework`` estimator that names its framework's image, so the job runs in that framework."""
 
     image_repository: ClassVar[str]
-    model_class: ClassVar[type[Model]]
-    serves_training_script: ClassVar[bool] = True  # SageMaker's create_model reuses the entry point
 
     def __init__(
         self,
@@ -57,22 +54,3 @@ class FrameworkEstimator(Estimator):
         request = super()._training_request(job_name, inputs)
         request["AlgorithmSpecification"]["TrainingImage"] = self.training_image_uri()
         return request
-
-    def create_model(
-        self, entry_point: str | None = None, source_dir: str | None = None, **kwargs: Any
-    ) -> Any:
-        """The trained model as this framework's ``Model``, with the training script as its
-        inference code unless another ``entry_point`` is given (SageMaker's rule)."""
-        if entry_point is None and self.serves_training_script:
-            entry_point, source_dir = self.entry_point, source_dir or self.source_dir
-            kwargs.setdefault("dependencies", self.dependencies)
-        return self.model_class(
-            model_data=self.model_data,
-            entry_point=entry_point,
-            source_dir=source_dir,
-            role=self.role,
-            framework_version=self.framework_version,
-            py_version=self.py_version,
-            sagemaker_session=self.sagemaker_session,
-            **kwargs,
-        )

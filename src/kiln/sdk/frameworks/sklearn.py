@@ -8,7 +8,7 @@ default handlers load ``model.joblib``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
 from kiln.sdk.deserializers import BaseDeserializer, NumpyDeserializer
@@ -42,8 +42,39 @@ class SKLearnPredictor(Predictor):
 
 
 class SKLearnModel(Model):
+    """SageMaker's ``sagemaker.sklearn.SKLearnModel``: its argument names and defaults."""
+
     framework = "sklearn"
+    default_base_name = "sagemaker-scikit-learn"
     predictor_class = SKLearnPredictor
+    inert_arguments: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        model_data: str | None = None,
+        role: str | None = None,
+        entry_point: str | None = None,
+        framework_version: str | None = None,
+        py_version: str = "py3",
+        image_uri: str | None = None,
+        predictor_cls: type[Predictor] | None = None,
+        model_server_workers: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        env = dict(kwargs.pop("env", None) or {})
+        if model_server_workers is not None:
+            env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(model_server_workers)
+        super().__init__(
+            model_data=model_data,
+            role=role,
+            entry_point=entry_point,
+            framework_version=framework_version,
+            py_version=py_version,
+            image_uri=image_uri,
+            predictor_cls=predictor_cls,
+            env=env,
+            **kwargs,
+        )
 
 
 class SKLearn(FrameworkEstimator):
@@ -51,7 +82,9 @@ class SKLearn(FrameworkEstimator):
 
     default_base_job_name = "sagemaker-scikit-learn"
     image_repository = "sagemaker-scikit-learn"
+    framework_name = "sklearn"
     model_class = SKLearnModel
+    inert_arguments: ClassVar[dict[str, Any]] = {"image_uri_region": None}  # Kiln has no regions
 
     def __init__(
         self,

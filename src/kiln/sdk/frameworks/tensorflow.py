@@ -12,7 +12,7 @@ predictor speaks JSON and names a model of a multi-model archive with ``model_na
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
 from kiln.sdk.deserializers import BaseDeserializer, JSONDeserializer
@@ -93,7 +93,9 @@ class TensorFlowModel(Model):
     """A SavedModel (``<version>/`` in model.tar.gz) served as SageMaker's TF Serving container does."""
 
     framework = "tensorflow"
+    default_base_name = "tensorflow-inference"
     predictor_class = TensorFlowPredictor
+    inert_arguments: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -102,7 +104,7 @@ class TensorFlowModel(Model):
         entry_point: str | None = None,
         image_uri: str | None = None,
         framework_version: str | None = None,
-        container_log_level: int | None = None,
+        container_log_level: int = 20,
         predictor_cls: type[Predictor] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -117,6 +119,7 @@ class TensorFlowModel(Model):
             entry_point=entry_point,
             image_uri=image_uri,
             framework_version=framework_version,
+            container_log_level=container_log_level,
             predictor_cls=predictor_cls,
             **kwargs,
         )
@@ -126,9 +129,13 @@ class TensorFlow(FrameworkEstimator):
     """SageMaker's ``sagemaker.tensorflow.TensorFlow``: script mode with ``model_dir`` and ``TF_CONFIG``."""
 
     default_base_job_name = "tensorflow-training"
+    framework_name = "tensorflow"
     image_repository = "tensorflow-training"
     model_class = TensorFlowModel
-    serves_training_script = False  # TF Serving needs no code; pass entry_point= for handlers
+    inert_arguments: ClassVar[dict[str, Any]] = {"compiler_config": None}  # Training Compiler: GPU-only
+
+    def _serves_training_script(self) -> bool:
+        return False  # SageMaker's TF Serving endpoint runs no training code; deploy(entry_point=…) adds some
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ SageMaker's: LIBSVM text in, CSV out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
 from kiln.sdk.deserializers import BaseDeserializer, CSVDeserializer
@@ -42,8 +42,39 @@ class XGBoostPredictor(Predictor):
 
 
 class XGBoostModel(Model):
+    """SageMaker's ``sagemaker.xgboost.XGBoostModel``: its argument names and defaults."""
+
     framework = "xgboost"
+    default_base_name = "sagemaker-xgboost"
     predictor_class = XGBoostPredictor
+    inert_arguments: ClassVar[dict[str, Any]] = {}
+
+    def __init__(
+        self,
+        model_data: str | None = None,
+        role: str | None = None,
+        entry_point: str | None = None,
+        framework_version: str | None = None,
+        py_version: str = "py3",
+        image_uri: str | None = None,
+        predictor_cls: type[Predictor] | None = None,
+        model_server_workers: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        env = dict(kwargs.pop("env", None) or {})
+        if model_server_workers is not None:
+            env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(model_server_workers)
+        super().__init__(
+            model_data=model_data,
+            role=role,
+            entry_point=entry_point,
+            framework_version=framework_version,
+            py_version=py_version,
+            image_uri=image_uri,
+            predictor_cls=predictor_cls,
+            env=env,
+            **kwargs,
+        )
 
 
 class XGBoost(FrameworkEstimator):
@@ -51,7 +82,9 @@ class XGBoost(FrameworkEstimator):
 
     default_base_job_name = "sagemaker-xgboost"
     image_repository = "sagemaker-xgboost"
+    framework_name = "xgboost"
     model_class = XGBoostModel
+    inert_arguments: ClassVar[dict[str, Any]] = {"image_uri_region": None}  # Kiln has no regions
 
     def __init__(
         self,

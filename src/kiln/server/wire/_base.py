@@ -57,3 +57,5 @@ class WireService:
     # False: the handler streams the body itself (S3 uploads), and the signature's payload hash is
     # taken from X-Amz-Content-SHA256, which S3 clients always send.
     reads_body: bool = True
+    # The X-Amz-Target values it serves (awsJson services): what ``route_samples`` lists.
+    targets: tuple[str, ...] = ()

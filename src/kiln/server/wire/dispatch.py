@@ -157,11 +157,15 @@ class WireDispatcher:
             return
         await self._serve(scope, receive, send)
 
-    def route_samples(self) -> list[tuple[str, str]]:
-        """No paths of its own: an AWS request is recognised by its signature or X-Amz-Target, and
-        one without them falls through to the layers behind. Every wire operation's refusal of an
-        unsigned or mis-signed request is proven from the operation tables in tests/wire."""
-        return []
+    def route_samples(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(method, path, headers) of every request this layer answers that a header selects (the
+        awsJson operations); S3, STS and the runtime are told apart by their signature alone."""
+        return [
+            ("POST", "/", {"X-Amz-Target": target})
+            for group in self._by_signing_name.values()
+            for service in group
+            for target in service.targets
+        ]
 
     def _service_for(self, signing_name: str, scope: Scope, headers: Mapping[str, str]) -> WireService | None:
         for service in self._by_signing_name.get(signing_name, ()):
@@ -255,7 +259,9 @@ class WireDispatcher:
                 head=head,
             )
         keys = self.state.access_keys
-        secret = await run_in_threadpool(keys.secret_for, credential.access_key_id)
+        known, secret = keys.cached_secret(credential.access_key_id)
+        if not known:
+            secret = await run_in_threadpool(keys.secret_for, credential.access_key_id)
         if secret is None:
             return _auth_error(service.protocol, _UNKNOWN, head=head)
         if (

@@ -98,3 +98,21 @@ def ignored_members(model: type[BaseModel], data: dict[str, Any]) -> list[str]:
     ignored: list[str] = []
     _known(model, data, "", ignored)
     return ignored
+
+
+def _present(data: Any, parts: list[str]) -> bool:
+    if not parts:
+        return data not in (None, [], {})
+    head, rest = parts[0], parts[1:]
+    if head.endswith("[]"):
+        items = data.get(head[:-2]) if isinstance(data, dict) else None
+        return isinstance(items, list) and any(_present(item, rest) for item in items)
+    return isinstance(data, dict) and head in data and _present(data[head], rest)
+
+
+def refuse_unsupported(data: dict[str, Any], unsupported: dict[str, str]) -> None:
+    """Refuse members whose meaning Kiln cannot honour (ignoring them would change the result);
+    ``unsupported`` maps a dotted path (``a.b[].c``) to what to do instead."""
+    for path, instead in unsupported.items():
+        if _present(data, path.split(".")):
+            raise ValidationError(f"{path.replace('[]', '')} is not supported by Kiln: {instead}")

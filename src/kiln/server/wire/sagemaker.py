@@ -23,6 +23,7 @@ from kiln.server.wire.sagemaker_hosting import HOSTING_OPERATIONS
 from kiln.server.wire.sagemaker_tags import TAG_OPERATIONS
 from kiln.server.wire.sagemaker_training import TRAINING_OPERATIONS
 from kiln.server.wire.shapes import check_input, operation_model, to_shape
+from kiln.server.wire.uris import answer_uris, request_uris
 
 __all__ = ["OPERATIONS", "TARGET_PREFIX", "handle"]
 
@@ -65,9 +66,11 @@ async def handle(request: Request, call: WireCall) -> Response:
         )
     model = operation_model("sagemaker", name)
     check_input(params, model.input_shape)
-    answer = await run_in_threadpool(_run, operation, call, params)
+    store = call.state.store
+    answer = await run_in_threadpool(_run, operation, call, request_uris(params, store))
     if isinstance(answer, tuple):
         return error_response(Protocol.JSON, *answer)
-    prefix = call.arn("")
-    shaped = to_shape(aws_arns(answer, prefix), model.output_shape) if model.output_shape else {}
+    if not model.output_shape:
+        return json_response({})
+    shaped = to_shape(answer_uris(aws_arns(answer, call.arn("")), store), model.output_shape)
     return json_response(shaped)

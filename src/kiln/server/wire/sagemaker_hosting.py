@@ -16,12 +16,17 @@ from kiln.server.schemas.hosting import (
 )
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
-from kiln.server.wire.requests import accept_request
+from kiln.server.wire.requests import accept_request, refuse_unsupported
 from kiln.server.wire.sagemaker_tags import forget_tags, store_tags
 
 __all__ = ["HOSTING_OPERATIONS"]
 
 LIST_ALL = 10_000
+# Members that change how a model is served: refused rather than ignored.
+UNSUPPORTED_CONFIG = {
+    "AsyncInferenceConfig": "Kiln endpoints answer InvokeEndpoint synchronously; leave it out",
+    "ShadowProductionVariants": "use ProductionVariants with weights, and UpdateEndpointWeightsAndCapacities",
+}
 
 
 # -- models -----------------------------------------------------------------------------------------
@@ -77,6 +82,7 @@ def _model_exists(call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
 
 
 def create_endpoint_config(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
+    refuse_unsupported(params, UNSUPPORTED_CONFIG)
     request = accept_request(CreateEndpointConfigRequest, params)
     config = call.state.endpoints.create_endpoint_config(request)
     store_tags(call, f"endpoint-config/{config.name}", params)

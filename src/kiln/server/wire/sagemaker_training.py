@@ -20,13 +20,29 @@ from kiln.server.schemas.tuning_jobs import (
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
 from kiln.server.wire.paging import page
-from kiln.server.wire.requests import accept_request, accept_typed
+from kiln.server.wire.requests import accept_request, accept_typed, refuse_unsupported
 from kiln.server.wire.sagemaker_tags import store_tags
 
 __all__ = ["TRAINING_OPERATIONS"]
 
 LIST_ALL = 10_000  # a List answer filters and pages in the wire; the services list this many at most
 REQUESTED_RESOURCE_NOT_FOUND = "Requested resource not found."  # SageMaker's words for a missing job
+NO_ROLE = "kiln-no-role"  # the role a job made without RoleArn (through Kiln's own API) is shown with
+_ENTRY = "name the script in hyperparameter sagemaker_program (the SDK's entry_point)"
+# Members that change what runs: refused rather than ignored (docs/wire.md lists what is ignored).
+UNSUPPORTED_TRAINING = {
+    "AlgorithmSpecification.ContainerEntrypoint": _ENTRY,
+    "AlgorithmSpecification.ContainerArguments": "pass arguments as HyperParameters",
+    "ResourceConfig.InstanceGroups": "use InstanceType and InstanceCount (one group)",
+    "InputDataConfig[].DataSource.FileSystemDataSource": "use an S3DataSource",
+    "InputDataConfig[].DataSource.DatasetSource": "use an S3DataSource",
+}
+UNSUPPORTED_TUNING = {
+    "TrainingJobDefinitions": "give one TrainingJobDefinition",
+    "Autotune": "give the strategy and ranges in HyperParameterTuningJobConfig",
+    "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters": "give explicit parameter ranges",
+    **{f"TrainingJobDefinition.{path}": instead for path, instead in UNSUPPORTED_TRAINING.items()},
+}
 
 
 def _check_image(specification: dict[str, Any], where: str) -> None:
@@ -45,6 +61,7 @@ def _check_image(specification: dict[str, Any], where: str) -> None:
 
 def create_training_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     _check_image(params.get("AlgorithmSpecification") or {}, "AlgorithmSpecification")
+    refuse_unsupported(params, UNSUPPORTED_TRAINING)
     request, submitted = accept_typed(CreateTrainingJobRequest, params)
     job = call.state.training_jobs.create(request, as_submitted=submitted)
     store_tags(call, f"training-job/{job.name}", params)
@@ -58,6 +75,9 @@ def describe_training(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
         output = str((job.spec.get("OutputDataConfig") or {}).get("S3OutputPath", "")).rstrip("/")
         described["ModelArtifacts"] = {"S3ModelArtifacts": f"{output}/{job.name}/output/model.tar.gz"}
     described.setdefault("AlgorithmSpecification", {}).setdefault("TrainingInputMode", "File")
+    # SageMaker always answers these; the SDK's Estimator.attach reads them unconditionally.
+    described["OutputDataConfig"] = {"KmsKeyId": "", **(described.get("OutputDataConfig") or {})}
+    described.setdefault("RoleArn", f"arn:aws:iam::{call.account_id}:role/{NO_ROLE}")
     for seconds in ("TrainingTimeInSeconds", "BillableTimeInSeconds"):
         if job.status.is_terminal() and described.get("TrainingStartTime"):
             described[seconds] = max(1, int(described.get(seconds) or 0))  # SageMaker's minimum
@@ -116,6 +136,7 @@ def create_tuning_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     _check_image(
         definition.get("AlgorithmSpecification") or {}, "TrainingJobDefinition.AlgorithmSpecification"
     )
+    refuse_unsupported(params, UNSUPPORTED_TUNING)
     request = accept_request(CreateTuningJobRequest, params)
     overview = call.state.tuning_jobs.create(request)
     store_tags(call, f"hyper-parameter-tuning-job/{overview.job.name}", params)

@@ -53,8 +53,20 @@ def wire_services() -> list[WireService]:
         WireService(
             "sagemaker-runtime", "sagemaker", Protocol.REST_JSON, handler=None, claims=_is_invocation
         ),
-        WireService("sagemaker", "sagemaker", Protocol.JSON, sagemaker.handle),
-        WireService("logs", "logs", Protocol.JSON, logs.handle),
+        WireService(
+            "sagemaker",
+            "sagemaker",
+            Protocol.JSON,
+            sagemaker.handle,
+            targets=tuple(sagemaker.TARGET_PREFIX + op for op in sagemaker.OPERATIONS),
+        ),
+        WireService(
+            "logs",
+            "logs",
+            Protocol.JSON,
+            logs.handle,
+            targets=tuple(logs.TARGET_PREFIX + op for op in logs.OPERATIONS),
+        ),
         WireService("sts", "sts", Protocol.QUERY, sts.handle),
     ]
     s3 = _s3_handler()

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
 from botocore.auth import (
-    SIGV4_TIMESTAMP,
     S3SigV4Auth,
     S3SigV4QueryAuth,
     SigV4Auth,
@@ -50,8 +49,19 @@ class Credential:
     expires_seconds: int = 0  # presigned URLs only
 
     def signed_at(self) -> datetime:
+        stamp = self.timestamp  # yyyymmddThhmmssZ, read by hand: strptime costs a tenth of the check
         try:
-            return datetime.strptime(self.timestamp, SIGV4_TIMESTAMP).replace(tzinfo=timezone.utc)
+            if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z":
+                raise ValueError(stamp)
+            return datetime(
+                int(stamp[0:4]),
+                int(stamp[4:6]),
+                int(stamp[6:8]),
+                int(stamp[9:11]),
+                int(stamp[11:13]),
+                int(stamp[13:15]),
+                tzinfo=timezone.utc,
+            )
         except ValueError:
             raise MalformedSignature(
                 f"X-Amz-Date {self.timestamp!r} is not a yyyymmddThhmmssZ time"

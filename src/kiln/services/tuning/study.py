@@ -5,17 +5,16 @@ so it is under Kiln's own migrations and survives a server restart: reopening th
 journal. (Optuna's ``RDBStorage`` cannot share Kiln's database: both keep their schema version in
 Alembic's ``alembic_version`` table and each refuses the other's.)
 
-Strategies: Bayesian is TPE (multivariate, with a constant liar so parallel trials spread out), Random
-is random search, Grid walks the grid once in a seeded order, Hyperband is TPE with Optuna's Hyperband
-pruner. Early stopping ``Auto`` is the median rule: a trial whose best value so far is worse than the
-median of finished trials at the same step is stopped.
+Strategies (``sampler`` turns one into an Optuna sampler): Bayesian is a Gaussian process for budgets
+up to 100 trials and TPE above, Random is random search, Grid walks the grid once in a seeded order,
+Hyperband is TPE with Optuna's Hyperband pruner. Early stopping ``Auto`` is the median rule: a trial
+whose best value so far is worse than the median of finished trials at the same step is stopped.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import optuna
@@ -26,10 +25,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 from optuna.pruners import BasePruner, HyperbandPruner, MedianPruner, NopPruner
-from optuna.samplers import BaseSampler, GridSampler, RandomSampler, TPESampler
 from optuna.storages import JournalStorage
 from optuna.storages.journal import BaseJournalBackend
-from optuna.trial import FrozenTrial, TrialState
 
 from kiln.metadata import Database
 from kiln.metadata.tuning_journal import append_journal_entries, list_journal_entries
@@ -41,6 +38,7 @@ from kiln.services.tuning.config import (
     Strategy,
     TuningConfig,
 )
+from kiln.services.tuning.sampler import choose_sampler
 
 __all__ = [
     "KilnJournalBackend",
@@ -55,8 +53,6 @@ __all__ = [
 EARLY_STOPPING_STARTUP_TRIALS = 3
 EARLY_STOPPING_WARMUP_STEPS = 2
 HYPERBAND_REDUCTION_FACTOR = 3
-MAX_TPE_STARTUP_TRIALS = 10  # Optuna's default; small budgets get fewer random trials before TPE
-MIN_TPE_STARTUP_TRIALS = 3
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # a trial's end is in Kiln's records, not the log
 
@@ -73,16 +69,6 @@ class KilnJournalBackend(BaseJournalBackend):
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         append_journal_entries(self._db, self._tuning_job_id, logs)
-
-
-class _OnceGridSampler(GridSampler):
-    """Grid search driven by ask and tell: Kiln stops after the grid itself, so the sampler never
-    calls ``study.stop()`` (which Optuna allows only inside ``optimize``)."""
-
-    def after_trial(
-        self, study: optuna.Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None
-    ) -> None:
-        return None
 
 
 def _distribution(item: ParameterRange) -> BaseDistribution:
@@ -128,26 +114,6 @@ def optuna_value(item: ParameterRange, hyperparameter: str) -> Any | None:
     return 1.0 - number if item.scaling is Scaling.REVERSE_LOGARITHMIC else number
 
 
-def _sampler(config: TuningConfig, seed: int, trials_so_far: int) -> BaseSampler:
-    if config.strategy is Strategy.GRID:
-        grid = {item.name: list(item.values) for item in config.ranges if isinstance(item, CategoricalRange)}
-        return _OnceGridSampler(grid, seed=seed)  # the same order after a restart: grid ids stay valid
-    # Random samplers restart their stream with their seed; offset it so a restarted server does not
-    # propose the first trials' values again.
-    seed += trials_so_far
-    if config.strategy is Strategy.RANDOM:
-        return RandomSampler(seed=seed)
-    startup = min(MAX_TPE_STARTUP_TRIALS, max(MIN_TPE_STARTUP_TRIALS, config.max_jobs // 5))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return TPESampler(
-            seed=seed,
-            n_startup_trials=startup,
-            multivariate=True,
-            constant_liar=True,
-        )
-
-
 def _pruner(config: TuningConfig) -> BasePruner:
     if config.strategy is Strategy.HYPERBAND:
         return HyperbandPruner(
@@ -173,7 +139,7 @@ def open_study(db: Database, tuning_job_id: int, name: str, config: TuningConfig
         storage=storage,
         study_name=name,
         direction="maximize" if config.maximize else "minimize",
-        sampler=_sampler(config, seed, trials_so_far),
+        sampler=choose_sampler(config, seed, trials_so_far),
         pruner=_pruner(config),
         load_if_exists=True,
     )

@@ -1,6 +1,6 @@
 """Framework adapters: each framework's default handlers behind one contract (``_base.FrameworkAdapter``).
 
-``load_default_model`` asks each adapter in turn for the model in the archive (TensorFlow SavedModels,
+``find_model`` asks each adapter in turn for the model in the archive (TensorFlow SavedModels,
 then PyTorch, XGBoost, scikit-learn); ``adapter_for`` finds the adapter that serves a model a user's
 ``model_fn`` returned.
 """
@@ -17,7 +17,7 @@ from kiln.runtime.serving.adapters.sklearn import SKLearnAdapter
 from kiln.runtime.serving.adapters.tensorflow import TensorFlowAdapter
 from kiln.runtime.serving.adapters.xgboost import XGBoostAdapter
 
-__all__ = ["FrameworkAdapter", "GenericAdapter", "ModelLoadError", "adapter_for", "load_default_model"]
+__all__ = ["FrameworkAdapter", "GenericAdapter", "ModelLoadError", "adapter_for", "find_model"]
 
 
 class GenericAdapter(FrameworkAdapter):
@@ -44,7 +44,7 @@ def _adapters() -> list[FrameworkAdapter]:
     return [TensorFlowAdapter(), PyTorchAdapter(), XGBoostAdapter(), SKLearnAdapter()]
 
 
-def load_default_model(model_dir: Path) -> tuple[Any, FrameworkAdapter]:
+def find_model(model_dir: Path) -> tuple[Any, FrameworkAdapter]:
     """SageMaker's default ``model_fn``: the model found in ``model_dir`` and its adapter."""
     files = sorted(p for p in model_dir.iterdir() if p.is_file()) if model_dir.is_dir() else []
     for adapter in _adapters():

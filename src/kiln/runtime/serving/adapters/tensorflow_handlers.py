@@ -7,9 +7,11 @@ request (``data`` is a readable stream) into a TF Serving JSON request body, and
 container's ``Context``: ``model_name``, ``model_version``, ``method``, ``rest_uri``, ``grpc_port``,
 ``channel``, ``custom_attributes``, ``request_content_type``, ``accept_header``, ``content_length``.
 
-Kiln calls TensorFlow in process instead of TF Serving's REST port, so ``rest_uri`` names the
-model's REST path for the record only. A request the model rejects is answered with a 400 before
-``output_handler`` runs (the container would pass TF Serving's 400 to it).
+Or it may define ``handler(data, context)``, which posts to TF Serving itself (``context.rest_uri``)
+and returns ``(body, content_type)``: Kiln then serves TF Serving's REST predict API on loopback for
+it (``tensorflow_rest``). With the pair, Kiln calls TensorFlow in process and ``rest_uri`` is for
+the record; a request the model rejects is answered with a 400 before ``output_handler`` runs (the
+container would pass TF Serving's 400 to it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from kiln.codecs import content_types
 from kiln.runtime.serving.adapters._base import ModelLoadError
 from kiln.runtime.serving.adapters.tensorflow import TensorFlowAdapter, TfsResult, tfs_json
 from kiln.runtime.serving.adapters.tensorflow_requests import parse_custom_attributes, parse_tfs_body
+from kiln.runtime.serving.adapters.tensorflow_rest import TfsRestServer
 
 __all__ = ["TfsContext", "TfsResponse", "tensorflow_hooks"]
 
@@ -60,12 +63,13 @@ class TfsResponse:
         return json.loads(self.content)
 
 
-def _context(context: Any, default_model: str) -> TfsContext:
+def _context(context: Any, default_model: str, rest: TfsRestServer | None = None) -> TfsContext:
     attributes = parse_custom_attributes(context.custom_attributes)
     name = attributes.get("tfs-model-name", default_model)
     version = attributes.get("tfs-model-version")
     method = attributes.get("tfs-method", "predict")
-    uri = f"/v1/models/{name}" + (f"/versions/{version}" if version else "") + f":{method}"
+    path = f"/v1/models/{name}" + (f"/versions/{version}" if version else "") + f":{method}"
+    uri = rest.uri(name, version, method) if rest is not None else path
     return TfsContext(
         model_name=name,
         model_version=version,
@@ -80,12 +84,12 @@ def _context(context: Any, default_model: str) -> TfsContext:
     )
 
 
-def tensorflow_hooks(module: Any, adapter: Any, program: str) -> tuple[Any, Any] | None:
-    """``(input_fn, output_fn)`` wrapping the module's TF Serving hooks, or None when it has none.
+def tensorflow_hooks(module: Any, adapter: Any, program: str) -> dict[str, Any] | None:
+    """The chain functions (``input_fn`` and ``output_fn``, or ``transform_fn`` for ``handler``)
+    wrapping the module's TF Serving hooks, or None when it has none.
 
     Raises ``ModelLoadError`` for a module that cannot work: hooks without a SavedModel, only one of
-    the pair, ``handler`` (it calls TF Serving's REST port, which Kiln does not run), or hooks mixed
-    with ``input_fn``/``output_fn``.
+    the pair, or hooks mixed with each other or with ``input_fn``/``output_fn``/``transform_fn``.
     """
     found = [name for name in HOOKS if callable(getattr(module, name, None))]
     if not found:
@@ -95,26 +99,28 @@ def tensorflow_hooks(module: Any, adapter: Any, program: str) -> tuple[Any, Any]
             f"code/{program} defines {', '.join(found)}, TensorFlow Serving's hooks, but the model is not "
             "a TensorFlow SavedModel; define input_fn/predict_fn/output_fn instead."
         )
-    if "handler" in found:
+    chain_functions = ("input_fn", "predict_fn", "output_fn", "transform_fn")
+    mixed = [name for name in chain_functions if hasattr(module, name)]
+    if mixed:
         raise ModelLoadError(
-            f"code/{program} defines handler(data, context), which posts to TF Serving's REST port; Kiln "
-            "runs the SavedModel in process without one. Define input_handler(data, context) and "
-            "output_handler(response, context) instead."
+            f"code/{program} defines {', '.join(found)} together with {', '.join(mixed)}; use TensorFlow "
+            "Serving's hooks alone."
         )
+    models = adapter.models
+    if "handler" in found:
+        if len(found) > 1:
+            raise ModelLoadError(
+                f"code/{program} defines handler together with {', '.join(found[:-1])}; the container "
+                "uses handler alone when it is defined: remove one style."
+            )
+        return {"transform_fn": _handler_transform(module.handler, models, adapter)}
     if len(found) != 2:
         missing = "output_handler" if "input_handler" in found else "input_handler"
         raise ModelLoadError(
             f"code/{program} defines {found[0]} without {missing}; TensorFlow Serving uses them as a pair: "
             "define input_handler(data, context) and output_handler(response, context)."
         )
-    mixed = [name for name in ("input_fn", "output_fn", "transform_fn") if hasattr(module, name)]
-    if mixed:
-        raise ModelLoadError(
-            f"code/{program} defines input_handler/output_handler together with {', '.join(mixed)}; "
-            "use TensorFlow Serving's pair alone."
-        )
     input_handler, output_handler = module.input_handler, module.output_handler
-    models = adapter.models
 
     def input_fn(body: bytes, content_type: str, context: Any) -> Any:
         tfs_context = _context(context, models.default_name)
@@ -127,7 +133,17 @@ def tensorflow_hooks(module: Any, adapter: Any, program: str) -> tuple[Any, Any]
         response = TfsResponse(200, codecs.encode(tfs_json(result), content_types.JSON))
         return output_handler(response, _context(context, models.default_name))
 
-    return input_fn, output_fn
+    return {"input_fn": input_fn, "output_fn": output_fn}
+
+
+def _handler_transform(handler: Any, models: Any, adapter: TensorFlowAdapter) -> Any:
+    """``handler(data, context)`` as a ``transform_fn``, with TF Serving's REST API on loopback."""
+    rest = TfsRestServer(models, adapter.predictor(models, as_numpy=True).run)  # type: ignore[attr-defined]
+
+    def transform_fn(model: Any, body: bytes, content_type: str, accept: str, context: Any) -> Any:
+        return handler(io.BytesIO(body), _context(context, models.default_name, rest))
+
+    return transform_fn
 
 
 def _as_result(prediction: Any) -> TfsResult:

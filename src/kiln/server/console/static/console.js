@@ -95,16 +95,22 @@
     return svg + "</svg>";
   }
 
-  // Several series over one time axis (epoch ms): the endpoint's metrics. Same frame as lineChart.
+  // Several series over one time axis (epoch ms): the endpoint's metrics. lineChart's frame, with a
+  // legend in the top margin.
   function seriesChart(title, series, x0, x1, unit) {
-    const W = 600, H = 200, L = 52, R = 12, T = 12, B = 24, iw = W - L - R, ih = H - T - B;
+    const W = 600, H = 210, L = 52, R = 12, T = 24, B = 24, iw = W - L - R, ih = H - T - B;
     const label = (v) => Number(v.toPrecision(4)).toString();
     const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
     const values = series.flatMap((s) => s.points.map((p) => p[1]));
     let svg = '<svg class="chart" viewBox="0 0 ' + W + " " + H + '" role="img" aria-label="' + escapeXml(title) +
       '" data-points="' + values.length + '"><rect class="frame" x="' + L + '" y="' + T + '" width="' + iw + '" height="' + ih + '"/>';
+    let legendX = L;
+    series.forEach((s, i) => {
+      svg += '<text class="series-' + i + '" x="' + legendX + '" y="' + (T - 8) + '">■ ' + escapeXml(s.name) + "</text>";
+      legendX += 22 + 7 * s.name.length;
+    });
     if (!values.length) {
-      return svg + '<text x="' + W / 2 + '" y="' + H / 2 + '" text-anchor="middle">no invocations yet</text></svg>';
+      return svg + '<text x="' + W / 2 + '" y="' + (T + ih / 2) + '" text-anchor="middle">no invocations yet</text></svg>';
     }
     const y0 = Math.min(0, ...values), y1 = Math.max(...values), sy = (y1 - y0) || 1, sx = (x1 - x0) || 1;
     series.forEach((s, i) => {
@@ -115,7 +121,6 @@
         const c = coords[0].split(",");
         svg += '<circle class="dot" cx="' + c[0] + '" cy="' + c[1] + '" r="3"/>';
       }
-      svg += '<text class="series-' + i + '" x="' + (W - R - 4) + '" y="' + (T + 12 + 12 * i) + '" text-anchor="end">' + escapeXml(s.name) + "</text>";
     });
     return svg + '<text x="' + (L - 4) + '" y="' + (T + 10) + '" text-anchor="end">' + label(y1) + "</text>" +
       '<text x="' + (L - 4) + '" y="' + (T + ih) + '" text-anchor="end">' + label(y0) + "</text>" +
@@ -317,9 +322,12 @@
       const points = variant ? variant.Datapoints : [];
       const byTime = new Map(points.map((p) => [Date.parse(p.Timestamp), p]));
       // Periods without invocations are absent: count them as 0 up to the last period already stored.
-      const last = Math.max(end - 2 * period, ...Array.from(byTime.keys()));
+      const stored = Array.from(byTime.keys());
+      const last = Math.max(end - 2 * period, ...stored);
+      // The axis starts a little before the first invocation in the window (or at the window's start).
+      const first = stored.length ? Math.max(start, Math.min(...stored) - 3 * period) : start;
       const times = [];
-      for (let t = start; t <= last; t += period) times.push(t);
+      for (let t = first; t <= last; t += period) times.push(t);
       const counts = (key) => times.map((t) => [t, byTime.has(t) ? byTime.get(t)[key] : 0]);
       const latency = (metric, key) => points.filter((p) => p[metric]).map((p) => [Date.parse(p.Timestamp), ms(p[metric], key)]);
       const total = points.reduce((n, p) => n + p.Invocations, 0);
@@ -332,7 +340,7 @@
       box.innerHTML = charts.map(([metric, series, unit]) =>
         '<figure class="chart-box" data-metric="' + metric + '" data-total="' + total + '"><figcaption>' + metric +
         (unit === "ms" ? " (ms)" : "") + "</figcaption>" +
-        seriesChart(metric, series.map(([name, pts]) => ({ name: name, points: pts })), start, Math.max(last, start), unit) +
+        seriesChart(metric, series.map(([name, pts]) => ({ name: name, points: pts })), first, Math.max(last, first), unit) +
         "</figure>").join("");
       $("#metrics-updated").textContent = total + " invocations of " + (variant ? variant.VariantName : "—") +
         " in this window; updated " + new Date().toISOString().slice(11, 19) + " UTC";

@@ -11,14 +11,12 @@ and removes the folder; the object's ETag is the MD5 of the parts' binary MD5s, 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import uuid
-from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
-from typing import IO, Any
+from typing import Any
 
 from kiln.artifacts import ArtifactStore
 from kiln.errors import NotFound
@@ -172,11 +170,12 @@ class MultipartStaging:
 
     def complete(self, upload: Upload, requested: list[RequestedPart]) -> ObjectHead:
         chosen = self._check_requested(upload, requested)
-        with _Concatenation(self.store, [part.data_uri for part in chosen]) as source:
-            self.objects.write(upload.bucket, upload.key, io.BufferedReader(source))
+        written = self.objects.write_joined(upload.bucket, upload.key, [part.data_uri for part in chosen])
         joined = b"".join(bytes.fromhex(part.etag.strip('"')) for part in chosen)
         etag = f'"{hashlib.md5(joined).hexdigest()}-{len(chosen)}"'
-        head = self.objects.record(upload.bucket, upload.key, etag, upload.attributes, parts=len(chosen))
+        head = self.objects.record(
+            upload.bucket, upload.key, written, etag, upload.attributes, parts=len(chosen)
+        )
         self.store.delete(self._folder(upload.upload_id))
         return head
 
@@ -232,46 +231,3 @@ def _upload_of(record: dict[str, Any]) -> Upload:
         ObjectAttributes(**record["attributes"]),
         record.get("checksum_algorithm"),
     )
-
-
-class _Concatenation(io.RawIOBase):
-    """The parts' data files read one after another, as one stream (one part open at a time)."""
-
-    def __init__(self, store: ArtifactStore, uris: list[str]) -> None:
-        self._store = store
-        self._uris = iter(uris)
-        self._opened: AbstractContextManager[IO[bytes]] | None = None
-        self._stream: IO[bytes] | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        while True:
-            if self._stream is None and not self._next():
-                return 0
-            assert self._stream is not None
-            data = self._stream.read(len(view))
-            if data:
-                view[: len(data)] = data
-                return len(data)
-            self._close_current()
-
-    def _next(self) -> bool:
-        uri = next(self._uris, None)
-        if uri is None:
-            return False
-        self._opened = self._store.open(uri)
-        self._stream = self._opened.__enter__()
-        return True
-
-    def _close_current(self) -> None:
-        if self._opened is not None:
-            self._opened.__exit__(None, None, None)
-        self._opened = None
-        self._stream = None
-
-    def close(self) -> None:
-        self._close_current()
-        super().close()

@@ -13,7 +13,8 @@ from kiln.server.wire.s3.headers import attributes_from
 from kiln.server.wire.s3.listing import parse_max_keys
 from kiln.server.wire.s3.multipart import MultipartStaging, Part, RequestedPart, Upload
 from kiln.server.wire.s3.object_ops import HashingReader, check_copy_conditions, copy_source
-from kiln.server.wire.s3.payload import RequestBody, ThreadReader
+from kiln.server.wire.s3.payload import RequestBody
+from kiln.server.wire.s3.streams import read_ahead
 from kiln.server.wire.s3.xmlcodec import MAX_REQUEST_XML_BYTES, Node, child_text, children, parse_xml
 
 __all__ = [
@@ -55,7 +56,8 @@ async def upload_part(s3: S3Request) -> Response:
     upload = await _upload(s3)
     body = RequestBody(s3.request.stream(), s3.headers)
     data_uri = s3.staging.new_part_uri(upload, number)
-    await s3.blocking(s3.objects.store.put_stream, io.BufferedReader(ThreadReader(body.chunks())), data_uri)
+    async with read_ahead(body.chunks()) as source:
+        await s3.blocking(s3.objects.store.put_stream, source, data_uri)
     part = await s3.blocking(
         s3.staging.record_part, upload, number, data_uri, f'"{body.md5.hex()}"', body.size, body.checksum
     )

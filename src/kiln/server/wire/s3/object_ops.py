@@ -16,8 +16,9 @@ from kiln.server.wire.s3.context import S3Request, xml_response
 from kiln.server.wire.s3.errors import S3Error
 from kiln.server.wire.s3.headers import attributes_from, byte_range, not_modified, object_headers
 from kiln.server.wire.s3.naming import check_key
-from kiln.server.wire.s3.objects import ObjectHead
-from kiln.server.wire.s3.payload import RequestBody, ThreadReader
+from kiln.server.wire.s3.objects import ObjectAttributes, ObjectHead
+from kiln.server.wire.s3.payload import RequestBody
+from kiln.server.wire.s3.streams import read_ahead
 from kiln.server.wire.s3.xmlcodec import Node
 
 __all__ = [
@@ -66,9 +67,10 @@ async def put_object(s3: S3Request) -> Response:
     conditional = s3.headers.get("if-none-match", "").strip() == "*"
     if conditional and await s3.blocking(_exists, s3, key):
         raise S3Error.precondition_failed("If-None-Match")
-    await s3.blocking(s3.objects.write, s3.bucket, key, io.BufferedReader(ThreadReader(body.chunks())))
+    async with read_ahead(body.chunks()) as source:
+        written = await s3.blocking(s3.objects.write, s3.bucket, key, source)
     head = await s3.blocking(
-        s3.objects.record, s3.bucket, key, f'"{body.md5.hex()}"', attributes, body.checksum
+        s3.objects.record, s3.bucket, key, written, f'"{body.md5.hex()}"', attributes, body.checksum
     )
     return Response(status_code=200, headers={"ETag": head.etag, **checksum_headers(head)})
 
@@ -101,10 +103,23 @@ async def head_object(s3: S3Request) -> Response:
 
 async def get_object(s3: S3Request) -> Response:
     key = s3.checked_key()
-    head = await s3.blocking(s3.objects.head, s3.bucket, key)
+    opened, stream, head = await s3.blocking(s3.objects.open_with_head, s3.bucket, key)
+    try:
+        status, headers, first, length = _get_answer(s3, head)
+    except BaseException:
+        opened.__exit__(None, None, None)
+        raise
+    if status == 304:
+        opened.__exit__(None, None, None)
+        return Response(status_code=304, headers=headers)
+    return StreamingResponse(_read(opened, stream, first, length), status, headers)
+
+
+def _get_answer(s3: S3Request, head: ObjectHead) -> tuple[int, dict[str, str], int, int]:
+    """GetObject's status, headers and byte span for ``head``, after the conditions and the range."""
     headers = object_headers(head)
     if not_modified(s3.headers, head):
-        return Response(status_code=304, headers=_not_modified_headers(headers))
+        return 304, _not_modified_headers(headers), 0, 0
     for parameter, header in RESPONSE_OVERRIDES.items():
         if parameter in s3.query:
             headers[header] = s3.query[parameter]
@@ -119,9 +134,7 @@ async def get_object(s3: S3Request) -> Response:
         headers["Content-Range"] = f"bytes {span[0]}-{span[1]}/{head.size}"
         status = 206
     headers["Content-Length"] = str(length)
-    opened = s3.objects.open(s3.bucket, key)
-    stream = await s3.blocking(opened.__enter__)
-    return StreamingResponse(_read(opened, stream, first, length), status, headers)
+    return status, headers, first, length
 
 
 def _not_modified_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -182,9 +195,6 @@ def check_copy_conditions(headers: Headers, head: ObjectHead) -> None:
 async def copy_object(s3: S3Request) -> Response:
     key = s3.checked_key()
     source_bucket, source_key = copy_source(s3.headers["x-amz-copy-source"])
-    await s3.blocking(s3.objects.require_bucket, s3.bucket)
-    source = await s3.blocking(s3.objects.head, source_bucket, source_key)
-    check_copy_conditions(s3.headers, source)
     directive = s3.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise S3Error.invalid_argument(
@@ -197,20 +207,27 @@ async def copy_object(s3: S3Request) -> Response:
             "This copy request is illegal because it is trying to copy an object to itself without changing "
             "the object's metadata, storage class, website redirect location or encryption attributes."
         )
-    attributes = source.attributes if directive == "COPY" else attributes_from(s3.headers)
-    head = await s3.blocking(_copy, s3, source_bucket, source_key, key, attributes, source)
+    await s3.blocking(s3.objects.require_bucket, s3.bucket)
+    replaced = attributes_from(s3.headers) if directive == "REPLACE" else None
+    head = await s3.blocking(_copy, s3, source_bucket, source_key, key, replaced)
     nodes: list[Node] = [("ETag", head.etag), ("LastModified", head.modified)]
     return xml_response("CopyObjectResult", nodes, headers=checksum_headers(head))
 
 
 def _copy(
-    s3: S3Request, source_bucket: str, source_key: str, key: str, attributes: Any, source: ObjectHead
+    s3: S3Request, source_bucket: str, source_key: str, key: str, replaced: ObjectAttributes | None
 ) -> ObjectHead:
-    with s3.objects.open(source_bucket, source_key) as stream:
+    opened, stream, source = s3.objects.open_with_head(source_bucket, source_key)
+    try:  # ``opened`` is entered already: leave it, whatever happens
+        check_copy_conditions(s3.headers, source)
         reader = HashingReader(stream)
-        s3.objects.write(s3.bucket, key, io.BufferedReader(reader))
+        written = s3.objects.write(s3.bucket, key, io.BufferedReader(reader))
+    finally:
+        opened.__exit__(None, None, None)
     # The copy's content is the source's: its full-object checksum still holds, its ETag is the MD5.
-    return s3.objects.record(s3.bucket, key, f'"{reader.md5.hexdigest()}"', attributes, source.checksum)
+    etag = f'"{reader.md5.hexdigest()}"'
+    attributes = replaced or source.attributes
+    return s3.objects.record(s3.bucket, key, written, etag, attributes, source.checksum)
 
 
 class HashingReader(io.RawIOBase):

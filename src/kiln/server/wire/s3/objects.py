@@ -15,11 +15,12 @@ multipart ETag of the upload that stored it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import mimetypes
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import IO, Any
@@ -33,6 +34,7 @@ __all__ = ["HIDDEN_FOLDER", "BucketStore", "ObjectAttributes", "ObjectHead", "St
 
 HIDDEN_FOLDER = f"{TEMP_PREFIX}s3"  # a name every store listing skips; S3's records and staging
 HASH_CHUNK_BYTES = 1 << 20
+OPEN_ATTEMPTS = 3  # an object replaced between stat and open this often is answered SlowDown
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"  # what S3 answers for an object stored without one
 
 
@@ -165,26 +167,57 @@ class BucketStore:
         with self.store.open(self.object_uri(bucket, key)) as stream:
             yield stream
 
-    def write(self, bucket: str, key: str, source: IO[bytes]) -> None:
+    def open_with_head(
+        self, bucket: str, key: str
+    ) -> tuple[AbstractContextManager[IO[bytes]], IO[bytes], ObjectHead]:
+        """The object opened, with the head of exactly what was opened (GetObject's headers and body
+        must agree, or botocore's checksum check fails): a local object replaced between the stat
+        and the open is noticed by its inode, and opened again."""
+        for _ in range(OPEN_ATTEMPTS):
+            info = self.stat(bucket, key)
+            opened = self.store.open(info.uri)
+            try:
+                stream = opened.__enter__()
+            except NotFound:
+                continue  # deleted meanwhile: the next stat says NoSuchKey
+            try:
+                if _is_version(stream, info):
+                    return opened, stream, self._head_of(bucket, key, info)
+            except BaseException:
+                opened.__exit__(None, None, None)
+                raise
+            opened.__exit__(None, None, None)
+        raise S3Error(
+            "SlowDown", f"Please reduce your request rate: {key!r} is being replaced continuously.", 503
+        )
+
+    def write(self, bucket: str, key: str, source: IO[bytes]) -> ArtifactInfo:
         """Store ``source`` at the key atomically; the caller then ``record``s what it learned."""
+        return self.store.write_stream(source, self._writable_uri(bucket, key))
+
+    def write_joined(self, bucket: str, key: str, uris: list[str]) -> ArtifactInfo:
+        """Store the objects ``uris`` one after another at the key, atomically (multipart)."""
+        return self.store.concatenate(uris, self._writable_uri(bucket, key))
+
+    def _writable_uri(self, bucket: str, key: str) -> str:
         uri = self.object_uri(bucket, key)
         if self.store.scheme == "file":
             path = local_path_of(uri)
             if path.is_dir() and not any(path.iterdir()):
                 path.rmdir()  # an empty folder left by deleted keys yields its name to the object
-        self.store.put_stream(source, uri)
+        return uri
 
     def record(
         self,
         bucket: str,
         key: str,
+        info: ArtifactInfo,
         etag: str,
         attributes: ObjectAttributes,
         checksum: tuple[str, str] | None = None,
         parts: int = 0,
     ) -> ObjectHead:
-        """Keep what S3 returns for the object just written at ``key``."""
-        info = self.stat(bucket, key)
+        """Keep what S3 returns for the object ``info`` (what ``write`` returned) just written at ``key``."""
         head = ObjectHead(
             key, info.size, info.modified or datetime.now(timezone.utc), etag, attributes, checksum, parts
         )
@@ -255,6 +288,15 @@ class BucketStore:
             "parts": head.parts,
         }
         self.store.put_bytes(json.dumps(record).encode(), self._record_uri(bucket, head.key))
+
+
+def _is_version(stream: IO[bytes], info: ArtifactInfo) -> bool:
+    """Whether the opened local file is the one ``info`` describes (remote objects: assume so)."""
+    try:
+        status = os.fstat(stream.fileno())
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return True
+    return info.version.startswith(f"{status.st_ino}/") and status.st_size == info.size
 
 
 def _prune_empty_folders(folder: Any, bucket_folder: Any) -> None:

@@ -7,9 +7,6 @@ checksum as a trailer). Whatever the framing, the bytes that reach the store are
 and every digest the client declared (the payload hash, ``Content-MD5``, ``x-amz-checksum-*``, the
 decoded length) is checked when the last byte has arrived. A mismatch raises inside the store's
 atomic write, so a corrupt object never becomes visible.
-
-The store's writers are blocking; ``ThreadReader`` lets one read this async stream from a worker
-thread, a batch of chunks per hop onto the event loop, so memory stays bounded by one batch.
 """
 
 from __future__ import annotations
@@ -17,18 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import io
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
-import anyio.from_thread
 from starlette.datastructures import Headers
 
 from kiln.server.wire.s3.checksums import CHECKSUM_ALGORITHMS, Checksum, b64, new_checksum
 from kiln.server.wire.s3.errors import S3Error
 
-__all__ = ["RequestBody", "ThreadReader"]
+__all__ = ["RequestBody"]
 
 MAX_CHUNK_HEADER_BYTES = 4096  # "<hex size>;chunk-signature=<64 hex>\r\n" is far shorter
 _HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -168,40 +162,6 @@ class RequestBody:
                     400,
                 )
             self.checksum = (self._algorithm, actual)
-
-
-class ThreadReader(io.RawIOBase):
-    """A blocking, readable file over an async byte iterator, for the store's writers in a worker thread."""
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        view = memoryview(target).cast("B")
-        if not self._pending and not self._done:
-            self._pending = anyio.from_thread.run(self._gather, len(view))
-            self._done = not self._pending
-        taken = min(len(view), len(self._pending))
-        view[:taken] = self._pending[:taken]
-        self._pending = self._pending[taken:]
-        return taken
-
-    async def _gather(self, wanted: int) -> bytes:
-        parts: list[bytes] = []
-        size = 0
-        while size < wanted:
-            try:
-                data = await self._chunks.__anext__()
-            except StopAsyncIteration:
-                break
-            parts.append(data)
-            size += len(data)
-        return b"".join(parts)
 
 
 def _declared_checksum(headers: Headers) -> tuple[str | None, str | None]:

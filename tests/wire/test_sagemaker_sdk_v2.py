@@ -1,0 +1,164 @@
+"""The SageMaker Python SDK v2 (the last 2.x release), unmodified, against Kiln: only the environment
+(AWS_ENDPOINT_URL, keys, region, telemetry off) and a default bucket differ from running on AWS.
+
+The SDK lives in its own virtual environment (cached under ~/.cache/kiln-tests or
+$XDG_CACHE_HOME/kiln-tests), so its pins never meet Kiln's; the script below runs there.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import textwrap
+import venv
+from pathlib import Path
+
+import pytest
+
+from conftest import RunningServer
+
+SDK_VERSION = "2.257.7"
+INSTALL_TIMEOUT = 900  # seconds: the first run installs the SDK and its dependencies
+RUN_TIMEOUT = 300
+
+TRAIN_AND_SERVE = """
+import argparse, json, os, time
+
+# Serving: SageMaker's PyTorch container imports this module and calls these.
+def model_fn(model_dir):
+    with open(os.path.join(model_dir, "model.json")) as f:
+        return json.load(f)
+
+def predict_fn(data, model):
+    return [float(x) * model["factor"] for x in list(data)]
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--factor", type=float, default=1.0)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    scale = json.load(open(os.path.join(os.environ["SM_CHANNEL_TRAINING"], "data.json")))["scale"]
+    for epoch in range(args.epochs):
+        print(f"epoch {epoch} loss={1 / (epoch + 1):.3f}", flush=True)
+        time.sleep(0.2)
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.json"), "w") as out:
+        json.dump({"factor": args.factor * scale}, out)
+"""
+
+NOTEBOOK = """
+import json, sys
+import boto3
+import numpy as np
+import sagemaker
+from sagemaker.deserializers import JSONDeserializer, NumpyDeserializer
+from sagemaker.predictor import Predictor
+from sagemaker.pytorch import PyTorch
+from sagemaker.serializers import JSONSerializer, NumpySerializer
+
+source_dir, data_dir = sys.argv[1], sys.argv[2]
+session = sagemaker.Session(default_bucket="sdk-v2-tests")  # STS's account lookup goes to AWS itself
+role = "arn:aws:iam::000000000000:role/SageMakerRole"
+inputs = session.upload_data(path=data_dir, key_prefix="data/training")
+estimator = PyTorch(
+    entry_point="train.py",
+    source_dir=source_dir,
+    role=role,
+    framework_version="2.1",
+    py_version="py310",
+    instance_count=1,
+    instance_type="ml.m5.large",
+    hyperparameters={"factor": 3, "epochs": 3},
+    sagemaker_session=session,
+)
+estimator.fit({"training": inputs}, logs=True)
+print("MODEL_DATA", estimator.model_data, flush=True)
+
+predictor = estimator.deploy(initial_instance_count=1, instance_type="ml.m5.large", wait=False)
+boto3.client("sagemaker").get_waiter("endpoint_in_service").wait(
+    EndpointName=predictor.endpoint_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+)
+as_json = Predictor(predictor.endpoint_name, session, serializer=JSONSerializer(), deserializer=JSONDeserializer())
+print("JSON", json.dumps(as_json.predict([1, 2.5])), flush=True)
+as_npy = Predictor(predictor.endpoint_name, session, serializer=NumpySerializer(), deserializer=NumpyDeserializer())
+print("NPY", json.dumps(np.asarray(as_npy.predict(np.array([1.0, 2.5]))).tolist()), flush=True)
+attached = sagemaker.estimator.Estimator.attach(estimator.latest_training_job.name, sagemaker_session=session)
+print("ATTACHED", attached.model_data, flush=True)
+as_json.delete_model()  # first: it finds the model through the endpoint's config
+as_json.delete_endpoint()
+print("DONE", flush=True)
+"""
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiln-tests"
+
+
+@pytest.fixture(scope="session")
+def sagemaker_v2() -> Path:
+    """The Python of a virtual environment with sagemaker==SDK_VERSION (made once, then reused)."""
+    folder = _cache_dir() / f"sagemaker-{SDK_VERSION}"
+    python = folder / "bin" / "python"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".sagemaker-{SDK_VERSION}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (xdist workers, parallel runs)
+        if not (folder / ".ready").exists():
+            venv.create(folder, with_pip=True, clear=True)
+            installed = subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", f"sagemaker=={SDK_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT,
+            )
+            assert installed.returncode == 0, (
+                f"installing sagemaker=={SDK_VERSION} failed:\n{installed.stderr[-3000:]}"
+            )
+            (folder / ".ready").touch()
+    return python
+
+
+@pytest.mark.slow
+def test_pytorch_estimator_fits_with_logs_deploys_predicts_and_deletes(
+    server: RunningServer, sagemaker_v2: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(textwrap.dedent(TRAIN_AND_SERVE))
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "data.json").write_text('{"scale": 2.0}')
+    config = tmp_path / "sagemaker-config.yaml"
+    config.write_text(
+        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
+    )
+    script = tmp_path / "notebook.py"
+    script.write_text(textwrap.dedent(NOTEBOOK))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),  # no ~/.aws, no ~/.config/sagemaker of the person running the tests
+        "AWS_ENDPOINT_URL": server.url,
+        "AWS_ACCESS_KEY_ID": "AKIAKILNSDKTESTS0000",
+        "AWS_SECRET_ACCESS_KEY": "any",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
+    }
+    ran = subprocess.run(
+        [str(sagemaker_v2), str(script), str(source), str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        cwd=tmp_path,
+    )
+    output = ran.stdout + ran.stderr
+    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
+    for epoch in range(3):  # fit(logs=True) streamed the job's lines through CloudWatch Logs
+        assert f"epoch {epoch} loss={1 / (epoch + 1):.3f}" in output
+    model_data = next(line.split()[1] for line in ran.stdout.splitlines() if line.startswith("MODEL_DATA"))
+    assert model_data.startswith("s3://sdk-v2-tests/")
+    assert model_data.endswith("/output/model.tar.gz")
+    assert "JSON [6.0, 15.0]" in ran.stdout
+    assert "NPY [6.0, 15.0]" in ran.stdout
+    assert f"ATTACHED {model_data}" in ran.stdout
+    assert "DONE" in ran.stdout
