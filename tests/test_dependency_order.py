@@ -41,6 +41,8 @@ SDK_ORDER = [
     "kiln.sdk.framework",
     "kiln.sdk.frameworks",
     "kiln.sdk.frameworks.*",
+    "kiln.sdk.processing_job",
+    "kiln.sdk.processing",
     "kiln.sdk.tuner_analytics",
     "kiln.sdk.tuner",
 ]

@@ -50,6 +50,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "tensorflow": BASE | {"sdk"},
     "sklearn": BASE | {"sdk"},
     "xgboost": BASE | {"sdk"},
+    "processing": BASE | {"sdk"},  # kiln.processing: SageMaker's sagemaker.processing import path
     "cli": BASE | {"sdk"},
     "__main__": frozenset({"cli"}),
     "testing": BASE | STORES | {"scheduler"},

@@ -204,9 +204,9 @@ def test_a_missing_tuning_job_is_resource_not_found(sm: Any) -> None:
 
 
 def test_an_operation_kiln_does_not_serve_is_unknown(sm: Any) -> None:
-    code, message, _ = refusal(sm.list_processing_jobs)
+    code, message, _ = refusal(sm.list_feature_groups)
     assert code == "UnknownOperationException"
-    assert "ListProcessingJobs" in message
+    assert "ListFeatureGroups" in message
 
 
 def test_pages_follow_next_token_and_a_bad_token_is_refused(sm: Any, finished_job: str) -> None:

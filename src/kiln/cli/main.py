@@ -13,6 +13,7 @@ from kiln.cli import (
     hosting_commands,
     jobs_commands,
     keys_commands,
+    processing_commands,
     server_commands,
     tuning_commands,
 )
@@ -56,6 +57,7 @@ app.add_typer(hosting_commands.models_app, name="models")
 app.add_typer(hosting_commands.endpoints_app, name="endpoints")
 app.command("tune")(tuning_commands.tune)
 app.add_typer(keys_commands.app, name="keys")
+app.add_typer(processing_commands.app, name="processing-jobs")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -70,6 +70,9 @@ class TrainingJobRow(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     price_per_hour: Mapped[float | None] = mapped_column(Float)
     capacity_warnings: Mapped[list[str] | None] = mapped_column(JSON)
+    # processing jobs (migration 0010_processing_jobs): host jobs of either kind share this table
+    kind: Mapped[str] = mapped_column(String(16), index=True, default="training", server_default="training")
+    exit_message: Mapped[str | None] = mapped_column(Text)
 
 
 class StatusTransitionRow(Base):

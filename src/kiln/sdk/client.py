@@ -135,6 +135,37 @@ class KilnClient:
 
     # -- artifacts ------------------------------------------------------------------------------------
 
+    # -- processing jobs --------------------------------------------------------------------------------
+
+    def create_processing_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", "/processing-jobs", json=request)
+        return result
+
+    def describe_processing_job(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("GET", f"/processing-jobs/{name}")
+        return result
+
+    def list_processing_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        result: list[dict[str, Any]] = self.call("GET", "/processing-jobs", params=params)[
+            "ProcessingJobSummaries"
+        ]
+        return result
+
+    def stop_processing_job(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", f"/processing-jobs/{name}/stop")
+        return result
+
+    def processing_job_logs(self, name: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:
+        result: dict[str, Any] = self.call(
+            "GET", f"/processing-jobs/{name}/logs", params={"after": after, "limit": limit}
+        )
+        return result
+
+    def follow_processing_job(self, name: str, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Log lines and status changes as they happen, ending with an ``end`` event."""
+        return self.stream_json_lines(f"/processing-jobs/{name}/logs", {"after": after, "follow": "true"})
+
     def default_bucket(self) -> dict[str, str]:
         result: dict[str, str] = self.call("GET", "/artifacts/default-bucket")
         return result

@@ -160,6 +160,18 @@ class Session:
         """Block until the training job ends, checking every ``poll`` seconds (default 0.5)."""
         return wait_for_job(self.client, job, poll=poll)
 
+    # -- processing jobs ------------------------------------------------------------------------------
+
+    def describe_processing_job(self, job_name: str) -> dict[str, Any]:
+        return self.client.describe_processing_job(job_name)
+
+    def stop_processing_job(self, job_name: str) -> dict[str, Any]:
+        return self.client.stop_processing_job(job_name)
+
+    def wait_for_processing_job(self, job: str, poll: float | None = None) -> dict[str, Any]:
+        """Block until the processing job ends (any ending), checking every ``poll`` seconds (0.5)."""
+        return WAITERS["ProcessingJobEnded"].wait(self.client, job, delay=poll)
+
 
 class _ProgressReader:
     """Wraps a file so each read advances a progress callback (the CLI's progress bar)."""

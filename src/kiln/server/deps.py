@@ -10,9 +10,10 @@ from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["EndpointMetricsStore", "Endpoints", "Store", "TrainingJobs", "TuningJobs"]
+__all__ = ["EndpointMetricsStore", "Endpoints", "ProcessingJobs", "Store", "TrainingJobs", "TuningJobs"]
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
@@ -47,3 +48,11 @@ def _endpoint_metrics(request: Request) -> EndpointMetrics:
 
 
 EndpointMetricsStore = Annotated[EndpointMetrics, Depends(_endpoint_metrics)]
+
+
+def _processing_jobs(request: Request) -> ProcessingJobService:
+    service: ProcessingJobService = request.app.state.processing_jobs
+    return service
+
+
+ProcessingJobs = Annotated[ProcessingJobService, Depends(_processing_jobs)]

@@ -1,4 +1,4 @@
-"""Starting the host processes of a training job attempt through the executor."""
+"""Starting the host processes of a host job attempt (training or processing) through the executor."""
 
 from __future__ import annotations
 
@@ -88,6 +88,7 @@ def launch_hosts(
             memory_bytes=grant.memory_bytes,
             notices=list(job.capacity_warnings) if index == 0 else [],
             server_record=str(settings.server_record_path),
+            kind=job.kind,
         )
         spec_path = folder / "host.json"
         spec.save(spec_path)

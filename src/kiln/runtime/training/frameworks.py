@@ -165,8 +165,9 @@ def resolve_framework(request: FrameworkRequest) -> FrameworkEnvironment:
             f"environment ({f'it has {have}' if have else 'it has none'}) and this server does not "
             f"install frameworks per job (KILN_FRAMEWORK_INSTALL=0); {todo}"
         )
-    pins = (f"{framework.distributions[0]}=={request.version}.*", *framework.companions(request.version))
+    version = request.version or ""  # None returned above: the server's own version serves it
+    pins = (f"{framework.distributions[0]}=={version}.*", *framework.companions(version))
     return FrameworkEnvironment(
         "\n".join(pins),
-        f"Kiln: {framework.title} {request.version} (a cached environment with {', '.join(pins)})",
+        f"Kiln: {framework.title} {version} (a cached environment with {', '.join(pins)})",
     )

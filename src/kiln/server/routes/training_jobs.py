@@ -82,10 +82,11 @@ def logs(
             "NextSeq": lines[-1].seq if lines else after,
         }
     jobs.describe(name)  # a 404 now, before the stream starts, for a job that does not exist
-    return StreamingResponse(_follow(jobs, name, after), media_type="application/x-ndjson")
+    return StreamingResponse(follow_job_logs(jobs, name, after), media_type="application/x-ndjson")
 
 
-async def _follow(jobs: Any, name: str, after: int) -> AsyncIterator[bytes]:
+async def follow_job_logs(jobs: Any, name: str, after: int) -> AsyncIterator[bytes]:
+    """Any host job's log stream (``jobs``: its kind's service, with describe and logs)."""
     seen_transitions = 0
     while True:
         job = await run_in_threadpool(jobs.describe, name)
