@@ -65,6 +65,7 @@ SHARED_RUNTIME_MODULES = frozenset(
         "kiln.runtime.training.outputs",
         "kiln.runtime.training.user_code",
         "kiln.runtime.training.library_check",
+        "kiln.runtime.training.frameworks",
         "kiln.runtime.serving.ipc",
         "kiln.runtime.serving.model_archive",
     }

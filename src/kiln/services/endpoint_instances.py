@@ -24,6 +24,7 @@ from kiln.errors import ValidationError
 from kiln.executors import Executor, LaunchUnit
 from kiln.records import ModelRecord
 from kiln.runtime.serving.model_archive import unpack_model_archive
+from kiln.runtime.training.frameworks import FrameworkUnavailable, framework_for_image, resolve_framework
 from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.user_code import UserCodeError, python_for_requirements
 
@@ -100,9 +101,13 @@ def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) 
             ready.touch()
         log: list[str] = []
         try:
-            python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log)
+            # The framework version the model was trained with serves it (a pickle from scikit-learn
+            # 1.2 does not load in 1.9): the same cached environment the training job ran in.
+            framework = framework_for_image(container.get("Image"))
+            pin = resolve_framework(framework).requirement if framework is not None else None
+            python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log, pin)
             check_torch_libraries(python)  # a torchvision for another torch: refused here, with the fix
-        except UserCodeError as e:
+        except (UserCodeError, FrameworkUnavailable) as e:
             raise InstanceStartFailed(str(e)) from e
     return folder / "model", python
 

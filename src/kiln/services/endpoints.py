@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.errors import Conflict, NotFound, ValidationError
+from kiln.errors import Conflict, ValidationError
 from kiln.executors import Executor
 from kiln.metadata import Database, hosting
 from kiln.records import (
@@ -170,6 +170,16 @@ class EndpointService:
         for variant in config.variants:
             self.scheduler.release(self._owner(name, config.name, variant["VariantName"]))
 
+    def _release_all(self, name: str) -> None:
+        """Every reservation the endpoint holds, found by owner: SageMaker's SDK deletes the endpoint
+        config before the endpoint, so the config may no longer name them."""
+        if self.scheduler is None:
+            return
+        prefix = f"endpoint/{name}/"  # as _owner names them
+        for reservation in self.scheduler.live():
+            if reservation.owner.startswith(prefix):
+                self.scheduler.release(reservation.owner)
+
     def create_endpoint(self, name: str, config_name: str) -> Endpoint:
         validate_job_name(name, "EndpointName")
         config = hosting.get_endpoint_config(self.db, config_name)
@@ -247,11 +257,7 @@ class EndpointService:
         hosting.update_endpoint(self.db, name, utcnow(), status=EndpointStatus.DELETING)
         self.router.withdraw(name)
         self._stop_instances(list(endpoint.instances), drain=False)
-        for config_name in {endpoint.config_name, *(i.config_name for i in endpoint.instances)}:
-            try:
-                self._release(name, hosting.get_endpoint_config(self.db, config_name))
-            except NotFound:
-                pass  # its config was deleted first; nothing names its reservations any more
+        self._release_all(name)
         hosting.delete_endpoint_row(self.db, name)
         self.router.withdraw(name)
 
