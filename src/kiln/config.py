@@ -325,3 +325,16 @@ def load_allowed_roots(settings: Settings) -> tuple[Path, ...]:
                 "(config.toml allowed_roots or KILN_ALLOWED_ROOTS)"
             )
     return tuple(Path(os.path.expanduser(root)).resolve() for root in roots)
+
+
+# -- what an executor tells the work process it started ---------------------------------------------
+
+__all__ += ["RESULT_FILE_VARIABLE", "result_file"]
+
+RESULT_FILE_VARIABLE = "KILN_RESULT_FILE"  # where the executor reads the unit's result back from
+
+
+def result_file() -> Path | None:
+    """Where this work process leaves its result for its executor; None when it was not told."""
+    value = os.environ.get(RESULT_FILE_VARIABLE)
+    return Path(value) if value else None

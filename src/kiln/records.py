@@ -142,8 +142,7 @@ class LogLine:
 class TrainingJobHost:
     host: str
     state: HostState
-    pid: int | None
-    pid_started_at: float | None  # psutil create_time, so a recycled pid is never mistaken for ours
+    handle: str | None  # the executor's (opaque, persistable) handle once its process started
     exit_code: int | None
     failure_reason: str | None
     last_heartbeat: datetime | None
@@ -285,8 +284,7 @@ class EndpointInstance:
     variant: str
     config_name: str
     state: InstanceState
-    pid: int | None
-    pid_started_at: float | None
+    handle: str | None  # the executor's (opaque, persistable) handle once its process started
     port: int | None
     socket_path: str | None
     failure_reason: str | None

@@ -30,7 +30,7 @@ for i in range({TICKS}):
 def _forget_the_host_process(home: Path, job: str) -> None:
     with sqlite3.connect(home / "kiln.db") as db:
         db.execute(
-            "UPDATE training_job_hosts SET pid = NULL, pid_started_at = NULL "
+            "UPDATE training_job_hosts SET handle = NULL "
             "WHERE job_id = (SELECT id FROM training_jobs WHERE name = ?)",
             (job,),
         )

@@ -59,7 +59,8 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
-    app.state.scheduler = resolve_scheduler(settings, db)  # capacity: limits, queue, grants (endpoints too)
+    # Capacity (limits, queue, grants; endpoints too) over what the executor says it can hand out.
+    app.state.scheduler = resolve_scheduler(settings, db, executor.inventory())
     app.state.capacity = CapacityService(db, app.state.scheduler)
     app.state.training_jobs = TrainingJobService(
         settings,

@@ -9,7 +9,6 @@ request fails during the swap; a dead instance is replaced while its siblings ke
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 import uuid
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
-from kiln.executors import Executor, ProcessHandle
+from kiln.executors import Executor
 from kiln.metadata import Database, hosting
 from kiln.records import (
     CapacityUse,
@@ -35,6 +34,7 @@ from kiln.records import (
     VariantRoute,
     utcnow,
 )
+from kiln.scheduler import Scheduler
 from kiln.services.endpoint_instances import (
     InstanceStartFailed,
     launch_instance,
@@ -68,12 +68,6 @@ class RoutingTable(Protocol):
     def forget_instance(self, instance_id: str) -> None: ...
 
 
-def _handle(instance: EndpointInstance) -> ProcessHandle | None:
-    if instance.pid is None:
-        return None
-    return ProcessHandle(instance.pid, instance.pid_started_at or 0.0)
-
-
 @dataclass
 class EndpointService:
     settings: Settings
@@ -85,7 +79,7 @@ class EndpointService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _restart_after: dict[str, float] = field(default_factory=dict)
     # Capacity: every variant's instances hold a reservation while the endpoint exists (limits and cost).
-    scheduler: Any = None
+    scheduler: Scheduler | None = None  # the server's; endpoints then hold capacity like jobs
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
@@ -274,11 +268,8 @@ class EndpointService:
         endpoint = hosting.get_endpoint(self.db, name)
         result = []
         for instance in endpoint.instances:
-            path = self._instance_dir(name, instance.instance_id) / "instance.log"
-            try:
-                lines = path.read_text(errors="replace").splitlines()[-tail:]
-            except FileNotFoundError:
-                lines = []
+            text = "" if instance.handle is None else self.executor.read_log(instance.handle)
+            lines = text.splitlines()[-tail:]
             result.append({"InstanceId": instance.instance_id, "Variant": instance.variant, "Lines": lines})
         return result
 
@@ -339,8 +330,7 @@ class EndpointService:
                     hosting.update_instance(
                         self.db,
                         instance_id,
-                        pid=launched.handle.pid,
-                        pid_started_at=launched.handle.started_at,
+                        handle=launched.handle,
                         socket_path=launched.socket_path,
                     )
                     launches.append((instance_id, launched))
@@ -442,18 +432,15 @@ class EndpointService:
         for instance in instances:
             # Close the server's link first: a graceful instance waits for open connections to end.
             self.router.forget_instance(instance.instance_id)
-            handle = _handle(instance)
-            if handle is not None:
-                self.executor.signal(handle, signal.SIGTERM)
+            if instance.handle is not None:
+                self.executor.stop(instance.handle)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         for instance in instances:
-            handle = _handle(instance)
-            while (
-                handle is not None and self.executor.exit_code(handle) is None and time.monotonic() < deadline
-            ):
+            handle = instance.handle
+            while handle is not None and self.executor.poll(handle) is None and time.monotonic() < deadline:
                 time.sleep(0.02)
-            if handle is not None and self.executor.exit_code(handle) is None:
-                self.executor.signal(handle, signal.SIGKILL)
+            if handle is not None and self.executor.poll(handle) is None:
+                self.executor.stop(handle, force=True)
             self.router.forget_instance(instance.instance_id)
             hosting.update_instance(self.db, instance.instance_id, state=InstanceState.STOPPED)
             if instance.socket_path:
@@ -546,8 +533,7 @@ class EndpointService:
             for instance in endpoint.instances:
                 if instance.state is not InstanceState.SERVING:
                     continue
-                handle = _handle(instance)
-                if handle is None or self.executor.exit_code(handle) is None:
+                if instance.handle is None or self.executor.poll(instance.handle) is None:
                     continue
                 self._replace(endpoint, instance)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from kiln.artifacts import ArtifactStore, resolve_store
 from kiln.artifacts.archives import ArchiveLimits
-from kiln.config import load_allowed_roots, load_settings
+from kiln.config import load_allowed_roots, load_settings, result_file
 from kiln.hardening import make_undumpable
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
@@ -313,8 +313,11 @@ def main(argv: list[str]) -> int:
         }
     result["attempt"] = spec.attempt
     result["seconds"] = time.time() - started
-    # Kept beside the tree so a restarted server can learn the outcome even if this report is lost.
-    (spec_path.parent / "result.json").write_text(json.dumps(result))
+    # Left with the executor (its result file) so a restarted server can learn the outcome even if
+    # this report is lost.
+    kept = result_file()
+    if kept is not None:
+        kept.write_text(json.dumps(result))
     try:
         reporter.finish(result)
     finally:

@@ -29,7 +29,7 @@ LOG_PAGE_LINES = 1000
 
 @router.post("", status_code=201)
 def create_training_job(request: CreateTrainingJobRequest, jobs: TrainingJobs) -> dict[str, Any]:
-    job = jobs.create(request.model_dump(exclude_none=True))
+    job = jobs.create(request)
     return describe_training_job(job)
 
 
