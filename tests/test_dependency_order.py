@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 SDK_ORDER = [
     "kiln.sdk",
+    "kiln.sdk.reconnect",
     "kiln.sdk.client",
     "kiln.sdk.tuning_client",
     "kiln.sdk.naming",
