@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from kiln.algorithms import is_algorithm_mode
 from kiln.artifacts import ArtifactStore, local_path_of
 from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, check_archive
 from kiln.codecs.hyperparameters import decode_hyperparameter
@@ -102,7 +103,7 @@ def validate_training_request(
     hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
     confine_job_uris(request, store, auth_enabled=auth_enabled)
     program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
-    if not program:
+    if not program and not is_algorithm_mode(request):  # a built-in algorithm needs no script
         raise ValidationError(
             "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
             "to the script to run, e.g. 'train.py'"

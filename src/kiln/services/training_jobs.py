@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from kiln import metadata
+from kiln.algorithms import add_metric_definitions
 from kiln.artifacts import ArtifactStore
 from kiln.artifacts.archives import ArchiveLimits
 from kiln.config import Settings
@@ -91,6 +92,7 @@ class TrainingJobService:
         """Validate, check the account limits (ResourceLimitExceeded at once), then start the job or
         leave it Pending until the scheduler admits it. ``use`` defaults to TUNING for a tuning job's
         trials (``TuningJobName`` set), else TRAINING."""
+        add_metric_definitions(request)  # a built-in algorithm's metrics, as SageMaker declares them
         validate_training_request(
             request,
             self.store,
