@@ -210,6 +210,9 @@ class HyperparameterTuner:
             "StaticHyperParameters": static,
             "AlgorithmSpecification": {"TrainingInputMode": "File", "MetricDefinitions": metrics},
         }
+        image = training["AlgorithmSpecification"].get("TrainingImage")
+        if image:  # a built-in algorithm's image is what its trials run
+            definition["AlgorithmSpecification"]["TrainingImage"] = image
         definition.update({k: training[k] for k in _DEFINITION_FIELDS if k in training})
         return definition
 
