@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pytest
+from tests.algorithms.algorithm_data import uploader
 
 import kiln
 from kiln.algorithms.recordio import CONTENT_TYPE as RECORDIO
@@ -30,7 +31,8 @@ def _separable(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("fmt", ["recordio", "csv"])
-def test_linear_learner_binary(session: kiln.Session, upload, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_linear_learner_binary(session: kiln.Session, tmp_path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    upload = uploader(session, tmp_path)
     x, y = _separable(300, 0)
     x_test, y_test = _separable(100, 1)
     estimator = kiln.LinearLearner(
@@ -95,7 +97,8 @@ def test_linear_learner_wrong_value_names_its_range(session: kiln.Session) -> No
 
 
 @pytest.mark.parametrize("fmt", ["recordio", "csv"])
-def test_kmeans_recovers_separated_centres(session: kiln.Session, upload, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_kmeans_recovers_separated_centres(session: kiln.Session, tmp_path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    upload = uploader(session, tmp_path)
     centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     x, _ = datasets.make_blobs(n_samples=300, centers=centres, cluster_std=0.5, random_state=0)
     estimator = kiln.KMeans(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.algorithms.algorithm_data import uploader
 
 import kiln
 from kiln.deserializers import CSVDeserializer, JSONDeserializer
@@ -34,7 +35,8 @@ def test_retrieve_gives_sagemakers_uri() -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "libsvm"])
-def test_xgboost_trains_records_metrics_and_serves(session: kiln.Session, upload, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def test_xgboost_trains_records_metrics_and_serves(session: kiln.Session, tmp_path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    upload = uploader(session, tmp_path)
     x_train, y_train, x_val, y_val = _split()
     content_type = "text/csv" if fmt == "csv" else "text/libsvm"
     estimator = Estimator(
@@ -74,7 +76,8 @@ def test_xgboost_trains_records_metrics_and_serves(session: kiln.Session, upload
         predictor.delete_endpoint()
 
 
-def test_a_wrong_hyperparameter_names_it_and_its_range(session: kiln.Session, upload) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrong_hyperparameter_names_it_and_its_range(session: kiln.Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    upload = uploader(session, tmp_path)
     x_train, y_train, _, _ = _split()
     estimator = Estimator(
         image_uri=IMAGE,
@@ -91,7 +94,7 @@ def test_a_wrong_hyperparameter_names_it_and_its_range(session: kiln.Session, up
     assert "[0, 1]" in str(raised.value)
 
 
-def test_malformed_csv_names_the_file_and_line(session: kiln.Session, upload, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_csv_names_the_file_and_line(session: kiln.Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "data.csv").write_text("1,0.5,0.2\n0,0.1,abc\n")

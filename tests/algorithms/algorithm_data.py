@@ -6,17 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import kiln
 from kiln.algorithms.data import csv_bytes
 from kiln.algorithms.recordio import write_matrix
 
-Uploader = Callable[[str, np.ndarray, "np.ndarray | None", str], str]
+Uploader = Callable[..., str]
 
 
-@pytest.fixture
-def upload(session: kiln.Session, tmp_path: Path) -> Uploader:
+def uploader(session: kiln.Session, tmp_path: Path) -> Uploader:
     """``upload(name, x, y, fmt)``: the rows as one csv / libsvm / recordio file; returns its channel URI."""
 
     def put(name: str, x: np.ndarray, y: np.ndarray | None, fmt: str = "csv") -> str:
