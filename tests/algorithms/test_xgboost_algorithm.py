@@ -11,6 +11,7 @@ import pytest
 from tests.algorithms.algorithm_data import uploader
 
 import kiln
+from kiln.algorithms.data import csv_bytes
 from kiln.deserializers import CSVDeserializer, JSONDeserializer
 from kiln.errors import UserError
 from kiln.image_uris import retrieve
@@ -109,3 +110,32 @@ def test_malformed_csv_names_the_file_and_line(session: kiln.Session, tmp_path) 
     with pytest.raises(UserError) as raised:
         estimator.fit({"train": kiln.TrainingInput(uri, content_type="text/csv")})
     assert "data.csv line 2" in str(raised.value)
+
+
+def test_two_hosts_train_one_model_on_sharded_data(session: kiln.Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each host gets one of two objects (ShardedByS3Key) and XGBoost's collective joins them."""
+    x_train, y_train, x_val, y_val = _split()
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    (folder / "part-0.csv").write_bytes(csv_bytes(x_train[:200], y_train[:200]))
+    (folder / "part-1.csv").write_bytes(csv_bytes(x_train[200:], y_train[200:]))
+    train = session.upload_data(str(folder), key_prefix=f"algorithms/{tmp_path.name}/shards")
+    upload = uploader(session, tmp_path)
+    estimator = Estimator(
+        image_uri=IMAGE,
+        role="kiln",
+        instance_count=2,
+        instance_type="local",
+        hyperparameters={"objective": "binary:logistic", "num_round": 10, "eval_metric": "auc"},
+        sagemaker_session=session,
+    )
+    estimator.fit(
+        {
+            "train": kiln.TrainingInput(train, distribution="ShardedByS3Key", content_type="text/csv"),
+            "validation": kiln.TrainingInput(upload("validation", x_val, y_val), content_type="text/csv"),
+        }
+    )
+    assert estimator.final_metrics()["validation:auc"] >= 0.95
+    assert estimator.latest_training_job is not None
+    answer = session.client.training_job_logs(estimator.latest_training_job.name)
+    assert "XGBoost tracker for 2 hosts" in str(answer)
