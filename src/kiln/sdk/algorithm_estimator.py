@@ -15,6 +15,7 @@ from kiln.errors import ValidationError
 from kiln.sdk.estimator import Estimator
 from kiln.sdk.model import Model
 from kiln.sdk.predictor import Predictor
+from kiln.sdk.session import Session
 
 __all__ = ["AlgorithmEstimator"]
 
@@ -55,6 +56,25 @@ class AlgorithmEstimator(Estimator):
             role=role,
             **kwargs,
         )
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any], session: Session) -> Estimator:
+        """As ``Estimator.from_description``, with the algorithm's image (``attach``, a tuner's best)."""
+        estimator = super().from_description(description, session)
+        assert isinstance(estimator, AlgorithmEstimator)
+        image = str(description.get("AlgorithmSpecification", {}).get("TrainingImage") or "")
+        algorithm = algorithm_for_image(image)
+        if algorithm is None:
+            raise ValidationError(
+                f"training job {description.get('TrainingJobName')!r} ran image {image!r}, which is not a "
+                "built-in algorithm's; attach it with Estimator.attach instead"
+            )
+        estimator.needs_entry_point = False  # type: ignore[misc]
+        estimator.algorithm = algorithm
+        estimator.image_uri = image
+        for name, default in (("data_location", None), ("feature_dim", None), ("mini_batch_size", None)):
+            setattr(estimator, name, default)
+        return estimator
 
     def _base_name(self) -> str:
         return self.base_job_name or self.image_uri.rsplit("/", 1)[-1].split(":")[0]
