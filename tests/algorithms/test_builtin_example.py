@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import RunningServer
 
 ROOT = Path(__file__).resolve().parents[2]
