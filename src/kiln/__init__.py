@@ -46,7 +46,7 @@ _LAZY = {
     "PyTorchModel": "kiln.sdk.frameworks.pytorch",
     "Predictor": "kiln.sdk.predictor",
     "PyTorchPredictor": "kiln.sdk.frameworks.pytorch",
-    "Estimator": "kiln.sdk.estimator",
+    "Estimator": "kiln.estimator",  # with the built-in algorithms' estimator registered
     "PyTorch": "kiln.sdk.frameworks.pytorch",
     "Session": "kiln.sdk.session",
     "get_execution_role": "kiln.sdk.session",

@@ -14,8 +14,8 @@ import kiln
 from kiln.algorithms.data import csv_bytes
 from kiln.deserializers import CSVDeserializer, JSONDeserializer
 from kiln.errors import UserError
+from kiln.estimator import Estimator
 from kiln.image_uris import retrieve
-from kiln.sdk.estimator import Estimator
 from kiln.serializers import CSVSerializer
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")

@@ -113,3 +113,6 @@ class AlgorithmEstimator(Estimator):
             sagemaker_session=self.sagemaker_session,
             **kwargs,
         )
+
+
+Estimator.algorithm_class = AlgorithmEstimator  # Estimator(image_uri=…) with no entry point builds one

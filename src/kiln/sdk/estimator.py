@@ -98,13 +98,16 @@ class Estimator:
     # False for a built-in algorithm's estimator (kiln.sdk.algorithm_estimator): the image is the code.
     needs_entry_point: ClassVar[bool] = True
 
+    # The estimator class of the built-in algorithms (kiln.sdk.algorithm_estimator registers it).
+    algorithm_class: ClassVar[type[Estimator] | None] = None
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         """``Estimator(image_uri=<a built-in algorithm's image>)`` with no entry point is SageMaker's way
         to run a built-in algorithm: it becomes an ``AlgorithmEstimator``."""
-        if cls is Estimator and not args and kwargs.get("entry_point") is None and kwargs.get("image_uri"):
-            from kiln.sdk.algorithm_estimator import AlgorithmEstimator
-
-            return cast(Self, super().__new__(AlgorithmEstimator))
+        algorithm = Estimator.algorithm_class
+        wants_algorithm = not args and kwargs.get("entry_point") is None and kwargs.get("image_uri")
+        if cls is Estimator and wants_algorithm and algorithm is not None:
+            return cast(Self, super().__new__(algorithm))
         return super().__new__(cls)
 
     def __init__(

@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
+from kiln.sdk.algorithm_estimator import AlgorithmEstimator
 from kiln.sdk.deserializers import BaseDeserializer, CSVDeserializer
 from kiln.sdk.frameworks._framework_base import FrameworkEstimator
+from kiln.sdk.image_uris import retrieve
 from kiln.sdk.model import Model
 from kiln.sdk.predictor import Predictor
 from kiln.sdk.serializers import BaseSerializer, LibSVMSerializer
@@ -94,9 +96,6 @@ class XGBoost(FrameworkEstimator):
         algorithm's estimator for the image of ``framework_version``, with these arguments."""
         if args or kwargs.get("entry_point") is not None:
             return super().__new__(cls)
-        from kiln.sdk.algorithm_estimator import AlgorithmEstimator
-        from kiln.sdk.image_uris import retrieve
-
         kwargs.pop("entry_point", None)
         kwargs.pop("py_version", None)
         version = kwargs.pop("framework_version", None)
