@@ -74,6 +74,47 @@ def test_linear_learner_binary(session: kiln.Session, tmp_path, fmt: str) -> Non
         predictor.delete_endpoint()
 
 
+def test_linear_learner_regressor_and_multiclass(session: kiln.Session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Regression on diabetes matches least squares' error (both exact); multiclass on wine ≥ 0.9 accuracy."""
+    upload = uploader(session, tmp_path)
+    x, y = datasets.load_diabetes(return_X_y=True)
+    regressor = kiln.LinearLearner(
+        role="kiln", instance_type="local", predictor_type="regressor", sagemaker_session=session
+    )
+    regressor.feature_dim = x.shape[1]
+    regressor.fit({"train": kiln.TrainingInput(upload("diabetes", x, y), content_type="text/csv")})
+    design = np.column_stack([x, np.ones(len(x))])
+    residual = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    assert abs(regressor.final_metrics()["train:mse"] - float(np.mean(residual**2))) < 1e-3 * np.mean(
+        residual**2
+    )
+
+    wine_x, wine_y = datasets.load_wine(return_X_y=True)
+    order = np.random.default_rng(0).permutation(len(wine_y))
+    wine_x, wine_y = wine_x[order], wine_y[order].astype(float)
+    multiclass = kiln.LinearLearner(
+        role="kiln",
+        instance_type="local",
+        predictor_type="multiclass_classifier",
+        num_classes=3,
+        sagemaker_session=session,
+    )
+    multiclass.fit(
+        [
+            multiclass.record_set(wine_x[:130], wine_y[:130]),
+            multiclass.record_set(wine_x[130:], wine_y[130:], channel="test"),
+        ]
+    )
+    assert multiclass.final_metrics()["test:multiclass_accuracy"] >= 0.9
+    predictor = multiclass.deploy(1, "local")
+    try:
+        answer = predictor.predict(wine_x[130:133])["predictions"]
+        assert [len(p["score"]) for p in answer] == [3, 3, 3]
+        assert [p["predicted_label"] for p in answer] == [float(np.argmax(p["score"])) for p in answer]
+    finally:
+        predictor.delete_endpoint()
+
+
 def test_linear_learner_requires_num_classes_for_multiclass(session: kiln.Session) -> None:
     x, y = datasets.load_wine(return_X_y=True)
     estimator = kiln.LinearLearner(

@@ -35,11 +35,15 @@ def test_retrieve_gives_sagemakers_uri() -> None:
     assert retrieve("xgboost", region="us-east-1", version="1.7-1") == IMAGE
 
 
-@pytest.mark.parametrize("fmt", ["csv", "libsvm"])
+@pytest.mark.parametrize("fmt", ["csv", "libsvm", "recordio"])
 def test_xgboost_trains_records_metrics_and_serves(session: kiln.Session, tmp_path, fmt: str) -> None:  # type: ignore[no-untyped-def]
     upload = uploader(session, tmp_path)
     x_train, y_train, x_val, y_val = _split()
-    content_type = "text/csv" if fmt == "csv" else "text/libsvm"
+    content_type = {
+        "csv": "text/csv",
+        "libsvm": "text/libsvm",
+        "recordio": "application/x-recordio-protobuf",
+    }[fmt]
     estimator = Estimator(
         image_uri=retrieve("xgboost", version="1.7-1"),
         role="kiln",

@@ -129,6 +129,8 @@ class LinearModel:
     def labels(self, scores: np.ndarray) -> np.ndarray:
         if self.predictor_type == "binary_classifier":
             return (scores >= self.threshold).astype(np.float64)
+        if self.predictor_type == "regressor":
+            return scores
         return np.asarray(self.classes[np.argmax(scores, axis=1)], dtype=np.float64)
 
 
