@@ -23,7 +23,7 @@ __all__ = ["AlgorithmEstimator"]
 class AlgorithmEstimator(Estimator):
     """A built-in algorithm's training job, chosen by ``image_uri``."""
 
-    needs_entry_point: ClassVar[bool] = True  # set per instance below; the class stays Estimator-like
+    needs_entry_point: ClassVar[bool] = False  # the image is the code: no script, no source upload
     default_base_job_name: ClassVar[str] = "kiln-algorithm"
     predictor_class: ClassVar[type[Predictor]] = Predictor
 
@@ -44,7 +44,6 @@ class AlgorithmEstimator(Estimator):
                 "kiln.image_uris.retrieve('xgboost' | 'linear-learner' | 'kmeans' | 'pca', ...) or give an "
                 "entry_point to run your own script"
             )
-        self.needs_entry_point = False  # type: ignore[misc]
         self.algorithm = algorithm
         self.image_uri = image_uri
         kwargs.setdefault("base_job_name", None)
@@ -69,7 +68,6 @@ class AlgorithmEstimator(Estimator):
                 f"training job {description.get('TrainingJobName')!r} ran image {image!r}, which is not a "
                 "built-in algorithm's; attach it with Estimator.attach instead"
             )
-        estimator.needs_entry_point = False  # type: ignore[misc]
         estimator.algorithm = algorithm
         estimator.image_uri = image
         for name, default in (("data_location", None), ("feature_dim", None), ("mini_batch_size", None)):
