@@ -164,6 +164,8 @@ def test_kmeans_recovers_separated_centres(session: kiln.Session, tmp_path, fmt:
         answer = predictor.predict(centres)["predictions"]
         assert sorted(p["closest_cluster"] for p in answer) == [0.0, 1.0, 2.0]
         assert max(p["distance_to_cluster"] for p in answer) < 0.3
+        with pytest.raises(ValidationError, match="takes 2 features"):
+            predictor.predict([[1.0, 2.0, 3.0]])
         as_csv = kiln.Predictor(
             predictor.endpoint_name, session, serializer=CSVSerializer(), deserializer=BytesDeserializer()
         )
