@@ -46,9 +46,8 @@ def main() -> None:
     seconds, model = timed(lambda: LogisticRegression(C=1e4, max_iter=300).fit(x, y))
     print(f"linear learner, L-BFGS (Kiln)        {seconds:7.2f} s  accuracy {model.score(x, y):.4f}")
     seconds, model = timed(lambda: SGDClassifier(loss="log_loss", max_iter=args.epochs, tol=None).fit(x, y))
-    print(
-        f"linear learner, SGD {args.epochs} epochs          {seconds:7.2f} s  accuracy {model.score(x, y):.4f}"
-    )
+    label = f"linear learner, SGD {args.epochs} epochs"
+    print(f"{label:<37}{seconds:7.2f} s  accuracy {model.score(x, y):.4f}")
     try:
         import torch
     except ImportError:
