@@ -24,6 +24,7 @@ SDK_ORDER = [
     "kiln.sdk.client",
     "kiln.sdk.tuning_client",
     "kiln.sdk.naming",
+    "kiln.sdk.image_uris",
     "kiln.sdk.arguments",
     "kiln.sdk.discovery",
     "kiln.sdk.serializers",
@@ -39,6 +40,8 @@ SDK_ORDER = [
     "kiln.sdk.predictor",
     "kiln.sdk.model",
     "kiln.sdk.estimator",
+    "kiln.sdk.algorithm_estimator",
+    "kiln.sdk.amazon_estimators",
     "kiln.sdk.framework",
     "kiln.sdk.frameworks",
     "kiln.sdk.frameworks.*",
@@ -57,6 +60,9 @@ SDK_MAY_USE = [
     "kiln.runtime",  # the package docstring only, on the way to:
     "kiln.runtime.training",
     "kiln.runtime.training.estimator_functions",  # the one AST rule telling an Estimator-functions script
+    "kiln.images",  # image URIs name the built-in algorithms (no server code)
+    "kiln.algorithms",  # their registry (which image is which algorithm)
+    "kiln.algorithms.recordio",  # record_set() writes SageMaker's RecordIO-protobuf
 ]
 
 

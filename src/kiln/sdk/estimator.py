@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self, cast
 
 from kiln.errors import ValidationError
 from kiln.sdk.arguments import (
@@ -95,6 +95,20 @@ class Estimator:
     default_base_job_name: ClassVar[str] = "kiln-training"
     model_class: ClassVar[type[Model]] = Model
     inert_arguments: ClassVar[dict[str, Any]] = dict(ESTIMATOR_INERT)
+    # False for a built-in algorithm's estimator (kiln.sdk.algorithm_estimator): the image is the code.
+    needs_entry_point: ClassVar[bool] = True
+
+    # The estimator class of the built-in algorithms (kiln.sdk.algorithm_estimator registers it).
+    algorithm_class: ClassVar[type[Estimator] | None] = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """``Estimator(image_uri=<a built-in algorithm's image>)`` with no entry point is SageMaker's way
+        to run a built-in algorithm: it becomes an ``AlgorithmEstimator``."""
+        algorithm = Estimator.algorithm_class
+        wants_algorithm = not args and kwargs.get("entry_point") is None and kwargs.get("image_uri")
+        if cls is Estimator and wants_algorithm and algorithm is not None:
+            return cast(Self, super().__new__(algorithm))
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -143,7 +157,8 @@ class Estimator:
         if git_config:
             cloned = clone_git_source(git_config, entry_point, source_dir, dependencies or [])
             entry_point, source_dir, dependencies = cloned.entry_point, cloned.source_dir, cloned.dependencies
-        resolve_entry_point(entry_point, source_dir)  # a missing script is an error now, not in the job
+        if self.needs_entry_point:  # a missing script is an error now, not in the job
+            resolve_entry_point(entry_point, source_dir)
         if not isinstance(instance_count, int) or instance_count < 1:
             raise ValidationError(f"instance_count {instance_count!r} must be a whole number ≥ 1")
         if max_wait is not None and max_wait < max_run:
@@ -216,19 +231,20 @@ class Estimator:
         return source_uri
 
     def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
-        source_uri = self._upload_source(job_name)
-        self.uploaded_source = source_uri
-        _, program = resolve_entry_point(self.entry_point, self.source_dir)
         hyperparameters = self.hyperparameters()
-        hyperparameters.update(
-            {
-                "sagemaker_program": json.dumps(program),
-                "sagemaker_submit_directory": json.dumps(source_uri),
-                "sagemaker_container_log_level": json.dumps(self.container_log_level),
-                "sagemaker_job_name": json.dumps(job_name),
-                "sagemaker_region": json.dumps("local"),
-            }
-        )
+        if self.needs_entry_point:
+            source_uri = self._upload_source(job_name)
+            self.uploaded_source = source_uri
+            _, program = resolve_entry_point(self.entry_point, self.source_dir)
+            hyperparameters.update(
+                {
+                    "sagemaker_program": json.dumps(program),
+                    "sagemaker_submit_directory": json.dumps(source_uri),
+                    "sagemaker_container_log_level": json.dumps(self.container_log_level),
+                    "sagemaker_job_name": json.dumps(job_name),
+                    "sagemaker_region": json.dumps("local"),
+                }
+            )
         hyperparameters.update(self._distribution_hyperparameters())
         channels = channels_from_inputs(inputs)
         if self.model_uri:  # SageMaker's model channel: a model to start from, in File mode

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kiln.algorithms import algorithm_for_image
 from kiln.artifacts import ArtifactStore, local_path_of
 from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, check_archive
 from kiln.codecs.hyperparameters import decode_hyperparameter
@@ -106,7 +107,8 @@ def check_training_request(request: CreateTrainingJobRequest) -> None:
     validate_job_name(request.TrainingJobName)
     hyperparameters = _validate_hyperparameters(request.HyperParameters)
     program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
-    if not program:
+    image = request.AlgorithmSpecification.TrainingImage
+    if not program and algorithm_for_image(image) is None:  # a built-in algorithm needs no script
         raise ValidationError(
             "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
             "to the script to run, e.g. 'train.py'"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln import metadata
+from kiln.algorithms import add_metric_definitions
 from kiln.artifacts.archives import ArchiveLimits
 from kiln.metadata.training_jobs import TRAINING_JOBS
 from kiln.records import CapacityUse, MetricValue, TrainingJob, TrainingJobStatus
@@ -49,6 +50,7 @@ class TrainingJobService(HostJobService):
         if use is None:
             use = CapacityUse.TUNING if tuning_job else CapacityUse.TRAINING
         spec = dict(as_submitted) if as_submitted is not None else request.spec
+        add_metric_definitions(spec)  # a built-in algorithm's metrics, as SageMaker declares them
         if tuning_job:
             spec["TuningJobName"] = tuning_job
         return self.submit(request.TrainingJobName, spec, "training", use)

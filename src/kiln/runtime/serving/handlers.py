@@ -84,7 +84,10 @@ class HandlerChain:
         ever queues for the model.
         """
         if self.transform_fn is None and self.output_fn is None:
-            inv.response_type = codecs.negotiate_accept(inv.accept, default=self.settings.default_accept)
+            supported = self.adapter.response_types or codecs.SUPPORTED_RESPONSE_TYPES
+            inv.response_type = codecs.negotiate_accept(
+                inv.accept, supported, default=self.settings.default_accept
+            )
         if self.transform_fn is None and self.input_fn is None:
             self.adapter.decode(inv)
 

@@ -47,6 +47,8 @@ class FrameworkAdapter(abc.ABC):
     name: ClassVar[str]
     # The element type the default input_fn gives: float32 for networks, None to keep what was sent.
     input_dtype: ClassVar[Any] = None
+    # The Accept types its encode answers in; None: Kiln's codecs' (codecs.SUPPORTED_RESPONSE_TYPES).
+    response_types: ClassVar[tuple[str, ...] | None] = None
 
     @abc.abstractmethod
     def load(self, model_dir: Path, files: list[Path]) -> Any | None:
