@@ -33,16 +33,19 @@ ALLOWED: dict[str, frozenset[str]] = {
     "codecs": frozenset({"errors"}),
     "images": frozenset({"errors"}),  # SageMaker image URIs → framework and version
     "hardening": frozenset(),  # process hardening every Kiln process applies to itself
+    # The built-in algorithms: training code Kiln ships, which the runtimes run and the control
+    # plane and SDK look up (image → algorithm, metric names).
+    "algorithms": frozenset({"errors", "images", "codecs"}),
     "metadata": BASE,
     "artifacts": BASE,
     "executors": BASE,
     "scheduler": BASE | {"metadata"},  # reservations are stored before they are acted on
-    "services": BASE | STORES | {"scheduler"},
+    "services": BASE | STORES | {"scheduler", "algorithms"},
     "server": BASE | STORES | {"scheduler", "services"},
     "runtime": BASE,  # the package itself; its two halves below
-    "runtime.training": BASE | {"artifacts"},
-    "runtime.serving": BASE | {"artifacts"},
-    "sdk": BASE,
+    "runtime.training": BASE | {"artifacts", "algorithms"},
+    "runtime.serving": BASE | {"artifacts", "algorithms"},
+    "sdk": BASE | {"algorithms"},
     "serializers": BASE | {"sdk"},  # kiln.serializers / deserializers / tuner: SageMaker's import paths
     "deserializers": BASE | {"sdk"},
     "tuner": BASE | {"sdk"},
@@ -51,6 +54,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "sklearn": BASE | {"sdk"},
     "xgboost": BASE | {"sdk"},
     "processing": BASE | {"sdk"},  # kiln.processing: SageMaker's sagemaker.processing import path
+    "estimator": BASE | {"sdk"},  # kiln.estimator, kiln.image_uris: SageMaker's import paths
+    "image_uris": BASE | {"sdk"},
     "cli": BASE | {"sdk"},
     "__main__": frozenset({"cli"}),
     "testing": BASE | STORES | {"scheduler"},
