@@ -8,7 +8,6 @@ request fails during the swap; a dead instance is replaced while its siblings ke
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import uuid
@@ -34,20 +33,15 @@ from kiln.records import (
     VariantRoute,
     utcnow,
 )
-from kiln.services.endpoint_instances import (
-    InstanceStartFailed,
-    launch_instance,
-    prepare_model,
-    wait_until_ready,
-)
+from kiln.services.endpoint_instances import InstanceStartFailed
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
+from kiln.services.instance_fleet import InstanceFleet, RunningProcess
 from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
 
 __all__ = ["EndpointService"]
 
 DRAIN_TIMEOUT_SECONDS = 65.0  # longer than SageMaker's 60 s model time: every held request is answered
-STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then SIGKILL after this (SageMaker's 30 s on scale-in)
 RESTART_BACKOFF_SECONDS = 2.0
 
 
@@ -83,9 +77,11 @@ class EndpointService:
     _restart_after: dict[str, float] = field(default_factory=dict)
     # Capacity: every variant's instances hold a reservation while the endpoint exists (limits and cost).
     scheduler: Any = None
+    fleet: InstanceFleet = field(init=False)  # starts and stops the instances (shared with transform)
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
+        self.fleet = InstanceFleet(self.settings, self.store, self.executor)
 
     def _status_of(self, name: str) -> str | None:
         endpoint = hosting.find_endpoint(self.db, name)
@@ -312,21 +308,14 @@ class EndpointService:
             launches = []
             for variant in config.variants:
                 model = hosting.get_model(self.db, variant["ModelName"])
-                model_dir, python = prepare_model(self.settings, self.store, model)
+                prepared = self.fleet.prepare(model)
                 for _ in range(counts.get(variant["VariantName"], 0)):
                     instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
                     hosting.insert_instance(
                         self.db, name, instance_id, variant["VariantName"], config.name, utcnow()
                     )
                     started.append(instance_id)
-                    launched = launch_instance(
-                        self.settings,
-                        self.executor,
-                        model,
-                        model_dir,
-                        python,
-                        self._instance_dir(name, instance_id),
-                    )
+                    launched = self.fleet.launch(model, prepared, self._instance_dir(name, instance_id))
                     hosting.update_instance(
                         self.db,
                         instance_id,
@@ -336,7 +325,7 @@ class EndpointService:
                     )
                     launches.append((instance_id, launched))
             for instance_id, launched in launches:
-                port = wait_until_ready(self.executor, launched)
+                port = self.fleet.wait_ready(launched)
                 hosting.update_instance(self.db, instance_id, state=InstanceState.SERVING, port=port)
         except InstanceStartFailed as e:
             endpoint = hosting.get_endpoint(self.db, name)
@@ -433,22 +422,10 @@ class EndpointService:
         for instance in instances:
             # Close the server's link first: a graceful instance waits for open connections to end.
             self.router.forget_instance(instance.instance_id)
-            handle = _handle(instance)
-            if handle is not None:
-                self.executor.signal(handle, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        self.fleet.stop(RunningProcess(_handle(i), i.socket_path) for i in instances)
         for instance in instances:
-            handle = _handle(instance)
-            while (
-                handle is not None and self.executor.exit_code(handle) is None and time.monotonic() < deadline
-            ):
-                time.sleep(0.02)
-            if handle is not None and self.executor.exit_code(handle) is None:
-                self.executor.signal(handle, signal.SIGKILL)
             self.router.forget_instance(instance.instance_id)
             hosting.update_instance(self.db, instance.instance_id, state=InstanceState.STOPPED)
-            if instance.socket_path:
-                Path(instance.socket_path).unlink(missing_ok=True)
 
     # -- routing --------------------------------------------------------------------------------------
 
