@@ -22,6 +22,7 @@ from kiln.server.routes import (
     internal,
     system,
     training_jobs,
+    transform_jobs,
     tuning_jobs,
 )
 from kiln.server.runtime_router import RuntimeRouter
@@ -31,6 +32,7 @@ from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["create_app"]
@@ -92,6 +94,9 @@ def create_app(
     app.state.endpoint_metrics = EndpointMetrics(
         db, settings.endpoint_metrics_retention_seconds, enabled=settings.endpoint_metrics
     )
+    app.state.transform_jobs = TransformJobService(
+        settings, db, store, executor, scheduler=app.state.scheduler
+    )
     runtime.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
     install_error_handlers(app)
 
@@ -104,6 +109,7 @@ def create_app(
     protected.include_router(artifacts.router)
     protected.include_router(hosting.router)
     protected.include_router(access_keys.router)
+    protected.include_router(transform_jobs.router)
     api.include_router(protected)
     # Hosts report for their own job only: the route checks the job's credential, not the operator's.
     api.include_router(internal.router, dependencies=[Depends(require_host)])

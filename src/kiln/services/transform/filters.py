@@ -16,9 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from jsonpath_ng import JSONPath, Index, Slice
+from jsonpath_ng import Index, JSONPath, Slice
 from jsonpath_ng.exceptions import JsonPathParserError
-from jsonpath_ng.ext import parse
+from jsonpath_ng.ext.parser import parse
 from jsonpath_ng.jsonpath import Child, Fields, Root
 
 from kiln.errors import ValidationError
@@ -84,7 +84,7 @@ class RecordFilter:
         matches = self.path.find(value)
         last = self.path.right if isinstance(self.path, Child) else self.path
         if isinstance(last, Fields) and len(last.fields) > 1:
-            return {str(m.path.fields[0]): m.value for m in matches}
+            return {str(m.path.fields[0]): m.value for m in matches}  # type: ignore[attr-defined]
         if _selects_many(self.path):
             return [m.value for m in matches]
         if not matches:

@@ -34,7 +34,8 @@ def _source(request: dict[str, Any]) -> dict[str, Any]:
     s3 = data_source.get("S3DataSource")
     if not isinstance(s3, dict) or not s3.get("S3Uri"):
         raise ValidationError(
-            "TransformInput.DataSource.S3DataSource.S3Uri is required: the S3 prefix (or manifest) of the input"
+            "TransformInput.DataSource.S3DataSource.S3Uri is required: "
+            "the S3 prefix (or manifest file) of the input"
         )
     return s3
 
@@ -90,7 +91,12 @@ def _manifest_inputs(store: ArtifactStore, uri: str) -> list[InputObject]:
             entries = json.loads(stream.read())
         except ValueError as e:
             raise TransformFailed(f"ClientError: the manifest {uri} is not JSON: {e}") from e
-    if not isinstance(entries, list) or not entries or not isinstance(entries[0], dict) or "prefix" not in entries[0]:
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or not isinstance(entries[0], dict)
+        or "prefix" not in entries[0]
+    ):
         raise TransformFailed(
             f'ClientError: the manifest {uri} must be a JSON list starting with {{"prefix": "s3://..."}} '
             "followed by object names relative to it"
@@ -121,7 +127,9 @@ def list_inputs(store: ArtifactStore, s3: dict[str, Any]) -> list[InputObject]:
         if key.startswith(start):  # S3Prefix semantics: every key that starts with it
             objects.append(InputObject(info.uri, key))
     if not objects:
-        raise TransformFailed(f"ClientError: no objects under the input S3Uri {uri}; upload the input data first")
+        raise TransformFailed(
+            f"ClientError: no objects under the input S3Uri {uri}; upload the input data first"
+        )
     return objects
 
 

@@ -39,7 +39,9 @@ def _split_recordio(data: bytes) -> list[bytes]:
         length = word & ((1 << 29) - 1)
         end = offset + _RECORDIO_HEAD.size + length
         if end > len(data):
-            raise ValueError(f"the RecordIO record at byte {offset} claims {length} bytes past the object's end")
+            raise ValueError(
+                f"the RecordIO record at byte {offset} claims {length} bytes past the object's end"
+            )
         end += -length % 4  # records are padded to four bytes
         records.append(data[offset:end])
         offset = end

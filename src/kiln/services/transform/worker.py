@@ -141,12 +141,15 @@ class TransformRun:
         workers = [asyncio.create_task(self._serve_objects(link, pending)) for link in self.links]
         watcher = asyncio.create_task(self._watch_stop())
         try:
-            done, _ = await asyncio.wait([*workers, watcher], return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                if task is not watcher and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            if watcher in done:
-                raise asyncio.CancelledError()
+            running: set[asyncio.Task[None]] = {*workers, watcher}
+            while any(task in running for task in workers):
+                done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    error = None if task.cancelled() else task.exception()
+                    if error is not None:
+                        raise error
+                if watcher in done:
+                    raise asyncio.CancelledError()
         finally:
             for task in [*workers, watcher]:
                 task.cancel()
@@ -191,7 +194,9 @@ class TransformRun:
         try:
             records = split_records(data, self.plan.split_type)
         except ValueError as e:
-            raise TransformFailed(f"ClientError: cannot split {item.uri} as {self.plan.split_type}: {e}") from e
+            raise TransformFailed(
+                f"ClientError: cannot split {item.uri} as {self.plan.split_type}: {e}"
+            ) from e
         sources = records
         if self.plan.input_filter is not None:
             records = [self._filter_input(item, index, r) for index, r in enumerate(records)]
@@ -225,7 +230,8 @@ class TransformRun:
             return fmt.dump(self.plan.input_filter.apply(fmt.load(record)))
         except (RecordRejected, UnicodeDecodeError) as e:
             raise TransformFailed(
-                f"ClientError: InputFilter {self.plan.input_filter.expression} on {self._where(item, index)}: {e}"
+                f"ClientError: InputFilter {self.plan.input_filter.expression} "
+                f"on {self._where(item, index)}: {e}"
             ) from e
 
     def _write(self, item: InputObject, parts: list[bytes]) -> None:
@@ -340,6 +346,8 @@ class TransformRun:
                     value = self.plan.output_filter.apply(value)
                 shaped.append(fmt.dump(value))
             except (RecordRejected, UnicodeDecodeError) as e:
-                raise TransformFailed(f"ClientError: joining or filtering {self._where(item, index)}: {e}") from e
+                raise TransformFailed(
+                    f"ClientError: joining or filtering {self._where(item, index)}: {e}"
+                ) from e
         separator = b"\n" if self.plan.assemble_with == "Line" else b""
         return separator.join(shaped)
