@@ -22,6 +22,7 @@ from kiln.server.wire.protocols import Protocol, error_response, json_response
 from kiln.server.wire.sagemaker_hosting import HOSTING_OPERATIONS
 from kiln.server.wire.sagemaker_tags import TAG_OPERATIONS
 from kiln.server.wire.sagemaker_training import TRAINING_OPERATIONS
+from kiln.server.wire.sagemaker_transform import TRANSFORM_OPERATIONS
 from kiln.server.wire.shapes import check_input, operation_model, to_shape
 from kiln.server.wire.uris import answer_uris, request_uris
 
@@ -29,7 +30,12 @@ __all__ = ["OPERATIONS", "TARGET_PREFIX", "handle"]
 
 TARGET_PREFIX = "SageMaker."
 
-OPERATIONS: dict[str, Operation] = {**TRAINING_OPERATIONS, **HOSTING_OPERATIONS, **TAG_OPERATIONS}
+OPERATIONS: dict[str, Operation] = {
+    **TRAINING_OPERATIONS,
+    **HOSTING_OPERATIONS,
+    **TAG_OPERATIONS,
+    **TRANSFORM_OPERATIONS,
+}
 
 
 def _run(operation: Operation, call: WireCall, params: dict[str, Any]) -> dict[str, Any] | tuple[str, str]:
