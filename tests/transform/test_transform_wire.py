@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-
 from tests.transform.transform_support import create_linear_model, predict
 from tests.wire.wire_support import client, use_kiln
 
