@@ -25,6 +25,7 @@ __all__ = [
     "Session",
     "TensorBoardOutputConfig",
     "TrainingInput",
+    "Transformer",
     "WarmStartConfig",
     "__version__",
     "deserializers",
@@ -49,6 +50,7 @@ _LAZY = {
     "IntegerParameter": "kiln.sdk.tuning_parameters",
     "CategoricalParameter": "kiln.sdk.tuning_parameters",
     "WarmStartConfig": "kiln.sdk.tuner",
+    "Transformer": "kiln.sdk.transformer",
 }
 _SUBMODULES = {"deserializers", "errors", "serializers"}
 
@@ -62,6 +64,7 @@ if TYPE_CHECKING:
     from kiln.sdk.model import Model
     from kiln.sdk.predictor import Predictor
     from kiln.sdk.session import Session, get_execution_role
+    from kiln.sdk.transformer import Transformer
     from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
     from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
 

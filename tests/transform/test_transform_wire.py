@@ -34,7 +34,11 @@ def test_create_wait_describe_list_and_stop_through_boto3(
             "CompressionType": "None",
             "SplitType": "Line",
         },
-        "TransformOutput": {"S3OutputPath": "s3://wire-transform/out", "Accept": "text/csv", "AssembleWith": "Line"},
+        "TransformOutput": {
+            "S3OutputPath": "s3://wire-transform/out",
+            "Accept": "text/csv",
+            "AssembleWith": "Line",
+        },
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
         "BatchStrategy": "MultiRecord",
         "MaxPayloadInMB": 6,
@@ -45,7 +49,9 @@ def test_create_wait_describe_list_and_stop_through_boto3(
     }
     arn = sm.create_transform_job(TransformJobName="wire-transform", **request)["TransformJobArn"]
     assert arn.endswith(":transform-job/wire-transform")
-    sm.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName="wire-transform", WaiterConfig=FAST)
+    sm.get_waiter("transform_job_completed_or_stopped").wait(
+        TransformJobName="wire-transform", WaiterConfig=FAST
+    )
     described = sm.describe_transform_job(TransformJobName="wire-transform")
     assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
     assert described["TransformResources"] == request["TransformResources"]
