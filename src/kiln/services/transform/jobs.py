@@ -167,7 +167,7 @@ class TransformJobService:
         name = job.name
         processes: list[RunningProcess] = []
         status, reason = JobStatus.COMPLETED, None
-        started = None
+        started = ended = None
         run: TransformRun | None = None
         try:
             self._log(name, f"transform job {name} created")
@@ -200,6 +200,7 @@ class TransformJobService:
             links = [InstanceLink(f"instance-{i + 1}", one.socket_path) for i, one in enumerate(launches)]
             run = TransformRun(plan, self.store, links, lambda line: self._log(name, line), stop)
             asyncio.run(run.run())
+            ended = utcnow()  # the last output is written; stopping the instances is not transforming
         except (asyncio.CancelledError, KeyboardInterrupt):
             status = JobStatus.STOPPED
         except TransformFailed as e:
@@ -212,7 +213,7 @@ class TransformJobService:
             self.fleet.stop(processes)
             if stop.is_set() and status is JobStatus.COMPLETED:
                 status = JobStatus.STOPPED
-            self._finish(job, status, reason, started, run)
+            self._finish(job, status, reason, started, ended, run)
 
     def _environment(self, job: TransformJob, payload_mb: int, concurrency: int) -> dict[str, str]:
         environment = {str(k): str(v) for k, v in (job.spec.get("Environment") or {}).items()}
@@ -233,13 +234,15 @@ class TransformJobService:
         status: JobStatus,
         reason: str | None,
         started: Any,
+        ended: Any,
         run: TransformRun | None,
     ) -> None:
         now = utcnow()
+        # Billed while the instances ran, their shutdown included, as SageMaker bills instances.
         billable = 0 if started is None else max(1, int((now - started).total_seconds())) * job.instance_count
         changes: dict[str, Any] = {
             "status": status,
-            "end_time": now,
+            "end_time": ended or now,
             "billable_seconds": billable,
             "failure_reason": reason,
         }

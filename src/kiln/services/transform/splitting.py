@@ -11,7 +11,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Batch", "RecordTooLarge", "batches", "join_records_body", "split_records"]
+__all__ = ["Batch", "RecordTooLarge", "batches", "join_records_body", "line_batches", "split_records"]
 
 _RECORDIO_MAGIC = 0xCED7230A
 _RECORDIO_HEAD = struct.Struct("<II")  # magic, then flag (3 high bits) and length (29 low bits)
@@ -23,8 +23,18 @@ class RecordTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class Batch:
-    first: int  # the index of its first record in the object (0-based)
-    records: list[bytes]
+    """One request's records: the index of the first in its object (0-based), how many, the body."""
+
+    first: int
+    count: int
+    body: bytes
+    split_type: str
+
+    def records(self) -> list[bytes]:
+        """The records again (only a request the model rejects needs them, to find the culprit)."""
+        if self.split_type == "Line":
+            return split_records(self.body + b"\n", "Line")
+        return split_records(self.body, self.split_type)
 
 
 def _split_recordio(data: bytes) -> list[bytes]:
@@ -66,12 +76,12 @@ def join_records_body(records: list[bytes], split_type: str) -> bytes:
     return b"".join(records)
 
 
-def batches(records: list[bytes], strategy: str, max_payload_bytes: int) -> Iterator[Batch]:
+def batches(records: list[bytes], strategy: str, max_payload_bytes: int, split_type: str) -> Iterator[Batch]:
     if strategy == "SingleRecord":
         for index, record in enumerate(records):
             if len(record) > max_payload_bytes:
                 raise RecordTooLarge(f"record {index + 1} has {len(record)} bytes")
-            yield Batch(index, [record])
+            yield Batch(index, 1, record, split_type)
         return
     start, size = 0, 0
     for index, record in enumerate(records):
@@ -79,8 +89,32 @@ def batches(records: list[bytes], strategy: str, max_payload_bytes: int) -> Iter
         if length > max_payload_bytes:
             raise RecordTooLarge(f"record {index + 1} has {len(record)} bytes")
         if size + length > max_payload_bytes:
-            yield Batch(start, records[start:index])
+            yield Batch(start, index - start, join_records_body(records[start:index], split_type), split_type)
             start, size = index, 0
         size += length
     if start < len(records):
-        yield Batch(start, records[start:])
+        yield Batch(start, len(records) - start, join_records_body(records[start:], split_type), split_type)
+
+
+def line_batches(data: bytes, max_payload_bytes: int) -> Iterator[Batch]:
+    """MultiRecord batches of a Line-split object cut straight out of its bytes (at the last newline
+    that fits), with no list of records: the same requests ``batches`` makes, at a fraction of the
+    cost, for a job that needs no record on its own (no filter, no join)."""
+    if data.endswith(b"\n"):
+        data = data[:-1]
+    position, first, size = 0, 0, len(data)
+    while position < size:
+        end = position + max_payload_bytes
+        if end >= size:
+            cut = size
+        else:
+            cut = data.rfind(b"\n", position, end + 1)
+            if cut < 0:
+                length = data.find(b"\n", position)
+                length = (size if length < 0 else length) - position
+                raise RecordTooLarge(f"record {first + 1} has {length} bytes")
+        body = data[position:cut]
+        count = body.count(b"\n") + 1
+        yield Batch(first, count, body, "Line")
+        first += count
+        position = cut + 1

@@ -31,6 +31,7 @@ from kiln.services.transform.splitting import (
     RecordTooLarge,
     batches,
     join_records_body,
+    line_batches,
     split_records,
 )
 
@@ -191,17 +192,29 @@ class TransformRun:
 
     async def _transform_object(self, link: InstanceLink, item: InputObject) -> int:
         data = await asyncio.to_thread(self._read, item)
+        fast = (
+            self.plan.split_type == "Line"
+            and self.plan.strategy == "MultiRecord"
+            and not self.plan.per_record
+            and self.plan.input_filter is None
+        )
+        sources: list[bytes] = []
         try:
-            records = split_records(data, self.plan.split_type)
-        except ValueError as e:
-            raise TransformFailed(
-                f"ClientError: cannot split {item.uri} as {self.plan.split_type}: {e}"
-            ) from e
-        sources = records
-        if self.plan.input_filter is not None:
-            records = [self._filter_input(item, index, r) for index, r in enumerate(records)]
-        try:
-            work = list(batches(records, self.plan.strategy, self.plan.max_payload_bytes))
+            if fast:
+                work = await asyncio.to_thread(lambda: list(line_batches(data, self.plan.max_payload_bytes)))
+            else:
+                try:
+                    records = split_records(data, self.plan.split_type)
+                except ValueError as e:
+                    raise TransformFailed(
+                        f"ClientError: cannot split {item.uri} as {self.plan.split_type}: {e}"
+                    ) from e
+                sources = records
+                if self.plan.input_filter is not None:
+                    records = [self._filter_input(item, index, r) for index, r in enumerate(records)]
+                work = list(
+                    batches(records, self.plan.strategy, self.plan.max_payload_bytes, self.plan.split_type)
+                )
         except RecordTooLarge as e:
             raise TransformFailed(
                 f"ClientError: {item.uri}: {e}, more than MaxPayloadInMB "
@@ -221,7 +234,7 @@ class TransformRun:
 
         parts = await asyncio.gather(*(transform(b) for b in work))
         await asyncio.to_thread(self._write, item, list(parts))
-        return len(records)
+        return sum(batch.count for batch in work)
 
     def _filter_input(self, item: InputObject, index: int, record: bytes) -> bytes:
         assert self.plan.input_filter is not None
@@ -271,9 +284,8 @@ class TransformRun:
         )
 
     async def _send_batch(self, link: InstanceLink, item: InputObject, batch: Batch) -> bytes:
-        body = join_records_body(batch.records, self.plan.split_type)
         try:
-            answer = await self._invoke(link, body)
+            answer = await self._invoke(link, batch.body)
         except _Rejected as rejected:
             index, reason = await self._first_rejected(link, batch, rejected)
             raise TransformFailed(
@@ -282,17 +294,17 @@ class TransformRun:
             ) from None
         if not self.plan.per_record and self._line_output and self.plan.split_type == "Line":
             lines = answer.rstrip(b"\n").count(b"\n") + 1 if answer else 0
-            if self.plan.assemble_with == "Line" and lines != len(batch.records):
+            if self.plan.assemble_with == "Line" and lines != batch.count:
                 raise TransformFailed(
                     f"ClientError: {self._where(item, batch.first)}: the model answered {lines} lines "
-                    f"for {len(batch.records)} records, so outputs cannot be matched to inputs; "
+                    f"for {batch.count} records, so outputs cannot be matched to inputs; "
                     "answer one line per record or use BatchStrategy SingleRecord"
                 )
         return answer.rstrip(b"\n") if self.plan.assemble_with == "Line" else answer
 
     async def _first_rejected(self, link: InstanceLink, batch: Batch, rejected: _Rejected) -> tuple[int, str]:
         """The first record of ``batch`` the model rejects on its own, found by halving the batch."""
-        records, first, reason = batch.records, batch.first, rejected.message
+        records, first, reason = batch.records(), batch.first, rejected.message
         while len(records) > 1:
             half = len(records) // 2
             try:
@@ -310,7 +322,7 @@ class TransformRun:
     # -- per-record outputs ---------------------------------------------------------------------------
 
     def _split_answer(self, item: InputObject, batch: Batch, answer: bytes) -> list[bytes]:
-        count = len(batch.records)
+        count = batch.count
         if count == 1:
             return [answer.rstrip(b"\n")]
         if self._line_output:
