@@ -119,14 +119,20 @@ def kiln_transform(
     job = transformer.describe()
 
     def when(value: Any) -> datetime:
-        return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (
+            value
+            if isinstance(value, datetime)
+            else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        )
 
     busy = (when(job["TransformEndTime"]) - when(job["TransformStartTime"])).total_seconds()
     return busy, wall, job
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--objects", type=int, default=8)
     parser.add_argument("--features", type=int, default=10)
@@ -138,7 +144,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kiln-transform-bench-"))
     archive = train_model(work / "model", args.features, args.trees, args.depth)
     inputs = write_inputs(work / "input", args.rows, args.objects, args.features)
-    print(f"{args.rows} rows × {args.features} features in {args.objects} objects; {args.trees} trees", flush=True)
+    print(
+        f"{args.rows} rows × {args.features} features in {args.objects} objects; {args.trees} trees",
+        flush=True,
+    )
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
 
     loop_out = work / "loop-out"
@@ -169,7 +178,7 @@ def main() -> None:
         results = {}
         for instances in (1, 2):
             label = f"bench-{instances}-{int(time.time())}"
-            busy, wall, job = kiln_transform(session, model_uri, prefix, instances, label)
+            busy, wall, _ = kiln_transform(session, model_uri, prefix, instances, label)
             results[instances] = busy
             for path, expected in zip(inputs, best[2], strict=True):
                 got = session.client.download(f"{session.bucket_uri()}/transform-out/{label}/{path.name}.out")
@@ -177,8 +186,9 @@ def main() -> None:
                     np.array(got.split(), dtype=float), np.array(expected.split(), dtype=float), rtol=1e-5
                 )
             print(
-                f"kiln, {instances} instance(s): {args.rows / busy:>10,.0f} rows/s transforming ({busy:.2f} s), "
-                f"{args.rows / wall:,.0f} rows/s from create to Completed ({wall:.2f} s); outputs match",
+                f"kiln, {instances} instance(s): {args.rows / busy:>10,.0f} rows/s transforming "
+                f"({busy:.2f} s), {args.rows / wall:,.0f} rows/s from create to Completed ({wall:.2f} s); "
+                "outputs match",
                 flush=True,
             )
     finally:
@@ -187,10 +197,14 @@ def main() -> None:
             import signal
 
             os.kill(server_pid, signal.SIGTERM)
-    one, two = loop_rate and args.rows / results[1] / loop_rate, args.rows / results[2] / loop_rate
+    one, two = args.rows / results[1] / loop_rate, args.rows / results[2] / loop_rate
     print(f"\nloop (best batch {best[1]}): {loop_rate:,.0f} rows/s")
-    print(f"kiln 1 instance ÷ loop: {one:.2f}× (target ≥ {ONE_INSTANCE_TARGET}×) {'PASS' if one >= ONE_INSTANCE_TARGET else 'FAIL'}")
-    print(f"kiln 2 instances ÷ loop: {two:.2f}× (target ≥ {TWO_INSTANCE_TARGET}×) {'PASS' if two >= TWO_INSTANCE_TARGET else 'FAIL'}")
+    for label, ratio, target in (
+        ("1 instance", one, ONE_INSTANCE_TARGET),
+        ("2 instances", two, TWO_INSTANCE_TARGET),
+    ):
+        verdict = "PASS" if ratio >= target else "FAIL"
+        print(f"kiln {label} ÷ loop: {ratio:.2f}× (target ≥ {target}×) {verdict}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -139,18 +139,30 @@ class TransformRun:
         pending: asyncio.Queue[InputObject] = asyncio.Queue()
         for item in self.plan.objects:
             pending.put_nowait(item)
-        workers = [asyncio.create_task(self._serve_objects(link, pending)) for link in self.links]
+        workers = []
+        for link in self.links:
+            # Two objects per instance at a time, so the next one is read and cut while the instance
+            # works on the last requests of the other; in flight: MaxConcurrentTransforms at most.
+            limit = asyncio.Semaphore(self.plan.concurrency)
+            workers += [asyncio.create_task(self._serve_objects(link, limit, pending)) for _ in range(2)]
         watcher = asyncio.create_task(self._watch_stop())
         try:
             running: set[asyncio.Task[None]] = {*workers, watcher}
+            failure: BaseException | None = None
             while any(task in running for task in workers):
                 done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     error = None if task.cancelled() else task.exception()
-                    if error is not None:
-                        raise error
+                    if error is not None and failure is None:
+                        # The job fails; objects already under way are finished and kept (their
+                        # outputs are good), no new one is started.
+                        failure = error
+                        while not pending.empty():
+                            pending.get_nowait()
                 if watcher in done:
                     raise asyncio.CancelledError()
+            if failure is not None:
+                raise failure
         finally:
             for task in [*workers, watcher]:
                 task.cancel()
@@ -163,13 +175,15 @@ class TransformRun:
             await asyncio.sleep(0.05)
         # Finishing here ends the run; the workers are cancelled by ``run``.
 
-    async def _serve_objects(self, link: InstanceLink, pending: asyncio.Queue[InputObject]) -> None:
+    async def _serve_objects(
+        self, link: InstanceLink, limit: asyncio.Semaphore, pending: asyncio.Queue[InputObject]
+    ) -> None:
         while True:
             try:
                 item = pending.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            records = await self._transform_object(link, item)
+            records = await self._transform_object(link, limit, item)
             self.progress.objects_done += 1
             self.progress.records_done += records
             self.log(f"{item.uri}: {records} records -> {self.plan.output_uri(item)} ({link.instance_id})")
@@ -190,7 +204,7 @@ class TransformRun:
         noun = "line" if self.plan.split_type == "Line" else "record"
         return f"{item.uri}, {noun} {index + 1}"
 
-    async def _transform_object(self, link: InstanceLink, item: InputObject) -> int:
+    async def _transform_object(self, link: InstanceLink, limit: asyncio.Semaphore, item: InputObject) -> int:
         data = await asyncio.to_thread(self._read, item)
         fast = (
             self.plan.split_type == "Line"
@@ -221,7 +235,6 @@ class TransformRun:
                 f"({self.plan.max_payload_bytes // (1024 * 1024)} MB); raise MaxPayloadInMB or split "
                 "the object into smaller records"
             ) from e
-        limit = asyncio.Semaphore(self.plan.concurrency)
 
         async def transform(batch: Batch) -> bytes:
             async with limit:
