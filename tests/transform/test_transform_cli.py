@@ -1,4 +1,4 @@
-"""``kiln transform`` and ``kiln transform-jobs …`` as a user types them."""
+"""``kiln transform`` and ``kiln transform-jobs …`` as a user types them; the console's pages of the job."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import numpy as np
 from tests.transform.transform_support import create_linear_model, predict
 
@@ -52,6 +53,15 @@ def test_transform_then_list_describe_and_logs(server: RunningServer, tmp_path: 
     logs = kiln(server, "transform-jobs", "logs", "cli-transform").stdout
     assert "[cli-transform/job]" in logs
     assert "[cli-transform/instance-1]" in logs
+    page = httpx.get(f"{server.url}/transform-jobs", timeout=10)
+    assert page.status_code == 200
+    assert 'href="/transform-jobs/cli-transform"' in page.text
+    detail = httpx.get(f"{server.url}/transform-jobs/cli-transform", timeout=10)
+    assert detail.status_code == 200
+    assert "s3://cli-transform/in/" in detail.text
+    assert "1 of 1 objects, 10 records" in detail.text
+    assert "cli-transform/instance-1" in detail.text
+    assert httpx.get(f"{server.url}/transform-jobs/nope", timeout=10).status_code == 404
     missing = kiln(server, "transform-jobs", "describe", "nope")
     assert missing.returncode == 1
     assert "transform-jobs list" in missing.stderr

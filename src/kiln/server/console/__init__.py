@@ -11,6 +11,7 @@ from kiln.server.console import (
     overview_pages,
     static_files,
     training_pages,
+    transform_pages,
     tuning_pages,
 )
 
@@ -25,4 +26,5 @@ def console_router() -> APIRouter:
     router.include_router(training_pages.router)
     router.include_router(tuning_pages.router)
     router.include_router(hosting_pages.router)
+    router.include_router(transform_pages.router)
     return router
