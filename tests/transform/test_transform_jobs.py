@@ -195,3 +195,46 @@ def test_bad_requests_are_refused_at_once(session: kiln.Session, model: str) -> 
         )
     with pytest.raises(kiln.errors.NotFound):
         client.create_transform_job(job_request("no-model", "missing-model", "s3://b/in", "s3://b/out"))
+
+
+def test_a_manifest_names_the_objects_and_may_not_lead_out_of_the_store(
+    session: kiln.Session, model: str
+) -> None:
+    bucket = session.default_bucket()
+    client = session.client
+    client.upload(b"1,2,3\n", f"s3://{bucket}/transform-in/manifest/x/one.csv")
+    client.upload(b"4,5,6\n", f"s3://{bucket}/transform-in/manifest/x/two.csv")
+    client.upload(b"7,8,9\n", f"s3://{bucket}/transform-in/manifest/x/skipped.csv")
+    manifest = [{"prefix": f"s3://{bucket}/transform-in/manifest/x/"}, "one.csv", "two.csv"]
+    client.upload(json.dumps(manifest).encode(), f"s3://{bucket}/transform-in/manifest/list.json")
+    source = {
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "ManifestFile",
+                "S3Uri": f"s3://{bucket}/transform-in/manifest/list.json",
+            }
+        }
+    }
+    client.create_transform_job(
+        job_request(
+            "manifest", model, "unused", f"s3://{bucket}/transform-out/manifest", TransformInput=source
+        )
+    )
+    job = wait_for_job(client, "manifest")
+    assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
+    assert client.download(f"s3://{bucket}/transform-out/manifest/one.csv.out") == b"14.0\n"
+    assert client.download(f"s3://{bucket}/transform-out/manifest/two.csv.out") == b"32.0\n"
+    listed = json.dumps(client.list_artifacts(f"s3://{bucket}/transform-out/manifest"))
+    assert "skipped" not in listed
+
+    escaping = [{"prefix": "/etc/"}, "passwd"]
+    client.upload(json.dumps(escaping).encode(), f"s3://{bucket}/transform-in/manifest/escape.json")
+    source["DataSource"]["S3DataSource"]["S3Uri"] = f"s3://{bucket}/transform-in/manifest/escape.json"
+    client.create_transform_job(
+        job_request(
+            "manifest-escape", model, "unused", f"s3://{bucket}/transform-out/escape", TransformInput=source
+        )
+    )
+    job = wait_for_job(client, "manifest-escape")
+    assert job["TransformJobStatus"] == "Failed"
+    assert "/etc/passwd' is outside this server's artifact store" in job["FailureReason"]

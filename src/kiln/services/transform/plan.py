@@ -102,7 +102,13 @@ def _manifest_inputs(store: ArtifactStore, uri: str) -> list[InputObject]:
             "followed by object names relative to it"
         )
     prefix = str(entries[0]["prefix"]).rstrip("/")
-    return [InputObject(f"{prefix}/{name}", str(name)) for name in entries[1:]]
+    objects = [InputObject(f"{prefix}/{name}", str(name)) for name in entries[1:]]
+    for item in objects:
+        try:  # the manifest names objects too: the same confinement rule as a request's URIs
+            store.resolve_uri(item.uri, field=f"the manifest {uri}'s object")
+        except ValidationError as e:
+            raise TransformFailed(f"ClientError: {e.message}") from e
+    return objects
 
 
 def list_inputs(store: ArtifactStore, s3: dict[str, Any]) -> list[InputObject]:
