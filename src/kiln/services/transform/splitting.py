@@ -83,12 +83,12 @@ def batches(records: list[bytes], strategy: str, max_payload_bytes: int, split_t
                 raise RecordTooLarge(f"record {index + 1} has {len(record)} bytes")
             yield Batch(index, 1, record, split_type)
         return
-    start, size = 0, 0
+    start, size = 0, 0  # size: the body so far with a separator after each record
     for index, record in enumerate(records):
         length = len(record) + 1
-        if length > max_payload_bytes:
+        if len(record) > max_payload_bytes:
             raise RecordTooLarge(f"record {index + 1} has {len(record)} bytes")
-        if size + length > max_payload_bytes:
+        if size + length - 1 > max_payload_bytes:  # the last record needs no separator
             yield Batch(start, index - start, join_records_body(records[start:index], split_type), split_type)
             start, size = index, 0
         size += length
