@@ -58,4 +58,13 @@ def test_over_the_transform_limit_is_refused_and_a_job_releases_what_it_held(
         next(e for e in limits if e["Name"] == "ml.m5.large for transform job usage")["CurrentUtilization"]
         == 0
     )
+    usage = httpx.get(f"{limited.url}/api/v1/usage", params={"by": "job"}, timeout=10).json()["Usage"]
+    line = next(u for u in usage if u["Key"] == "transform/one")
+    assert line["Kind"] == "transform-job"
+    assert line["InstanceSeconds"] >= 1
+    assert line["EstimatedCost"] > 0  # at ml.m5.large's reference price
+    by_endpoint = httpx.get(f"{limited.url}/api/v1/usage", params={"by": "endpoint"}, timeout=10).json()[
+        "Usage"
+    ]
+    assert all(u["Kind"] == "endpoint" for u in by_endpoint)
     session.close()
