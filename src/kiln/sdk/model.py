@@ -9,7 +9,7 @@ as it is.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from kiln.errors import NotFound, ValidationError
 from kiln.sdk.arguments import (
@@ -24,10 +24,8 @@ from kiln.sdk.naming import base_from_name, name_from_base
 from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.source_code import is_uri, pack_source, resolve_entry_point
+from kiln.sdk.transformer import Transformer
 from kiln.sdk.waiters import WAITERS
-
-if TYPE_CHECKING:
-    from kiln.sdk.transformer import Transformer
 
 __all__ = ["Model"]
 
@@ -205,8 +203,6 @@ class Model:
     ) -> Transformer:
         """A ``Transformer`` for this model, registered first if it is not yet (SageMaker's
         ``Model.transformer``)."""
-        from kiln.sdk.transformer import Transformer
-
         if self.name is None or not self._exists(self.name):
             self.create()
         assert self.name is not None
