@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 SDK_ORDER = [
     "kiln.sdk",
+    "kiln.sdk.reconnect",
     "kiln.sdk.client",
     "kiln.sdk.tuning_client",
     "kiln.sdk.naming",
@@ -42,6 +43,8 @@ SDK_ORDER = [
     "kiln.sdk.framework",
     "kiln.sdk.frameworks",
     "kiln.sdk.frameworks.*",
+    "kiln.sdk.processing_job",
+    "kiln.sdk.processing",
     "kiln.sdk.tuner_analytics",
     "kiln.sdk.tuner",
 ]

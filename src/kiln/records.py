@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
+    "HOST_JOB_KINDS",
     "CapacityUse",
     "HostState",
     "InstanceGrant",
@@ -27,6 +28,8 @@ __all__ = [
     "TrainingJobStatus",
     "TransformJob",
     "from_epoch",
+    "host_job_resources",
+    "processing_job_arn",
     "utcnow",
 ]
 
@@ -140,16 +143,31 @@ class LogLine:
 class TrainingJobHost:
     host: str
     state: HostState
-    pid: int | None
-    pid_started_at: float | None  # psutil create_time, so a recycled pid is never mistaken for ours
+    handle: str | None  # the executor's (opaque, persistable) handle once its process started
     exit_code: int | None
     failure_reason: str | None
     last_heartbeat: datetime | None
 
 
+HOST_JOB_KINDS = ("training", "processing")
+
+
+def processing_job_arn(name: str) -> str:
+    """Kiln's ARN of a processing job (the AWS wire rewrites it into the caller's region and account)."""
+    return f"arn:kiln:sagemaker:local:000000000000:processing-job/{name}"
+
+
+def host_job_resources(spec: dict[str, Any]) -> dict[str, Any]:
+    """The instances a host job asks for, whichever request it is (training or processing)."""
+    cluster = (spec.get("ProcessingResources") or {}).get("ClusterConfig")
+    return dict(cluster if cluster is not None else spec.get("ResourceConfig") or {})
+
+
 @dataclass(frozen=True)
 class TrainingJob:
-    """One training job, as described to users (SageMaker's DescribeTrainingJob fields, less ARNs)."""
+    """One host job: a training job (SageMaker's DescribeTrainingJob fields, less ARNs) or, with
+    ``kind`` "processing", a processing job (``spec`` is then its CreateProcessingJob request). Both
+    run on training hosts and share one lifecycle (``services/host_jobs.py``)."""
 
     name: str
     status: TrainingJobStatus
@@ -172,10 +190,17 @@ class TrainingJob:
     priority: int = 0  # queue order among waiting jobs: higher first, then first come first served
     price_per_hour: float | None = None  # the instance type's reference price when it was submitted
     capacity_warnings: tuple[str, ...] = ()  # e.g. the type was scaled down to fit this machine
+    kind: str = "training"  # or "processing" (HOST_JOB_KINDS)
+    exit_message: str | None = None  # a processing job's /opt/ml/output/message (its ExitMessage)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """InstanceType / InstanceCount: ResourceConfig, or a processing job's ClusterConfig."""
+        return host_job_resources(self.spec)
 
     @property
     def instance_count(self) -> int:
-        return int(self.spec.get("ResourceConfig", {}).get("InstanceCount", 1))
+        return int(self.resources.get("InstanceCount", 1))
 
     @property
     def max_retry_attempts(self) -> int:
@@ -190,7 +215,7 @@ class TrainingJob:
 
     @property
     def instance_type(self) -> str:
-        return str(self.spec.get("ResourceConfig", {}).get("InstanceType", "local"))
+        return str(self.resources.get("InstanceType", "local"))
 
     def training_seconds(self, now: datetime) -> int:
         if self.training_start_time is None:
@@ -260,8 +285,7 @@ class EndpointInstance:
     variant: str
     config_name: str
     state: InstanceState
-    pid: int | None
-    pid_started_at: float | None
+    handle: str | None  # the executor's (opaque, persistable) handle once its process started
     port: int | None
     socket_path: str | None
     failure_reason: str | None
@@ -359,6 +383,7 @@ class CapacityUse(str, enum.Enum):
     ENDPOINT = "endpoint"
     TUNING = "tuning"  # the training jobs of hyperparameter tuning jobs
     TRANSFORM = "transform"  # batch transform jobs' instances
+    PROCESSING = "processing"
 
     @property
     def usage_name(self) -> str:
@@ -371,6 +396,7 @@ _USAGE_NAMES = {
     CapacityUse.ENDPOINT: "endpoint usage",
     CapacityUse.TUNING: "tuning job usage",
     CapacityUse.TRANSFORM: "transform job usage",
+    CapacityUse.PROCESSING: "processing job usage",
 }
 
 

@@ -190,8 +190,11 @@ def test_a_version_the_server_lacks_gets_a_pinned_environment_or_a_clear_refusal
     request = _request("sagemaker-scikit-learn:0.23-1-cpu-py3")
     monkeypatch.delenv("KILN_FRAMEWORK_INSTALL", raising=False)
     environment = resolve_framework(request)
-    assert environment.requirement == "scikit-learn==0.23.*"
-    assert "a cached environment with scikit-learn==0.23.*" in environment.note
+    # 0.23 predates numpy 2 (Kiln's): its environment gets numpy 1 and a pandas built for it.
+    assert environment.requirement == "scikit-learn==0.23.*\nnumpy<2\npandas<3"
+    assert "a cached environment with scikit-learn==0.23.*, numpy<2, pandas<3" in environment.note
+    current = resolve_framework(_request("sagemaker-scikit-learn:1.4-2-cpu-py3"))
+    assert current.requirement in (None, "scikit-learn==1.4.*")
     monkeypatch.setenv("KILN_FRAMEWORK_INSTALL", "0")
     with pytest.raises(
         FrameworkUnavailable, match=r"framework_version 0\.23 of scikit-learn .*\(it has 1\.\d"

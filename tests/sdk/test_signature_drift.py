@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import kiln
+from kiln import processing
 from kiln.sdk import arguments as args
 from kiln.sdk.estimator import Estimator
 from kiln.sdk.framework import Framework
@@ -176,6 +177,28 @@ CASES = {
         [Estimator.transformer], {}, ["sagemaker.estimator:Estimator.transformer"], frozenset({"entry_point"})
     ),
 }
+# Processing: each Kiln class spells out SageMaker's own signature (no **kwargs to a base).
+PROCESSING = "sagemaker.processing"
+CASES.update(
+    {
+        f"{cls.__name__}{'.' + method if method != '__init__' else ''}": Case(
+            [getattr(cls, method)], {}, [f"{module}:{cls.__name__}.{method}"]
+        )
+        for cls, module, method in [
+            (processing.Processor, PROCESSING, "__init__"),
+            (processing.Processor, PROCESSING, "run"),
+            (processing.ScriptProcessor, PROCESSING, "__init__"),
+            (processing.ScriptProcessor, PROCESSING, "run"),
+            (processing.FrameworkProcessor, PROCESSING, "__init__"),
+            (processing.FrameworkProcessor, PROCESSING, "run"),
+            (processing.SKLearnProcessor, "sagemaker.sklearn.processing", "__init__"),
+            (processing.ProcessingInput, PROCESSING, "__init__"),
+            (processing.ProcessingOutput, PROCESSING, "__init__"),
+            (processing.ProcessingJob, PROCESSING, "__init__"),
+            (processing.ProcessingJob, PROCESSING, "wait"),
+        ]
+    }
+)
 PRINT_SIGNATURES = """
 import importlib, inspect, json, sys
 found = {}

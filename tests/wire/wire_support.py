@@ -72,10 +72,14 @@ def use_kiln(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # A fresh program's boto3: the default session caches the credentials it resolved first.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def client(service: str) -> Any:
-    made = boto3.client(service)  # from the environment only, as user code does
+    # From the environment only, as user code does; a new Session each time, because boto3's default
+    # session keeps the first credentials it found for the life of the process (these tests change them).
+    made = boto3.session.Session().client(service)
     made.meta.events.register("after-call", check_answer)
     return made
 

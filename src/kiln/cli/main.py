@@ -13,6 +13,7 @@ from kiln.cli import (
     hosting_commands,
     jobs_commands,
     keys_commands,
+    processing_commands,
     server_commands,
     transform_commands,
     tuning_commands,
@@ -59,6 +60,7 @@ app.command("tune")(tuning_commands.tune)
 app.add_typer(keys_commands.app, name="keys")
 app.command("transform")(transform_commands.transform)
 app.add_typer(transform_commands.app, name="transform-jobs")
+app.add_typer(processing_commands.app, name="processing-jobs")
 
 
 def main(argv: list[str] | None = None) -> None:

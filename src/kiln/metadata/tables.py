@@ -70,6 +70,9 @@ class TrainingJobRow(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     price_per_hour: Mapped[float | None] = mapped_column(Float)
     capacity_warnings: Mapped[list[str] | None] = mapped_column(JSON)
+    # processing jobs (migration 0010_processing_jobs): host jobs of either kind share this table
+    kind: Mapped[str] = mapped_column(String(16), index=True, default="training", server_default="training")
+    exit_message: Mapped[str | None] = mapped_column(Text)
 
 
 class StatusTransitionRow(Base):
@@ -91,8 +94,7 @@ class TrainingJobHostRow(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("training_jobs.id", ondelete="CASCADE"), index=True)
     host: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    pid_started_at: Mapped[float | None] = mapped_column(Float)
+    handle: Mapped[str | None] = mapped_column(Text)  # the executor's handle once its process started
     exit_code: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -169,8 +171,7 @@ class EndpointInstanceRow(Base):
     variant: Mapped[str] = mapped_column(String(63))
     config_name: Mapped[str] = mapped_column(String(63))
     state: Mapped[str] = mapped_column(String(16))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    pid_started_at: Mapped[float | None] = mapped_column(Float)
+    handle: Mapped[str | None] = mapped_column(Text)  # the executor's handle once its process started
     port: Mapped[int | None] = mapped_column(Integer)
     socket_path: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)

@@ -28,9 +28,11 @@ from kiln.records import (
     TrainingJob,
     TrainingJobHost,
     TrainingJobStatus,
+    host_job_resources,
 )
 
 __all__ = [
+    "PROCESSING_JOBS",
     "TRAINING_JOBS",
     "count_training_jobs",
     "find_training_job",
@@ -47,6 +49,8 @@ __all__ = [
 
 
 TRAINING_JOBS = ResourceKind("training job", "TrainingJobName", "`kiln jobs list`")
+# Processing jobs are host jobs too: rows of the same table with kind "processing" (one name space).
+PROCESSING_JOBS = ResourceKind("processing job", "ProcessingJobName", "`kiln processing-jobs list`")
 
 
 def _job_row(session: Session, name: str) -> TrainingJobRow:
@@ -86,8 +90,7 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool, hosts_only:
             TrainingJobHost(
                 h.host,
                 HostState(h.state),
-                h.pid,
-                h.pid_started_at,
+                h.handle,
                 h.exit_code,
                 h.failure_reason,
                 h.last_heartbeat,
@@ -122,6 +125,8 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool, hosts_only:
         priority=row.priority or 0,
         price_per_hour=row.price_per_hour,
         capacity_warnings=tuple(row.capacity_warnings or ()),
+        kind=row.kind or "training",
+        exit_message=row.exit_message,
     )
 
 
@@ -137,10 +142,13 @@ def insert_training_job(
     priority: int = 0,
     price_per_hour: float | None = None,
     capacity_warnings: Sequence[str] = (),
+    kind: str = "training",
 ) -> TrainingJob:
-    """A new job in ``secondary`` status (Starting, or Pending while it waits for capacity)."""
+    """A new job in ``secondary`` status (Starting, or Pending while it waits for capacity);
+    ``kind``: "training" or "processing"."""
     with db.session() as session:
-        ensure_unused(session, TrainingJobRow, TRAINING_JOBS, name)
+        names = PROCESSING_JOBS if kind == "processing" else TRAINING_JOBS
+        ensure_unused(session, TrainingJobRow, names, name)
         row = TrainingJobRow(
             name=name,
             status=TrainingJobStatus.IN_PROGRESS.value,
@@ -153,6 +161,7 @@ def insert_training_job(
             priority=priority,
             price_per_hour=price_per_hour,
             capacity_warnings=list(capacity_warnings),
+            kind=kind,
         )
         session.add(row)
         session.flush()
@@ -190,9 +199,14 @@ def list_training_jobs(
     limit: int = 100,
     offset: int = 0,
     created_since: datetime | None = None,
+    kind: str = "training",
 ) -> list[TrainingJob]:
     """Newest first; summaries only (no transitions, hosts or metrics) so long lists stay fast."""
-    query = select(TrainingJobRow).order_by(TrainingJobRow.creation_time.desc(), TrainingJobRow.id.desc())
+    query = (
+        select(TrainingJobRow)
+        .where(TrainingJobRow.kind == kind)
+        .order_by(TrainingJobRow.creation_time.desc(), TrainingJobRow.id.desc())
+    )
     if status is not None:
         query = query.where(TrainingJobRow.status == status.value)
     if created_since is not None:
@@ -204,8 +218,10 @@ def list_training_jobs(
         return [_to_record(session, r, full=False) for r in rows]
 
 
-def count_training_jobs(db: Database, *, status: TrainingJobStatus | None = None) -> int:
-    query = select(func.count(TrainingJobRow.id))
+def count_training_jobs(
+    db: Database, *, status: TrainingJobStatus | None = None, kind: str = "training"
+) -> int:
+    query = select(func.count(TrainingJobRow.id)).where(TrainingJobRow.kind == kind)
     if status is not None:
         query = query.where(TrainingJobRow.status == status.value)
     with db.session() as session:
@@ -232,6 +248,7 @@ def record_transition(
     model_artifacts: str | None = None,
     output_artifacts: str | None = None,
     billable_seconds: int | None = None,
+    exit_message: str | None = None,
     unless_stopping: bool = False,
     with_hosts: bool = True,
 ) -> TrainingJob:
@@ -291,6 +308,8 @@ def record_transition(
             row.output_artifacts = output_artifacts
         if billable_seconds is not None:
             row.billable_seconds = billable_seconds
+        if exit_message is not None:
+            row.exit_message = exit_message[:1024]
         session.flush()
         return _to_record(session, row, full=False, hosts_only=with_hosts)
 
@@ -300,7 +319,7 @@ def start_attempt(db: Database, name: str, now: datetime) -> TrainingJob:
     with db.session() as session:
         row = _job_row(session, name)
         if row.attempt_start_time is not None:
-            count = int(row.spec.get("ResourceConfig", {}).get("InstanceCount", 1))
+            count = int(host_job_resources(row.spec).get("InstanceCount", 1))
             row.billable_seconds += max(1, int((now - row.attempt_start_time).total_seconds())) * count
         row.attempt += 1
         row.attempt_start_time = None
@@ -316,7 +335,7 @@ def list_jobs_with_live_hosts(db: Database) -> list[TrainingJob]:
     with db.session() as session:
         ids = (
             select(TrainingJobHostRow.job_id)
-            .where(TrainingJobHostRow.state.in_(live), TrainingJobHostRow.pid.is_not(None))
+            .where(TrainingJobHostRow.state.in_(live), TrainingJobHostRow.handle.is_not(None))
             .distinct()
         )
         rows = session.scalars(
@@ -339,7 +358,7 @@ def request_stop(db: Database, name: str, now: datetime) -> TrainingJob:
 def update_host(
     db: Database, name: str, host: str, *, attempt: int | None = None, **fields: Any
 ) -> TrainingJob:
-    """Set fields of one host row (state, pid, pid_started_at, exit_code, failure_reason, last_heartbeat);
+    """Set fields of one host row (state, handle, exit_code, failure_reason, last_heartbeat);
     returns the job with its hosts as they are now. With ``attempt``, only while that attempt runs."""
     with db.session() as session:
         row = _job_row(session, name)

@@ -34,6 +34,9 @@ class Model:
     """Model data (a model.tar.gz URI), inference code, or both; ``deploy()`` serves it."""
 
     framework: ClassVar[str | None] = None
+    # The framework's inference image repository: with a framework_version the model names its image
+    # (as SageMaker's SDK does), so the server serves it with the version it was trained with.
+    image_repository: ClassVar[str | None] = None
     default_base_name: ClassVar[str] = "model"
     predictor_class: ClassVar[type[Predictor]] = Predictor
     inert_arguments: ClassVar[dict[str, Any]] = dict(MODEL_INERT)
@@ -110,6 +113,9 @@ class Model:
             container["Framework"] = self.framework_name
         if self.image_uri:
             container["Image"] = self.image_uri
+        elif self.image_repository and self.framework_version:
+            tag = f"{self.framework_version}-cpu-{self.py_version or 'py3'}"
+            container["Image"] = f"{self.image_repository}:{tag}"
         return container
 
     def create(self) -> str:

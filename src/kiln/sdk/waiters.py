@@ -124,6 +124,15 @@ WAITERS: Mapping[str, Waiter] = {
             max_attempts=2 * 24 * 3600,
         ),
         Waiter(
+            "ProcessingJobEnded",
+            "processing job",
+            KilnClient.describe_processing_job,
+            "ProcessingJobStatus",
+            success=_ENDED,  # the caller decides whether Failed/Stopped is an error (as SageMaker's SDK)
+            delay=0.5,
+            max_attempts=2 * 24 * 3600,
+        ),
+        Waiter(
             "TuningJobEnded",
             "tuning job",
             _describe_tuning_job,

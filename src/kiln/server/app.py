@@ -20,6 +20,7 @@ from kiln.server.routes import (
     capacity,
     hosting,
     internal,
+    processing_jobs,
     system,
     training_jobs,
     transform_jobs,
@@ -32,6 +33,7 @@ from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
@@ -59,7 +61,8 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
-    app.state.scheduler = resolve_scheduler(settings, db)  # capacity: limits, queue, grants (endpoints too)
+    # Capacity (limits, queue, grants; endpoints too) over what the executor says it can hand out.
+    app.state.scheduler = resolve_scheduler(settings, db, executor.inventory())
     app.state.capacity = CapacityService(db, app.state.scheduler)
     app.state.training_jobs = TrainingJobService(
         settings,
@@ -71,6 +74,8 @@ def create_app(
         host_credential=app.state.credentials.host_credential,
     )
     app.state.tuning_jobs = TuningJobService(db, app.state.training_jobs)
+    # Processing jobs share the training jobs' host-job lifecycle (one recovery, one supervisor).
+    app.state.processing_jobs = ProcessingJobService(app.state.training_jobs)
     app.state.access_keys = AccessKeyService(db, settings.access_key_file)
     # Served: ``app.state.asgi``, not ``app``. From the outside in: AuthGuard checks every request's
     # credentials (the AWS wire's requests it leaves to the wire, which checks SigV4); the wire
@@ -110,6 +115,7 @@ def create_app(
     protected.include_router(hosting.router)
     protected.include_router(access_keys.router)
     protected.include_router(transform_jobs.router)
+    protected.include_router(processing_jobs.router)
     api.include_router(protected)
     # Hosts report for their own job only: the route checks the job's credential, not the operator's.
     api.include_router(internal.router, dependencies=[Depends(require_host)])

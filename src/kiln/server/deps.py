@@ -10,10 +10,19 @@ from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["EndpointMetricsStore", "Endpoints", "Store", "TrainingJobs", "TransformJobs", "TuningJobs"]
+__all__ = [
+    "EndpointMetricsStore",
+    "Endpoints",
+    "ProcessingJobs",
+    "Store",
+    "TrainingJobs",
+    "TransformJobs",
+    "TuningJobs",
+]
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
@@ -56,3 +65,9 @@ def _transform_jobs(request: Request) -> TransformJobService:
 
 
 TransformJobs = Annotated[TransformJobService, Depends(_transform_jobs)]
+def _processing_jobs(request: Request) -> ProcessingJobService:
+    service: ProcessingJobService = request.app.state.processing_jobs
+    return service
+
+
+ProcessingJobs = Annotated[ProcessingJobService, Depends(_processing_jobs)]

@@ -1,7 +1,8 @@
-"""Training jobs and the scheduler: a reservation at submission, its release once the job's processes
-are gone, and both brought back in step after a server restart.
+"""Host jobs (training and processing) and the scheduler: a reservation at submission, its release
+once the job's processes are gone, and both brought back in step after a server restart.
 
-A job's reservation is owned by ``training-job/<name>``. Submission holds the scheduler's lock from
+A job's reservation is owned by ``training-job/<name>`` whatever its kind (host jobs share one name
+space). Submission holds the scheduler's lock from
 the limit check to the stored job, so concurrent submissions are refused or queued exactly as if they
 came one by one, and an admission never sees a reservation whose job is not stored yet.
 """
@@ -15,13 +16,14 @@ from typing import Any
 from kiln import metadata
 from kiln.errors import Conflict
 from kiln.metadata import Database
-from kiln.metadata.training_jobs import TRAINING_JOBS
+from kiln.metadata.training_jobs import PROCESSING_JOBS, TRAINING_JOBS
 from kiln.records import (
     CapacityUse,
     Reservation,
     ReservationState,
     SecondaryStatus,
     TrainingJob,
+    host_job_resources,
     utcnow,
 )
 from kiln.scheduler import Scheduler
@@ -30,7 +32,7 @@ __all__ = ["OWNER_PREFIX", "JobAdmission", "job_owner"]
 
 OWNER_PREFIX = "training-job/"
 STARTING_MESSAGE = "Preparing the instances for training"
-JOB_USES = (CapacityUse.TRAINING, CapacityUse.TUNING)
+JOB_USES = (CapacityUse.TRAINING, CapacityUse.TUNING, CapacityUse.PROCESSING)
 
 
 def job_owner(name: str) -> str:
@@ -38,7 +40,7 @@ def job_owner(name: str) -> str:
 
 
 def _processes_done(job: TrainingJob) -> bool:
-    return all(h.state.is_terminal() or h.pid is None for h in job.hosts)
+    return all(h.state.is_terminal() or h.handle is None for h in job.hosts)
 
 
 @dataclass
@@ -47,15 +49,25 @@ class JobAdmission:
     scheduler: Scheduler
 
     def submit(
-        self, request: dict[str, Any], hosts: Sequence[str], use: CapacityUse
+        self,
+        name: str,
+        request: dict[str, Any],
+        hosts: Sequence[str],
+        use: CapacityUse,
+        *,
+        kind: str = "training",
     ) -> tuple[TrainingJob, Reservation]:
         """Reserve (or refuse, or queue) and store the job: Starting if admitted now, else Pending."""
-        name = request["TrainingJobName"]
-        resources = request.get("ResourceConfig") or {}
-        if (
-            metadata.find_training_job(self.db, name, details=False) is not None
-        ):  # the clearer refusal comes first
-            raise TRAINING_JOBS.already_exists(name)
+        resources = host_job_resources(request)
+        names = PROCESSING_JOBS if kind == "processing" else TRAINING_JOBS
+        existing = metadata.find_training_job(self.db, name, details=False)
+        if existing is not None:  # the clearer refusal comes first
+            if existing.kind != kind:
+                raise Conflict(
+                    f"The name {name!r} is taken by a {existing.kind} job: Kiln's training and processing "
+                    f"jobs share one name space; choose another {names.name_field}."
+                )
+            raise names.already_exists(name)
         with self.scheduler.holding():
             try:
                 reservation = self.scheduler.reserve(
@@ -66,7 +78,7 @@ class JobAdmission:
                     priority=int(request.get("Priority") or 0),
                 )
             except Conflict:
-                raise TRAINING_JOBS.already_exists(name) from None
+                raise names.already_exists(name) from None
             admitted = reservation.state is ReservationState.ACTIVE
             try:
                 job = metadata.insert_training_job(
@@ -80,6 +92,7 @@ class JobAdmission:
                     priority=reservation.priority,
                     price_per_hour=reservation.price_per_hour,
                     capacity_warnings=reservation.warnings,
+                    kind=kind,
                 )
             except BaseException:
                 self.scheduler.release(job_owner(name), forget=True)
@@ -123,7 +136,7 @@ class JobAdmission:
             for job in jobs:
                 if self.reservation(job.name) is None and job.secondary_status is SecondaryStatus.PENDING:
                     self.scheduler.reserve(
-                        CapacityUse.TRAINING,
+                        CapacityUse.PROCESSING if job.kind == "processing" else CapacityUse.TRAINING,
                         job_owner(job.name),
                         job.instance_type,
                         job.instance_count,

@@ -19,7 +19,7 @@ from typing import Any
 
 from kiln.artifacts import ArtifactStore, resolve_store
 from kiln.artifacts.archives import ArchiveLimits
-from kiln.config import load_allowed_roots, load_settings
+from kiln.config import load_allowed_roots, load_settings, result_file
 from kiln.hardening import make_undumpable
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
@@ -36,6 +36,7 @@ from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
 from kiln.runtime.training.outputs import failure_reason, upload_model_part, upload_outputs
+from kiln.runtime.training.processing import run_processing
 from kiln.runtime.training.reporter import Reporter
 from kiln.runtime.training.resources import MemoryCap, confine_to_cpus, describe_grant, grant_environment
 from kiln.runtime.training.spec import HostSpec
@@ -102,6 +103,8 @@ def start_folder_syncs(
 
 def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) -> dict[str, Any]:
     """Run the job on this host; returns the result reported to the control plane."""
+    if spec.kind == "processing":
+        return run_processing(spec, reporter, stop_event)
     layout = OptMl(Path(spec.base_dir))
     layout.create(spec)
     store = resolve_store(spec.artifact_url, load_allowed_roots(load_settings()))
@@ -291,10 +294,11 @@ def main(argv: list[str]) -> int:
     for notice in [*spec.notices, *([refused] if refused else [])]:
         reporter.line(notice, "stderr")
     started = time.time()
+    failed = "Processing job failed" if spec.kind == "processing" else "Training job failed"
     try:
         result = run_host(spec, reporter, stop_event)
     except (UserCodeError, FrameworkUnavailable) as e:
-        result = {"state": "Failed", "secondary_status": "Failed", "message": "Training job failed"}
+        result = {"state": "Failed", "secondary_status": "Failed", "message": failed}
         result["failure_reason"] = str(e)
         reporter.line(str(e), "stderr")
     except Exception as e:  # the boundary: any failure of this host becomes a readable reason
@@ -304,13 +308,16 @@ def main(argv: list[str]) -> int:
         result = {
             "state": "Failed",
             "secondary_status": "Failed",
-            "message": "Training job failed",
+            "message": failed,
             "failure_reason": f"InternalServerError: {type(e).__name__}: {e}",
         }
     result["attempt"] = spec.attempt
     result["seconds"] = time.time() - started
-    # Kept beside the tree so a restarted server can learn the outcome even if this report is lost.
-    (spec_path.parent / "result.json").write_text(json.dumps(result))
+    # Left with the executor (its result file) so a restarted server can learn the outcome even if
+    # this report is lost.
+    kept = result_file()
+    if kept is not None:
+        kept.write_text(json.dumps(result))
     try:
         reporter.finish(result)
     finally:

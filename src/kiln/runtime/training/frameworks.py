@@ -30,6 +30,7 @@ __all__ = [
     "FRAMEWORKS",
     "Framework",
     "FrameworkRequest",
+    "framework_for_image",
     "installed_version",
     "requested_framework",
     "resolve_framework",
@@ -48,15 +49,28 @@ class Framework:
     # Whether another version is installed per job. torch is not: its builds are gigabytes and must
     # match torchvision and the GPU driver, so jobs run on the server's (see library_check).
     installs_per_job: bool = True
+    # The first release built for numpy 2 (Kiln's numpy): an older one gets numpy 1 (and a pandas
+    # built for it) in its cached environment, or it fails to import ("numpy.dtype size changed").
+    numpy2_since: tuple[int, ...] | None = None
+
+    def companions(self, version: str) -> tuple[str, ...]:
+        """What must be installed beside ``version`` of this framework for it to import."""
+        if self.numpy2_since is None:
+            return ()
+        parts = tuple(int(p) for p in re.findall(r"\d+", version)[: len(self.numpy2_since)])
+        # "1.4" installs the newest 1.4.x: compare only the parts the version names.
+        return ("numpy<2", "pandas<3") if parts < self.numpy2_since[: len(parts)] else ()
 
 
 FRAMEWORKS: dict[str, Framework] = {
     f.name: f
     for f in (
-        Framework("tensorflow", "TensorFlow", ("tensorflow-cpu", "tensorflow"), "tensorflow"),
+        Framework(
+            "tensorflow", "TensorFlow", ("tensorflow-cpu", "tensorflow"), "tensorflow", numpy2_since=(2, 18)
+        ),
         Framework("pytorch", "PyTorch", ("torch",), "torch", installs_per_job=False),
-        Framework("sklearn", "scikit-learn", ("scikit-learn",), None),
-        Framework("xgboost", "XGBoost", ("xgboost",), "xgboost"),
+        Framework("sklearn", "scikit-learn", ("scikit-learn",), None, numpy2_since=(1, 4, 2)),
+        Framework("xgboost", "XGBoost", ("xgboost",), "xgboost", numpy2_since=(2, 1)),
     )
 }
 
@@ -70,13 +84,17 @@ class FrameworkRequest:
 
 
 def requested_framework(job: dict[str, Any]) -> FrameworkRequest | None:
-    """The framework named by the job's ``AlgorithmSpecification.TrainingImage``, if any.
+    """The framework named by the job's ``AlgorithmSpecification.TrainingImage``, if any."""
+    return framework_for_image((job.get("AlgorithmSpecification") or {}).get("TrainingImage"))
+
+
+def framework_for_image(image: object) -> FrameworkRequest | None:
+    """The framework a training or inference image names, if any.
 
     ``kiln.images`` reads the image; the version is the tag's framework version without the container
     revision that scikit-learn's and XGBoost's images add (``1.2-1`` → 1.2). An image Kiln does not
     know runs as a job without one did (the AWS wire refuses such images before they get here).
     """
-    image = (job.get("AlgorithmSpecification") or {}).get("TrainingImage")
     if not image:
         return None
     try:
@@ -152,7 +170,9 @@ def resolve_framework(request: FrameworkRequest) -> FrameworkEnvironment:
             f"environment ({f'it has {have}' if have else 'it has none'}) and this server does not "
             f"install frameworks per job (KILN_FRAMEWORK_INSTALL=0); {todo}"
         )
-    pin = f"{framework.distributions[0]}=={request.version}.*"
+    version = request.version or ""  # None returned above: the server's own version serves it
+    pins = (f"{framework.distributions[0]}=={version}.*", *framework.companions(version))
     return FrameworkEnvironment(
-        pin, f"Kiln: {framework.title} {request.version} (a cached environment with {pin})"
+        "\n".join(pins),
+        f"Kiln: {framework.title} {version} (a cached environment with {', '.join(pins)})",
     )

@@ -65,9 +65,10 @@ def write_hosts_file(path: Path, hosts: list[str]) -> Path:
     return path
 
 
-def private_view_prefix(tree: Path, hosts_file: Path | None = None) -> list[str] | None:
+def private_view_prefix(tree: Path, hosts_file: Path | None = None, probe: str = "input") -> list[str] | None:
     """The command prefix under which a process sees ``tree`` at /opt/ml (and ``hosts_file`` as
-    /etc/hosts), or None where this OS does not allow it. Probed once per host start."""
+    /etc/hosts), or None where this OS does not allow it. Probed once per host start: the folder
+    ``probe`` of ``tree`` must be seen at /opt/ml/<probe>."""
     if os.environ.get("KILN_PRIVATE_OPT_ML", "1") == "0":
         return None
     prefix = _unshare_prefix()
@@ -76,11 +77,11 @@ def private_view_prefix(tree: Path, hosts_file: Path | None = None) -> list[str]
     hosts = str(hosts_file) if hosts_file is not None else ""
     wrapper = [*prefix, "/bin/sh", "-c", _MOUNT_SCRIPT, "kiln-opt-ml", str(tree), hosts]
     try:
-        probe = subprocess.run(
-            [*wrapper, "/bin/sh", "-c", "test -d /opt/ml/input"],
+        answer = subprocess.run(
+            [*wrapper, "/bin/sh", "-c", f"test -d /opt/ml/{probe}"],
             capture_output=True,
             timeout=PROBE_TIMEOUT_SECONDS,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return wrapper if probe.returncode == 0 else None
+    return wrapper if answer.returncode == 0 else None

@@ -19,11 +19,12 @@ class HostSpec:
     server_url: str
     artifact_url: str
     base_dir: str  # this host's stand-in for /opt/ml
-    job: dict[str, Any]  # the CreateTrainingJob request as stored
+    job: dict[str, Any]  # the CreateTrainingJob (or CreateProcessingJob) request as stored
     stop_grace_seconds: float = 120.0
     num_cpus: int = 1
     num_gpus: int = 0
-    master_port: int = 7777  # chosen free per job by the control plane; SageMaker's toolkit uses 7777
+    master_port: int = 7777  # chosen free per job by the executor; SageMaker's toolkit uses 7777
+    master_addr: str = "127.0.0.1"  # the executor's rendezvous host, where host names do not resolve
     environment: dict[str, str] = field(default_factory=dict)
     # The host's grant from the scheduler (SM_NUM_CPUS / SM_NUM_GPUS above report it):
     cpus: list[int] = field(default_factory=list)  # CPU ids for its affinity; []: not confined
@@ -31,6 +32,7 @@ class HostSpec:
     memory_bytes: int | None = None  # its memory cap (cgroup v2 memory.max, else RLIMIT_AS); None: none
     notices: list[str] = field(default_factory=list)  # lines for the job's log before anything runs
     server_record: str = ""  # $KILN_HOME/server.json: where the server is if it restarts elsewhere
+    kind: str = "training"  # or "processing": ``job`` is then a CreateProcessingJob request
 
     @property
     def hyperparameters(self) -> dict[str, str]:

@@ -44,6 +44,7 @@ class XGBoostPredictor(Predictor):
 class XGBoostModel(Model):
     """SageMaker's ``sagemaker.xgboost.XGBoostModel``: its argument names and defaults."""
 
+    image_repository = "sagemaker-xgboost"
     framework = "xgboost"
     default_base_name = "sagemaker-xgboost"
     predictor_class = XGBoostPredictor

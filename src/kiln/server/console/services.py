@@ -11,6 +11,7 @@ from kiln.scheduler import get_instance_type
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
+from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "endpoints",
     "instance_type_names",
     "job_cost",
+    "processing_jobs",
     "store",
     "training_jobs",
     "tuning_jobs",
@@ -71,3 +73,8 @@ def job_cost(job: TrainingJob, prices: dict[str, float]) -> tuple[int, float]:
         job.price_per_hour if job.price_per_hour is not None else _reference_price(job.instance_type, prices)
     )
     return billable, round(billable / 3600 * price, 6)
+
+
+def processing_jobs(request: Request) -> ProcessingJobService:
+    service: ProcessingJobService = request.app.state.processing_jobs
+    return service

@@ -1,6 +1,7 @@
 """CloudWatch Logs (awsJson1_1, ``X-Amz-Target: Logs_20140328.<Operation>``) over Kiln's stored logs.
 
-SageMaker's names: training jobs log to group ``/aws/sagemaker/TrainingJobs``, one stream per host,
+SageMaker's names: training jobs log to group ``/aws/sagemaker/TrainingJobs`` and processing jobs to
+``/aws/sagemaker/ProcessingJobs``, one stream per host,
 ``<job>/algo-<n>-<epoch>`` (epoch: the job's creation, in seconds); an endpoint logs to
 ``/aws/sagemaker/Endpoints/<name>``, one stream per instance, ``<variant>/<instance id>``.
 
@@ -30,10 +31,19 @@ from kiln.server.wire.paging import page
 from kiln.server.wire.protocols import Protocol, error_response, json_response
 from kiln.server.wire.shapes import check_input, operation_model
 
-__all__ = ["ENDPOINT_GROUP_PREFIX", "OPERATIONS", "TARGET_PREFIX", "TRAINING_GROUP", "handle"]
+__all__ = [
+    "ENDPOINT_GROUP_PREFIX",
+    "OPERATIONS",
+    "PROCESSING_GROUP",
+    "TARGET_PREFIX",
+    "TRAINING_GROUP",
+    "handle",
+]
 
 TARGET_PREFIX = "Logs_20140328."
 TRAINING_GROUP = "/aws/sagemaker/TrainingJobs"
+PROCESSING_GROUP = "/aws/sagemaker/ProcessingJobs"
+JOB_GROUPS = {TRAINING_GROUP: "training_jobs", PROCESSING_GROUP: "processing_jobs"}  # → app.state's service
 ENDPOINT_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
 MAX_EVENTS = 10_000  # CloudWatch's page limit for GetLogEvents and FilterLogEvents
 MAX_STREAMS = 50
@@ -62,31 +72,36 @@ def _group_missing(group: str) -> NotFound:
 # -- streams ----------------------------------------------------------------------------------------
 
 
-def _job_streams(call: WireCall, name: str) -> list[dict[str, Any]]:
-    job = call.state.training_jobs.describe(name)
+def _jobs(call: WireCall, group: str) -> Any:
+    """The service of the host jobs that log to ``group`` (training or processing)."""
+    return getattr(call.state, JOB_GROUPS[group])
+
+
+def _job_streams(call: WireCall, group: str, name: str) -> list[dict[str, Any]]:
+    job = _jobs(call, group).describe(name)
     epoch = int(job.creation_time.timestamp())
     hosts = [h.host for h in job.hosts] or [f"algo-{i}" for i in range(1, job.instance_count + 1)]
     return [
         {
             "logStreamName": f"{job.name}/{host}-{epoch}",
             "creationTime": _ms(job.creation_time),
-            "arn": call.arn(f"log-group:{TRAINING_GROUP}:log-stream:{job.name}/{host}-{epoch}", "logs"),
+            "arn": call.arn(f"log-group:{group}:log-stream:{job.name}/{host}-{epoch}", "logs"),
             "storedBytes": 0,
         }
         for host in hosts
     ]
 
 
-def _training_streams(call: WireCall, prefix: str) -> list[dict[str, Any]]:
+def _training_streams(call: WireCall, group: str, prefix: str) -> list[dict[str, Any]]:
     job_name = prefix.split("/", 1)[0] if "/" in prefix else ""
     if job_name:
         try:
-            streams = _job_streams(call, job_name)
+            streams = _job_streams(call, group, job_name)
         except NotFound:
             return []
     else:
-        jobs = call.state.training_jobs.list_jobs(limit=LIST_JOBS)
-        streams = [s for j in jobs for s in _job_streams(call, j.name)]
+        jobs = _jobs(call, group).list_jobs(limit=LIST_JOBS)
+        streams = [s for j in jobs for s in _job_streams(call, group, j.name)]
     return [s for s in streams if str(s["logStreamName"]).startswith(prefix)]
 
 
@@ -109,8 +124,8 @@ def _endpoint_streams(call: WireCall, endpoint_name: str, prefix: str) -> list[d
 
 
 def _streams(call: WireCall, group: str, prefix: str = "") -> list[dict[str, Any]]:
-    if group == TRAINING_GROUP:
-        return _training_streams(call, prefix)
+    if group in JOB_GROUPS:
+        return _training_streams(call, group, prefix)
     if group.startswith(ENDPOINT_GROUP_PREFIX):
         return _endpoint_streams(call, group[len(ENDPOINT_GROUP_PREFIX) :], prefix)
     raise _group_missing(group)
@@ -121,6 +136,7 @@ def _streams(call: WireCall, group: str, prefix: str = "") -> list[dict[str, Any
 
 def _training_events(
     call: WireCall,
+    group: str,
     stream: str,
     after: int,
     before: int | None,
@@ -132,6 +148,7 @@ def _training_events(
     job_name, _, host_part = stream.partition("/")
     host = host_part.rsplit("-", 1)[0]
     try:
+        _jobs(call, group).describe(job_name)  # a job of the group's kind
         lines = metadata.list_log_lines(
             call.state.db,
             job_name,
@@ -193,8 +210,8 @@ def _events(
     limit: int = MAX_EVENTS,
     newest: bool = False,
 ) -> list[Event]:
-    if group == TRAINING_GROUP:
-        return _training_events(call, stream, after, before, since, until, limit, newest)
+    if group in JOB_GROUPS:
+        return _training_events(call, group, stream, after, before, since, until, limit, newest)
     if group.startswith(ENDPOINT_GROUP_PREFIX):
         return _endpoint_events(call, group, stream, after, before, since, until, limit, newest)
     raise _group_missing(group)

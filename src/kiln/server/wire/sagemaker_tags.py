@@ -25,6 +25,7 @@ _RESOURCES: dict[str, str] = {
     "model": "endpoints.describe_model",
     "endpoint-config": "endpoints.describe_endpoint_config",
     "endpoint": "endpoints.describe",
+    "processing-job": "processing_jobs.describe",
 }
 
 

@@ -20,9 +20,9 @@ from kiln.executors import Executor
 from kiln.metadata import Database, hosting
 from kiln.metadata import transform_jobs as metadata
 from kiln.records import CapacityUse, JobStatus, ReservationState, TransformJob, utcnow
-from kiln.server.instance_links import InstanceLink
 from kiln.services.endpoint_instances import InstanceStartFailed
 from kiln.services.instance_fleet import InstanceFleet, RunningProcess
+from kiln.services.instance_links import InstanceLink
 from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
 from kiln.services.transform.plan import build_plan, list_inputs, validate_request
@@ -148,8 +148,8 @@ class TransformJobService:
         with (folder / "job.log").open("a") as log:
             log.write(f"{utcnow().isoformat(timespec='milliseconds')} {line}\n")
 
-    def _wait_for_capacity(self, name: str, stop: threading.Event) -> list[tuple[int, ...]]:
-        """Each instance's CPUs once the reservation is Active (empty tuples: no pinning)."""
+    def _wait_for_capacity(self, name: str, stop: threading.Event) -> list[int]:
+        """Each instance's CPU count once the reservation is Active (empty: the whole machine)."""
         if self.scheduler is None:
             return []
         while not stop.is_set():
@@ -159,7 +159,7 @@ class TransformJobService:
             if reservation.state is ReservationState.ACTIVE:
                 if reservation.instance_type == "local":
                     return []  # local: the whole machine, shared, as SageMaker local mode
-                return [tuple(grant.cpus) for grant in reservation.grants]
+                return [grant.num_cpus for grant in reservation.grants]
             time.sleep(0.1)
         return []
 
@@ -188,7 +188,7 @@ class TransformJobService:
                     prepared,
                     self._folder(name) / f"instance-{index + 1}",
                     environment=environment,
-                    cpus=cpus[index] if index < len(cpus) else None,
+                    threads=cpus[index] if index < len(cpus) else None,
                 )
                 processes.append(RunningProcess(launched.handle, launched.socket_path))
                 launches.append(launched)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln.artifacts import ArtifactStore
-from kiln.server.instance_links import InstanceGone, InstanceLink
+from kiln.services.instance_links import InstanceGone, InstanceLink
 from kiln.services.transform.filters import (
     RecordFilter,
     RecordFormat,

@@ -393,11 +393,48 @@
     window.setTimeout(tick, LIST_POLL_MS);
   }
 
+  // -- a processing job's page: its log as it grows, Stop, and the final page once it ends ---------------
+
+  function initProcessingPage(page) {
+    const base = "/api/v1/processing-jobs/" + enc(page.dataset.job);
+    const log = $("#log");
+    const actionError = $("#action-error");
+    let after = Number(page.dataset.nextSeq || 0);
+
+    async function tick() {
+      for (;;) {
+        const r = await api("GET", base + "/logs?after=" + after + "&limit=1000");
+        if (!r.ok || !r.data.Events.length) break;
+        log.append(document.createTextNode(r.data.Events.map((e) => e.message + "\n").join("")));
+        after = r.data.NextSeq;
+        if (r.data.Events.length < 1000) break;
+      }
+      const r = await api("GET", base);
+      if (r.ok && ["Completed", "Failed", "Stopped"].includes(r.data.ProcessingJobStatus)) {
+        window.location.reload(); // the server renders the final page: exit message, failure reason
+        return;
+      }
+      if (r.ok) $("#job-status").replaceChildren(badge(r.data.ProcessingJobStatus));
+      window.setTimeout(tick, POLL_MS);
+    }
+    if (page.dataset.terminal !== "1") window.setTimeout(tick, POLL_MS);
+
+    const stop = $("#stop-job");
+    if (stop) stop.addEventListener("click", async () => {
+      stop.disabled = true;
+      const r = await api("POST", base + "/stop");
+      show(actionError, r.ok ? "" : message(r));
+      stop.disabled = false;
+    });
+  }
+
   window.KilnConsole = { api: api, message: message, show: show };
 
   document.addEventListener("DOMContentLoaded", () => {
     const job = $("#job-page");
     if (job) initJobPage(job);
+    const processing = $("#processing-page");
+    if (processing) initProcessingPage(processing);
     const endpoint = $("#endpoint-page");
     if (endpoint) initEndpointPage(endpoint);
     const tuning = $("#tuning-page");
