@@ -65,6 +65,8 @@ def _transform_jobs(request: Request) -> TransformJobService:
 
 
 TransformJobs = Annotated[TransformJobService, Depends(_transform_jobs)]
+
+
 def _processing_jobs(request: Request) -> ProcessingJobService:
     service: ProcessingJobService = request.app.state.processing_jobs
     return service
