@@ -38,6 +38,7 @@ SDK_ORDER = [
     "kiln.sdk.tensorboard",
     "kiln.sdk.session",
     "kiln.sdk.predictor",
+    "kiln.sdk.transformer",
     "kiln.sdk.model",
     "kiln.sdk.estimator",
     "kiln.sdk.algorithm_estimator",

@@ -32,6 +32,7 @@ __all__ = [
     "Session",
     "TensorBoardOutputConfig",
     "TrainingInput",
+    "Transformer",
     "WarmStartConfig",
     "__version__",
     "deserializers",
@@ -64,6 +65,7 @@ _LAZY = {
     "LinearLearnerPredictor": "kiln.sdk.amazon_estimators",
     "KMeansPredictor": "kiln.sdk.amazon_estimators",
     "PCAPredictor": "kiln.sdk.amazon_estimators",
+    "Transformer": "kiln.sdk.transformer",
 }
 _SUBMODULES = {"deserializers", "errors", "serializers", "image_uris"}
 
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from kiln.sdk.model import Model
     from kiln.sdk.predictor import Predictor
     from kiln.sdk.session import Session, get_execution_role
+    from kiln.sdk.transformer import Transformer
     from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
     from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
 

@@ -26,6 +26,7 @@ __all__ = [
     "TrainingJob",
     "TrainingJobHost",
     "TrainingJobStatus",
+    "TransformJob",
     "from_epoch",
     "host_job_resources",
     "processing_job_arn",
@@ -381,6 +382,7 @@ class CapacityUse(str, enum.Enum):
     TRAINING = "training"
     ENDPOINT = "endpoint"
     TUNING = "tuning"  # the training jobs of hyperparameter tuning jobs
+    TRANSFORM = "transform"  # batch transform jobs' instances
     PROCESSING = "processing"
 
     @property
@@ -393,6 +395,7 @@ _USAGE_NAMES = {
     CapacityUse.TRAINING: "training job usage",
     CapacityUse.ENDPOINT: "endpoint usage",
     CapacityUse.TUNING: "tuning job usage",
+    CapacityUse.TRANSFORM: "transform job usage",
     CapacityUse.PROCESSING: "processing job usage",
 }
 
@@ -492,3 +495,33 @@ class EndpointMetricPeriod:
     overhead_latency: dict[int, int]
     model_latency_sum_us: float
     overhead_latency_sum_us: float
+
+
+@dataclass(frozen=True)
+class TransformJob:
+    """One batch transform job (SageMaker's DescribeTransformJob fields, less ARNs)."""
+
+    name: str
+    status: JobStatus
+    spec: dict[str, Any]  # the CreateTransformJob request as submitted
+    creation_time: datetime
+    last_modified_time: datetime
+    start_time: datetime | None = None  # TransformStartTime: its instances were started
+    end_time: datetime | None = None
+    failure_reason: str | None = None
+    stop_requested_at: datetime | None = None
+    billable_seconds: int = 0  # instances × seconds from start to end (so far, while it runs)
+    progress: dict[str, Any] = field(default_factory=dict)  # objects and records done, for people
+
+    @property
+    def instance_count(self) -> int:
+        return int((self.spec.get("TransformResources") or {}).get("InstanceCount", 1))
+
+    @property
+    def instance_type(self) -> str:
+        return str((self.spec.get("TransformResources") or {}).get("InstanceType", "local"))
+
+    def billable_seconds_at(self, now: datetime) -> int:
+        if self.status.is_terminal() or self.start_time is None:
+            return self.billable_seconds
+        return max(0, int((now - self.start_time).total_seconds())) * self.instance_count

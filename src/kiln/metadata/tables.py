@@ -305,3 +305,20 @@ class EndpointMetricRow(Base):
     overhead_latency: Mapped[dict[str, int]] = mapped_column(JSON)
     model_latency_sum_us: Mapped[float] = mapped_column(Float)
     overhead_latency_sum_us: Mapped[float] = mapped_column(Float)
+
+
+class TransformJobRow(Base):
+    __tablename__ = "transform_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_modified_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)

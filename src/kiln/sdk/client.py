@@ -367,6 +367,32 @@ class KilnClient:
         _raise_for_answer(response)
         return response
 
+    # -- transform jobs -------------------------------------------------------------------------------
+
+    def create_transform_job(self, request: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", "/transform-jobs", json=request)
+        return result
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("GET", f"/transform-jobs/{name}")
+        return result
+
+    def list_transform_jobs(self, **filters: Any) -> list[dict[str, Any]]:
+        params = {k: v for k, v in filters.items() if v is not None}
+        answer = self.call("GET", "/transform-jobs", params=params)
+        result: list[dict[str, Any]] = answer["TransformJobSummaries"]
+        return result
+
+    def stop_transform_job(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.call("POST", f"/transform-jobs/{name}/stop")
+        return result
+
+    def transform_job_logs(self, name: str, tail: int = 1000) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call(
+            "GET", f"/transform-jobs/{name}/logs", params={"tail": tail}
+        )["Streams"]
+        return result
+
 
 def describe_error(error: KilnError) -> str:
     return f"{type(error).__name__}: {error.message}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from kiln.errors import ValidationError
 from kiln.sdk.arguments import (
@@ -32,6 +32,9 @@ from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.source_code import pack_source, resolve_entry_point
 from kiln.sdk.tensorboard import TensorBoardSession
+
+if TYPE_CHECKING:
+    from kiln.sdk.transformer import Transformer
 
 __all__ = ["Estimator", "TrainingJobHandle", "decode_hyperparameter"]
 
@@ -428,6 +431,52 @@ class Estimator:
             endpoint_name=endpoint_name or default_name,
             tags=tags or self.tags,
             wait=wait,
+        )
+
+    def transformer(
+        self,
+        instance_count: int,
+        instance_type: str,
+        strategy: str | None = None,
+        assemble_with: str | None = None,
+        output_path: str | None = None,
+        output_kms_key: str | None = None,
+        accept: str | None = None,
+        env: dict[str, str] | None = None,
+        max_concurrent_transforms: int | None = None,
+        max_payload: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        role: str | None = None,
+        volume_kms_key: str | None = None,
+        entry_point: str | None = None,
+        vpc_config_override: Any = None,
+        enable_network_isolation: bool | None = None,
+        model_name: str | None = None,
+        **kwargs: Any,
+    ) -> Transformer:
+        """A ``Transformer`` for the trained model (registered under ``model_name`` or a fresh name),
+        as SageMaker's ``EstimatorBase.transformer``; ``kwargs`` go to ``create_model``.
+
+        ``vpc_config_override`` and ``enable_network_isolation`` are accepted and have no effect: a
+        Kiln instance runs on this machine, in no VPC, with the network the machine has.
+        """
+        del vpc_config_override, enable_network_isolation
+        model = self.create_model(
+            entry_point=entry_point, role=role, name=model_name or self._model_name(None), **kwargs
+        )
+        return model.transformer(
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            output_kms_key=output_kms_key,
+            accept=accept,
+            env=env,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            tags=tags or self.tags,
+            volume_kms_key=volume_kms_key,
         )
 
     def _check_model_arguments(self, given: dict[str, Any]) -> None:

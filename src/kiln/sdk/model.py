@@ -24,6 +24,7 @@ from kiln.sdk.naming import base_from_name, name_from_base
 from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.source_code import is_uri, pack_source, resolve_entry_point
+from kiln.sdk.transformer import Transformer
 from kiln.sdk.waiters import WAITERS
 
 __all__ = ["Model"]
@@ -190,3 +191,40 @@ class Model:
         if self.name is None:
             raise ValidationError("this model was never created; there is nothing to delete")
         self.sagemaker_session.client.delete_model(self.name)
+
+    def transformer(
+        self,
+        instance_count: int,
+        instance_type: str,
+        strategy: str | None = None,
+        assemble_with: str | None = None,
+        output_path: str | None = None,
+        output_kms_key: str | None = None,
+        accept: str | None = None,
+        env: dict[str, str] | None = None,
+        max_concurrent_transforms: int | None = None,
+        max_payload: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        volume_kms_key: str | None = None,
+    ) -> Transformer:
+        """A ``Transformer`` for this model, registered first if it is not yet (SageMaker's
+        ``Model.transformer``)."""
+        if self.name is None or not self._exists(self.name):
+            self.create()
+        assert self.name is not None
+        return Transformer(
+            self.name,
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            output_kms_key=output_kms_key,
+            accept=accept,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            tags=tags,
+            env=env,
+            sagemaker_session=self.sagemaker_session,
+            volume_kms_key=volume_kms_key,
+        )

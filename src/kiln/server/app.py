@@ -23,6 +23,7 @@ from kiln.server.routes import (
     processing_jobs,
     system,
     training_jobs,
+    transform_jobs,
     tuning_jobs,
 )
 from kiln.server.runtime_router import RuntimeRouter
@@ -33,6 +34,7 @@ from kiln.services.capacity import CapacityService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["create_app"]
@@ -97,6 +99,9 @@ def create_app(
     app.state.endpoint_metrics = EndpointMetrics(
         db, settings.endpoint_metrics_retention_seconds, enabled=settings.endpoint_metrics
     )
+    app.state.transform_jobs = TransformJobService(
+        settings, db, store, executor, scheduler=app.state.scheduler
+    )
     runtime.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
     install_error_handlers(app)
 
@@ -109,6 +114,7 @@ def create_app(
     protected.include_router(artifacts.router)
     protected.include_router(hosting.router)
     protected.include_router(access_keys.router)
+    protected.include_router(transform_jobs.router)
     protected.include_router(processing_jobs.router)
     api.include_router(protected)
     # Hosts report for their own job only: the route checks the job's credential, not the operator's.

@@ -11,9 +11,18 @@ from kiln.services import TrainingJobService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["EndpointMetricsStore", "Endpoints", "ProcessingJobs", "Store", "TrainingJobs", "TuningJobs"]
+__all__ = [
+    "EndpointMetricsStore",
+    "Endpoints",
+    "ProcessingJobs",
+    "Store",
+    "TrainingJobs",
+    "TransformJobs",
+    "TuningJobs",
+]
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
@@ -48,6 +57,14 @@ def _endpoint_metrics(request: Request) -> EndpointMetrics:
 
 
 EndpointMetricsStore = Annotated[EndpointMetrics, Depends(_endpoint_metrics)]
+
+
+def _transform_jobs(request: Request) -> TransformJobService:
+    service: TransformJobService = request.app.state.transform_jobs
+    return service
+
+
+TransformJobs = Annotated[TransformJobService, Depends(_transform_jobs)]
 
 
 def _processing_jobs(request: Request) -> ProcessingJobService:

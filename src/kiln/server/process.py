@@ -110,6 +110,7 @@ def serve(settings: Settings) -> None:
     previous_url = f"http://{shown_host}:{listener.previous_port}" if listener.previous_port else None
     app = create_app(settings, db, store, resolve_executor("local"), server_url=url, credentials=credentials)
     app.state.endpoints.restore_routes()  # endpoints that were serving keep serving
+    app.state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it
     supervisor = Supervisor(app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs)
     app.state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
     supervisor.start()

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,12 +114,21 @@ def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) 
 
 
 def launch_instance(
-    settings: Settings, executor: Executor, model: ModelRecord, model_dir: Path, python: str, folder: Path
+    settings: Settings,
+    executor: Executor,
+    model: ModelRecord,
+    model_dir: Path,
+    python: str,
+    folder: Path,
+    *,
+    overrides: Mapping[str, str] | None = None,
 ) -> LaunchedInstance:
+    """Start one serving process; ``overrides`` go over the model's (a transform job's own)."""
     folder.mkdir(parents=True, exist_ok=True)
     socket_path = str(_socket_dir() / f"{uuid.uuid4().hex[:16]}.sock")
     environment = dict(os.environ)
     environment.update((model.spec.get("PrimaryContainer") or {}).get("Environment") or {})
+    environment.update(overrides or {})
     environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")  # where the code lives now
     environment["PYTHONUNBUFFERED"] = "1"
     environment.pop("KILN_API_TOKEN", None)

@@ -35,13 +35,9 @@ from kiln.records import (
     utcnow,
 )
 from kiln.scheduler import Scheduler
-from kiln.services.endpoint_instances import (
-    InstanceStartFailed,
-    launch_instance,
-    prepare_model,
-    wait_until_ready,
-)
+from kiln.services.endpoint_instances import InstanceStartFailed
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
+from kiln.services.instance_fleet import InstanceFleet, RunningProcess
 from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
 
@@ -50,7 +46,6 @@ log = logging.getLogger("kiln.services.endpoints")
 __all__ = ["EndpointService"]
 
 DRAIN_TIMEOUT_SECONDS = 65.0  # longer than SageMaker's 60 s model time: every held request is answered
-STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then SIGKILL after this (SageMaker's 30 s on scale-in)
 RESTART_BACKOFF_SECONDS = 2.0
 
 
@@ -80,9 +75,11 @@ class EndpointService:
     _restart_after: dict[str, float] = field(default_factory=dict)
     # Capacity: every variant's instances hold a reservation while the endpoint exists (limits and cost).
     scheduler: Scheduler | None = None  # the server's; endpoints then hold capacity like jobs
+    fleet: InstanceFleet = field(init=False)  # starts and stops the instances (shared with transform)
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
+        self.fleet = InstanceFleet(self.settings, self.store, self.executor)
 
     def _status_of(self, name: str) -> str | None:
         endpoint = hosting.find_endpoint(self.db, name)
@@ -312,21 +309,14 @@ class EndpointService:
             launches = []
             for variant in config.variants:
                 model = hosting.get_model(self.db, variant["ModelName"])
-                model_dir, python = prepare_model(self.settings, self.store, model)
+                prepared = self.fleet.prepare(model)
                 for _ in range(counts.get(variant["VariantName"], 0)):
                     instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
                     hosting.insert_instance(
                         self.db, name, instance_id, variant["VariantName"], config.name, utcnow()
                     )
                     started.append(instance_id)
-                    launched = launch_instance(
-                        self.settings,
-                        self.executor,
-                        model,
-                        model_dir,
-                        python,
-                        self._instance_dir(name, instance_id),
-                    )
+                    launched = self.fleet.launch(model, prepared, self._instance_dir(name, instance_id))
                     hosting.update_instance(
                         self.db,
                         instance_id,
@@ -335,7 +325,7 @@ class EndpointService:
                     )
                     launches.append((instance_id, launched))
             for instance_id, launched in launches:
-                port = wait_until_ready(self.executor, launched)
+                port = self.fleet.wait_ready(launched)
                 hosting.update_instance(self.db, instance_id, state=InstanceState.SERVING, port=port)
         except InstanceStartFailed as e:
             endpoint = hosting.get_endpoint(self.db, name)
@@ -432,19 +422,10 @@ class EndpointService:
         for instance in instances:
             # Close the server's link first: a graceful instance waits for open connections to end.
             self.router.forget_instance(instance.instance_id)
-            if instance.handle is not None:
-                self.executor.stop(instance.handle)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        self.fleet.stop(RunningProcess(i.handle, i.socket_path) for i in instances)
         for instance in instances:
-            handle = instance.handle
-            while handle is not None and self.executor.poll(handle) is None and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if handle is not None and self.executor.poll(handle) is None:
-                self.executor.stop(handle, force=True)
             self.router.forget_instance(instance.instance_id)
             hosting.update_instance(self.db, instance.instance_id, state=InstanceState.STOPPED)
-            if instance.socket_path:
-                Path(instance.socket_path).unlink(missing_ok=True)
 
     # -- routing --------------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from kiln.server.wire.sagemaker_hosting import HOSTING_OPERATIONS
 from kiln.server.wire.sagemaker_processing import PROCESSING_OPERATIONS
 from kiln.server.wire.sagemaker_tags import TAG_OPERATIONS
 from kiln.server.wire.sagemaker_training import TRAINING_OPERATIONS
+from kiln.server.wire.sagemaker_transform import TRANSFORM_OPERATIONS
 from kiln.server.wire.shapes import check_input, operation_model, to_shape
 from kiln.server.wire.uris import answer_uri, request_uris
 
@@ -34,6 +35,7 @@ OPERATIONS: dict[str, Operation] = {
     **TRAINING_OPERATIONS,
     **HOSTING_OPERATIONS,
     **TAG_OPERATIONS,
+    **TRANSFORM_OPERATIONS,
     **PROCESSING_OPERATIONS,
 }
 
