@@ -281,6 +281,11 @@ class Estimator:
             request["SdkArguments"] = sdk_arguments
         return request
 
+    def build_training_request(self, inputs: Any = None, job_name: str | None = None) -> dict[str, Any]:
+        """The CreateTrainingJob request ``fit`` would send, without sending it (the source is
+        uploaded): what a pipeline's TrainingStep carries."""
+        return self._training_request(job_name or name_from_base(self._base_name()), inputs)
+
     def _distribution_hyperparameters(self) -> dict[str, str]:
         if not self.distribution:
             return {}

@@ -10,10 +10,19 @@ from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.tuning.jobs import TuningJobService
 
-__all__ = ["EndpointMetricsStore", "Endpoints", "ProcessingJobs", "Store", "TrainingJobs", "TuningJobs"]
+__all__ = [
+    "EndpointMetricsStore",
+    "Endpoints",
+    "Pipelines",
+    "ProcessingJobs",
+    "Store",
+    "TrainingJobs",
+    "TuningJobs",
+]
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
@@ -56,3 +65,11 @@ def _processing_jobs(request: Request) -> ProcessingJobService:
 
 
 ProcessingJobs = Annotated[ProcessingJobService, Depends(_processing_jobs)]
+
+
+def _pipelines(request: Request) -> PipelineService:
+    service: PipelineService = request.app.state.pipelines
+    return service
+
+
+Pipelines = Annotated[PipelineService, Depends(_pipelines)]
