@@ -158,7 +158,10 @@ class Processor:
         entrypoint, extra = self._entrypoint_for(name, code, source_dir, dependencies)
         normalized_inputs = self._normalize_inputs(name, [*(inputs or []), *extra])
         normalized_outputs = self._normalize_outputs(name, outputs or [])
-        self.arguments = [str(a) for a in arguments] if arguments is not None else None
+        # A pipeline's parameters and properties (``.expr``) stay as they are: the server resolves them.
+        self.arguments = (
+            [a if hasattr(a, "expr") else str(a) for a in arguments] if arguments is not None else None
+        )
         return self._request(name, entrypoint, normalized_inputs, normalized_outputs, None)
 
     def _entrypoint_for(
