@@ -13,6 +13,7 @@ from kiln.cli import (
     hosting_commands,
     jobs_commands,
     keys_commands,
+    pipelines_commands,
     processing_commands,
     server_commands,
     tuning_commands,
@@ -58,6 +59,7 @@ app.add_typer(hosting_commands.endpoints_app, name="endpoints")
 app.command("tune")(tuning_commands.tune)
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(processing_commands.app, name="processing-jobs")
+app.add_typer(pipelines_commands.app, name="pipelines")
 
 
 def main(argv: list[str] | None = None) -> None:
