@@ -37,7 +37,7 @@ from kiln.services.pipelines.expressions import Resolver, evaluate_conditions, r
 from kiln.services.pipelines.jobs import NAME_FIELDS, StepJobs
 from kiln.services.pipelines.properties import walk_path
 
-__all__ = ["DEFAULT_PARALLEL_STEPS", "PipelineEngine", "step_job_name"]
+__all__ = ["DEFAULT_PARALLEL_STEPS", "PipelineEngine", "retry_delay", "step_job_name"]
 
 log = logging.getLogger("kiln.pipelines")
 
@@ -85,7 +85,7 @@ def _failure_type(reason: str | None) -> str | None:
     return _RETRYABLE.get(head)
 
 
-def _retry_delay(spec: StepSpec, step: PipelineStep) -> timedelta | None:
+def retry_delay(spec: StepSpec, step: PipelineStep) -> timedelta | None:
     """How long until the next attempt, when a RetryPolicy covers this failure and allows one more."""
     kind = _failure_type(step.failure_reason)
     if kind is None:
@@ -331,7 +331,7 @@ class PipelineEngine:
             step.step_name,
             failure_reason=state.failure_reason or "the job failed",
         )
-        delay = None if stopping else _retry_delay(spec, failed)
+        delay = None if stopping else retry_delay(spec, failed)
         if delay is None:
             return self._end_step(failed, PipelineStepStatus.FAILED, failed.failure_reason)
         field_name, longest = NAME_FIELDS[spec.type]
