@@ -17,7 +17,7 @@ from kiln.workflow.conditions import ConditionGreaterThanOrEqualTo
 from kiln.workflow.fail_step import FailStep
 from kiln.workflow.functions import Join, JsonGet
 from kiln.workflow.model_step import ModelStep
-from kiln.workflow.parameters import ParameterFloat, ParameterString
+from kiln.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
 from kiln.workflow.pipeline import Pipeline
 from kiln.workflow.properties import PropertyFile
 from kiln.workflow.steps import CacheConfig, ProcessingStep, TrainingStep
@@ -45,6 +45,7 @@ def _pipeline(session: kiln.Session, tmp_path: Path, name: str) -> Pipeline:
     (tmp_path / "src" / "train.py").write_text(TRAIN)
     score = ParameterString("Score", default_value="0.9")
     threshold = ParameterFloat("Threshold", default_value=0.5)
+    epochs = ParameterInteger("Epochs", default_value=3)
     processor = ScriptProcessor(
         image_uri=SKLEARN_IMAGE,
         command=["python3"],
@@ -62,7 +63,12 @@ def _pipeline(session: kiln.Session, tmp_path: Path, name: str) -> Pipeline:
         property_files=[report],
         cache_config=CacheConfig(enable_caching=True, expire_after="PT1H"),
     )
-    estimator = kiln.Estimator("train.py", source_dir=str(tmp_path / "src"), sagemaker_session=session)
+    estimator = kiln.Estimator(
+        "train.py",
+        source_dir=str(tmp_path / "src"),
+        hyperparameters={"epochs": epochs},
+        sagemaker_session=session,
+    )
     train = TrainingStep(
         "Train",
         estimator=estimator,
@@ -91,7 +97,9 @@ def _pipeline(session: kiln.Session, tmp_path: Path, name: str) -> Pipeline:
         if_steps=[train, register],
         else_steps=[FailStep("TooLow", error_message=Join(on=" ", values=["accuracy below", threshold]))],
     )
-    return Pipeline(name, parameters=[score, threshold], steps=[evaluate, check], sagemaker_session=session)
+    return Pipeline(
+        name, parameters=[score, threshold, epochs], steps=[evaluate, check], sagemaker_session=session
+    )
 
 
 def test_a_pipeline_built_with_kiln_workflow_runs(session: kiln.Session, tmp_path: Path) -> None:
@@ -102,6 +110,7 @@ def test_a_pipeline_built_with_kiln_workflow_runs(session: kiln.Session, tmp_pat
     assert document["Parameters"] == [
         {"Name": "Score", "Type": "String", "DefaultValue": "0.9"},
         {"Name": "Threshold", "Type": "Float", "DefaultValue": 0.5},
+        {"Name": "Epochs", "Type": "Integer", "DefaultValue": 3},
     ]
     evaluate = document["Steps"][0]
     assert "ProcessingJobName" not in evaluate["Arguments"]
@@ -137,6 +146,7 @@ def test_a_pipeline_built_with_kiln_workflow_runs(session: kiln.Session, tmp_pat
     )
     trained = session.client.describe_training_job(steps["Train"]["JobName"])
     assert registered["PrimaryContainer"]["ModelDataUrl"] == trained["ModelArtifacts"]["S3ModelArtifacts"]
+    assert trained["HyperParameters"]["epochs"] == "3"  # the parameter, joined into a string
 
     refused = pipeline.start(parameters={"Score": "0.2"})
     with pytest.raises(
