@@ -11,7 +11,7 @@ import pytest
 
 import kiln
 from kiln.errors import UnexpectedStatusException
-from kiln.processing import ProcessingOutput, ScriptProcessor
+from kiln.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
 from kiln.workflow.condition_step import ConditionStep
 from kiln.workflow.conditions import ConditionGreaterThanOrEqualTo
 from kiln.workflow.fail_step import FailStep
@@ -132,6 +132,24 @@ def test_a_pipeline_built_with_kiln_workflow_runs(session: kiln.Session, tmp_pat
     assert train["Arguments"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == {
         "Get": "Steps.Evaluate.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"
     }
+
+    # A step's property as a processing input's source (SageMaker's evaluate-the-model idiom).
+    model_data = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    scorer = ScriptProcessor(
+        image_uri=SKLEARN_IMAGE, command=["python3"], instance_type="local", sagemaker_session=session
+    )
+    score_step = ProcessingStep(
+        "Score",
+        processor=scorer,
+        code=str(tmp_path / "evaluate.py"),
+        inputs=[
+            ProcessingInput(
+                source=pipeline.steps[1].if_steps[0].properties.ModelArtifacts.S3ModelArtifacts,
+                destination="/opt/ml/processing/model",
+            )
+        ],  # type: ignore[attr-defined]
+    )
+    assert score_step.to_request()["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"] == model_data
 
     pipeline.upsert(role_arn="arn:aws:iam::000000000000:role/SageMakerRole")
     pipeline.upsert(description="the same pipeline again: an update")

@@ -243,7 +243,8 @@ class Processor:
         for count, item in enumerate(inputs, start=1):
             if item.input_name is None:
                 item.input_name = f"input-{count}"
-            if item.source is not None and not is_uri(item.source):
+            # A pipeline's reference (``.expr``) names data the server resolves when the step runs.
+            if item.source is not None and not hasattr(item.source, "expr") and not is_uri(item.source):
                 local = Path(item.source).expanduser()
                 if not local.exists():
                     raise ValidationError(
@@ -261,7 +262,9 @@ class Processor:
         for count, item in enumerate(outputs, start=1):
             if item.output_name is None:
                 item.output_name = f"output-{count}"
-            if item.destination is None or not is_uri(item.destination):
+            if item.destination is None or not (
+                hasattr(item.destination, "expr") or is_uri(item.destination)
+            ):
                 item.destination = f"{bucket}/{job}/output/{item.output_name}"
         return outputs
 

@@ -25,6 +25,10 @@ class Properties(Expression):
             raise AttributeError(name)
         return Properties(f"{self._path}.{name}")
 
+    # Not a sequence: without these, ``in`` and iteration would call __getitem__(0), (1), … forever.
+    __iter__ = None
+    __contains__ = None
+
     def __getitem__(self, key: int | str) -> Properties:
         return Properties(f"{self._path}[{key}]" if isinstance(key, int) else f"{self._path}['{key}']")
 
