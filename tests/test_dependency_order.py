@@ -20,9 +20,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 SDK_ORDER = [
     "kiln.sdk",
+    "kiln.sdk.reconnect",
     "kiln.sdk.client",
     "kiln.sdk.tuning_client",
     "kiln.sdk.naming",
+    "kiln.sdk.image_uris",
     "kiln.sdk.arguments",
     "kiln.sdk.discovery",
     "kiln.sdk.serializers",
@@ -36,8 +38,11 @@ SDK_ORDER = [
     "kiln.sdk.tensorboard",
     "kiln.sdk.session",
     "kiln.sdk.predictor",
+    "kiln.sdk.transformer",
     "kiln.sdk.model",
     "kiln.sdk.estimator",
+    "kiln.sdk.algorithm_estimator",
+    "kiln.sdk.amazon_estimators",
     "kiln.sdk.framework",
     "kiln.sdk.frameworks",
     "kiln.sdk.frameworks.*",
@@ -66,6 +71,9 @@ SDK_MAY_USE = [
     "kiln.runtime",  # the package docstring only, on the way to:
     "kiln.runtime.training",
     "kiln.runtime.training.estimator_functions",  # the one AST rule telling an Estimator-functions script
+    "kiln.images",  # image URIs name the built-in algorithms (no server code)
+    "kiln.algorithms",  # their registry (which image is which algorithm)
+    "kiln.algorithms.recordio",  # record_set() writes SageMaker's RecordIO-protobuf
 ]
 
 

@@ -12,24 +12,33 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "PCA",
     "CategoricalParameter",
     "ContinuousParameter",
     "Estimator",
     "HyperparameterTuner",
     "IntegerParameter",
+    "KMeans",
+    "KMeansPredictor",
+    "LinearLearner",
+    "LinearLearnerPredictor",
     "Model",
+    "PCAPredictor",
     "Predictor",
     "PyTorch",
     "PyTorchModel",
     "PyTorchPredictor",
+    "RecordSet",
     "Session",
     "TensorBoardOutputConfig",
     "TrainingInput",
+    "Transformer",
     "WarmStartConfig",
     "__version__",
     "deserializers",
     "errors",
     "get_execution_role",
+    "image_uris",
     "serializers",
 ]
 
@@ -38,7 +47,7 @@ _LAZY = {
     "PyTorchModel": "kiln.sdk.frameworks.pytorch",
     "Predictor": "kiln.sdk.predictor",
     "PyTorchPredictor": "kiln.sdk.frameworks.pytorch",
-    "Estimator": "kiln.sdk.estimator",
+    "Estimator": "kiln.estimator",  # with the built-in algorithms' estimator registered
     "PyTorch": "kiln.sdk.frameworks.pytorch",
     "Session": "kiln.sdk.session",
     "get_execution_role": "kiln.sdk.session",
@@ -49,19 +58,38 @@ _LAZY = {
     "IntegerParameter": "kiln.sdk.tuning_parameters",
     "CategoricalParameter": "kiln.sdk.tuning_parameters",
     "WarmStartConfig": "kiln.sdk.tuner",
+    "LinearLearner": "kiln.sdk.amazon_estimators",
+    "KMeans": "kiln.sdk.amazon_estimators",
+    "PCA": "kiln.sdk.amazon_estimators",
+    "RecordSet": "kiln.sdk.amazon_estimators",
+    "LinearLearnerPredictor": "kiln.sdk.amazon_estimators",
+    "KMeansPredictor": "kiln.sdk.amazon_estimators",
+    "PCAPredictor": "kiln.sdk.amazon_estimators",
+    "Transformer": "kiln.sdk.transformer",
 }
-_SUBMODULES = {"deserializers", "errors", "serializers"}
+_SUBMODULES = {"deserializers", "errors", "serializers", "image_uris"}
 
 if TYPE_CHECKING:
     import kiln.deserializers as deserializers
     import kiln.errors as errors
+    import kiln.image_uris as image_uris
     import kiln.serializers as serializers
+    from kiln.sdk.amazon_estimators import (
+        PCA,
+        KMeans,
+        KMeansPredictor,
+        LinearLearner,
+        LinearLearnerPredictor,
+        PCAPredictor,
+        RecordSet,
+    )
     from kiln.sdk.estimator import Estimator
     from kiln.sdk.frameworks.pytorch import PyTorch, PyTorchModel, PyTorchPredictor
     from kiln.sdk.inputs import TensorBoardOutputConfig, TrainingInput
     from kiln.sdk.model import Model
     from kiln.sdk.predictor import Predictor
     from kiln.sdk.session import Session, get_execution_role
+    from kiln.sdk.transformer import Transformer
     from kiln.sdk.tuner import HyperparameterTuner, WarmStartConfig
     from kiln.sdk.tuning_parameters import CategoricalParameter, ContinuousParameter, IntegerParameter
 

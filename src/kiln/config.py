@@ -26,6 +26,10 @@ __all__ = ["CapacitySettings", "Settings", "load_allowed_roots", "load_capacity_
 
 DEFAULT_STOP_GRACE_SECONDS = 120.0  # SageMaker's StopTrainingJob waits 120 s before SIGKILL
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30.0  # a host silent this long after its process vanished is failed
+# How long the SDK and CLI keep retrying a call while the server does not answer: long enough for
+# `kiln server start --daemon` after a crash (migrations, restoring endpoints), short enough that a
+# client of a server that is gone for good gives up within a minute.
+DEFAULT_CLIENT_RETRY_SECONDS = 60.0
 # The AWS account the wire answers as (ARNs, STS GetCallerIdentity, the SDK's default bucket name):
 # twelve digits like any AWS account id; all zeros so it can never be a real one.
 DEFAULT_AWS_ACCOUNT_ID = "000000000000"
@@ -50,6 +54,7 @@ class Settings:
     heartbeat_timeout_seconds: float = DEFAULT_HEARTBEAT_TIMEOUT_SECONDS
     extra: dict[str, str] = field(default_factory=dict)
     config_path: Path | None = None  # KILN_CONFIG or --config; None: $KILN_HOME/config.toml if present
+    client_retry_seconds: float = DEFAULT_CLIENT_RETRY_SECONDS  # KILN_CLIENT_RETRY_SECONDS
     aws_account_id: str = DEFAULT_AWS_ACCOUNT_ID  # KILN_AWS_ACCOUNT_ID: the AWS wire's account id
     endpoint_metrics: bool = True  # KILN_ENDPOINT_METRICS=0 turns the invocation counters off
     endpoint_metrics_retention_seconds: float = DEFAULT_ENDPOINT_METRICS_RETENTION_SECONDS
@@ -67,6 +72,11 @@ class Settings:
     @property
     def server_record_path(self) -> Path:
         return self.home / "server.json"
+
+    @property
+    def server_address_path(self) -> Path:
+        """The address the server last listened on; kept after it stops so a restart reuses it."""
+        return self.home / "server-address.json"
 
     @property
     def jobs_dir(self) -> Path:
@@ -151,6 +161,7 @@ def load_settings() -> Settings:
         config_path=Path(os.environ["KILN_CONFIG"]).expanduser().resolve()
         if os.environ.get("KILN_CONFIG")
         else None,
+        client_retry_seconds=_float_env("KILN_CLIENT_RETRY_SECONDS", DEFAULT_CLIENT_RETRY_SECONDS),
         aws_account_id=_account_id_env(),
         endpoint_metrics=_flag("KILN_ENDPOINT_METRICS", os.environ.get("KILN_ENDPOINT_METRICS", "1")),
         endpoint_metrics_retention_seconds=_retention_seconds(),
@@ -314,3 +325,16 @@ def load_allowed_roots(settings: Settings) -> tuple[Path, ...]:
                 "(config.toml allowed_roots or KILN_ALLOWED_ROOTS)"
             )
     return tuple(Path(os.path.expanduser(root)).resolve() for root in roots)
+
+
+# -- what an executor tells the work process it started ---------------------------------------------
+
+__all__ += ["RESULT_FILE_VARIABLE", "result_file"]
+
+RESULT_FILE_VARIABLE = "KILN_RESULT_FILE"  # where the executor reads the unit's result back from
+
+
+def result_file() -> Path | None:
+    """Where this work process leaves its result for its executor; None when it was not told."""
+    value = os.environ.get(RESULT_FILE_VARIABLE)
+    return Path(value) if value else None

@@ -35,6 +35,10 @@ KNOWN_REPOSITORIES: dict[str, tuple[str, str, JobKind]] = {
     "sagemaker-scikit-learn": ("sklearn", "sklearn", "any"),
     "sagemaker-xgboost": ("xgboost", "xgboost", "any"),
     "xgboost": ("xgboost", "xgboost", "any"),  # the built-in algorithm's older repository
+    # SageMaker's first-party built-in algorithms (kiln.algorithms), which Kiln runs on scikit-learn:
+    "linear-learner": ("linear-learner", "sklearn", "any"),
+    "kmeans": ("kmeans", "sklearn", "any"),
+    "pca": ("pca", "sklearn", "any"),
 }
 
 # <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>[:<tag>|@<digest>]; also a bare
@@ -51,7 +55,7 @@ _PYTHON_TAG = re.compile(r"^py[0-9]+$")
 class FrameworkImage:
     uri: str
     repository: str
-    framework: str  # pytorch, tensorflow, sklearn, xgboost
+    framework: str  # pytorch, tensorflow, sklearn, xgboost; or a built-in algorithm: linear-learner, …
     runtime: str  # the Kiln runtime that runs it
     job_kind: JobKind  # training, inference, or any (one image does both, as scikit-learn's)
     version: str | None  # the framework version of the tag: 2.1, 1.2-1, 1.7-1
@@ -88,7 +92,8 @@ def parse_image_uri(uri: str) -> FrameworkImage:
     if not match or repository not in KNOWN_REPOSITORIES:
         raise ValidationError(
             f"Kiln runs no containers, and image {uri!r} is not a SageMaker framework image it knows: "
-            f"use an image from sagemaker.image_uris.retrieve for pytorch, tensorflow, sklearn or xgboost "
+            f"use an image from sagemaker.image_uris.retrieve for pytorch, tensorflow, sklearn or xgboost, "
+            f"or a built-in algorithm's (xgboost, linear-learner, kmeans, pca) "
             f"(repositories {_known()}), e.g. "
             "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
         )

@@ -26,6 +26,7 @@ __all__ = [
     "TrainingJob",
     "TrainingJobHost",
     "TrainingJobStatus",
+    "TransformJob",
     "from_epoch",
     "host_job_resources",
     "processing_job_arn",
@@ -142,8 +143,7 @@ class LogLine:
 class TrainingJobHost:
     host: str
     state: HostState
-    pid: int | None
-    pid_started_at: float | None  # psutil create_time, so a recycled pid is never mistaken for ours
+    handle: str | None  # the executor's (opaque, persistable) handle once its process started
     exit_code: int | None
     failure_reason: str | None
     last_heartbeat: datetime | None
@@ -285,8 +285,7 @@ class EndpointInstance:
     variant: str
     config_name: str
     state: InstanceState
-    pid: int | None
-    pid_started_at: float | None
+    handle: str | None  # the executor's (opaque, persistable) handle once its process started
     port: int | None
     socket_path: str | None
     failure_reason: str | None
@@ -383,6 +382,7 @@ class CapacityUse(str, enum.Enum):
     TRAINING = "training"
     ENDPOINT = "endpoint"
     TUNING = "tuning"  # the training jobs of hyperparameter tuning jobs
+    TRANSFORM = "transform"  # batch transform jobs' instances
     PROCESSING = "processing"
 
     @property
@@ -395,6 +395,7 @@ _USAGE_NAMES = {
     CapacityUse.TRAINING: "training job usage",
     CapacityUse.ENDPOINT: "endpoint usage",
     CapacityUse.TUNING: "tuning job usage",
+    CapacityUse.TRANSFORM: "transform job usage",
     CapacityUse.PROCESSING: "processing job usage",
 }
 
@@ -494,6 +495,36 @@ class EndpointMetricPeriod:
     overhead_latency: dict[int, int]
     model_latency_sum_us: float
     overhead_latency_sum_us: float
+
+
+@dataclass(frozen=True)
+class TransformJob:
+    """One batch transform job (SageMaker's DescribeTransformJob fields, less ARNs)."""
+
+    name: str
+    status: JobStatus
+    spec: dict[str, Any]  # the CreateTransformJob request as submitted
+    creation_time: datetime
+    last_modified_time: datetime
+    start_time: datetime | None = None  # TransformStartTime: its instances were started
+    end_time: datetime | None = None
+    failure_reason: str | None = None
+    stop_requested_at: datetime | None = None
+    billable_seconds: int = 0  # instances × seconds from start to end (so far, while it runs)
+    progress: dict[str, Any] = field(default_factory=dict)  # objects and records done, for people
+
+    @property
+    def instance_count(self) -> int:
+        return int((self.spec.get("TransformResources") or {}).get("InstanceCount", 1))
+
+    @property
+    def instance_type(self) -> str:
+        return str((self.spec.get("TransformResources") or {}).get("InstanceType", "local"))
+
+    def billable_seconds_at(self, now: datetime) -> int:
+        if self.status.is_terminal() or self.start_time is None:
+            return self.billable_seconds
+        return max(0, int((now - self.start_time).total_seconds())) * self.instance_count
 
 
 # -- pipelines -------------------------------------------------------------------------------------

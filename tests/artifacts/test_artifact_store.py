@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from kiln.artifacts import TEMP_PREFIX, ArtifactInfo, ArtifactStore, resolve_store
-from kiln.errors import Conflict, NotFound, ValidationError
+from kiln.artifacts import TEMP_PREFIX, ArtifactStore, resolve_store
+from kiln.errors import Conflict, ValidationError
 
 LARGE_BYTES = 50 * (1 << 20)
 SLOW_CHUNK_BYTES = 1 << 20
@@ -27,17 +27,6 @@ def store(tmp_path: Path) -> ArtifactStore:
 @pytest.fixture
 def memory_store() -> Iterator[ArtifactStore]:
     # fsspec's memory filesystem is one per process: a unique root keeps tests apart.
-    root = f"memory://kiln-test-{uuid.uuid4().hex}"
-    store = ArtifactStore(root)
-    yield store
-    store.delete(root)
-
-
-@pytest.fixture(params=["local", "memory"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
-    if request.param == "local":
-        yield ArtifactStore((tmp_path / "artifacts").as_uri())
-        return
     root = f"memory://kiln-test-{uuid.uuid4().hex}"
     store = ArtifactStore(root)
     yield store
@@ -109,140 +98,6 @@ def test_resolve_store_takes_a_plain_path_as_a_folder(tmp_path: Path) -> None:
 def test_an_unsupported_scheme_is_refused_with_the_choices(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match=r"unsupported scheme 'ftp'.*file://.*s3://"):
         ArtifactStore("ftp://example.com/artifacts")
-
-
-# -- put, get, list, open (both backends) ---------------------------------------------------------------
-
-
-def test_an_object_round_trips_through_put_and_open(any_store: ArtifactStore) -> None:
-    uri = any_store.uri("data", "hello.txt")
-    assert not any_store.exists(uri)
-
-    assert any_store.put_bytes(b"hello, kiln", uri) == uri
-
-    assert any_store.exists(uri)
-    assert not any_store.is_dir(uri)
-    assert any_store.is_dir(any_store.uri("data"))
-    with any_store.open(uri) as stream:
-        assert stream.read() == b"hello, kiln"
-    assert any_store.list_objects(uri) == [ArtifactInfo(uri, 11, False)]
-
-
-def test_put_bytes_and_put_stream_replace_an_existing_object(any_store: ArtifactStore) -> None:
-    uri = any_store.uri("data", "value.txt")
-    any_store.put_bytes(b"first", uri)
-    any_store.put_stream(io.BytesIO(b"second, longer"), uri)
-
-    with any_store.open(uri) as stream:
-        assert stream.read() == b"second, longer"
-    assert [(e.uri, e.size) for e in any_store.list_objects(any_store.uri("data"))] == [(uri, 14)]
-
-
-def test_listing_a_prefix_shows_files_and_folders_and_recursive_shows_every_file(
-    any_store: ArtifactStore,
-) -> None:
-    prefix = any_store.uri("set")
-    any_store.put_bytes(b"a" * 3, f"{prefix}/a.csv")
-    any_store.put_bytes(b"b" * 5, f"{prefix}/nested/deeper/b.csv")
-    any_store.put_bytes(b"c" * 7, f"{prefix}/with space #1.csv")
-
-    shallow = any_store.list_objects(prefix)
-    assert [(e.uri, e.size, e.is_dir) for e in shallow] == [
-        (f"{prefix}/a.csv", 3, False),
-        (f"{prefix}/nested", 0, True),
-        (f"{prefix}/with space #1.csv", 7, False),
-    ]
-    deep = any_store.list_objects(prefix + "/", recursive=True)
-    assert [(e.uri, e.size, e.is_dir) for e in deep] == [
-        (f"{prefix}/a.csv", 3, False),
-        (f"{prefix}/nested/deeper/b.csv", 5, False),
-        (f"{prefix}/with space #1.csv", 7, False),
-    ]
-    # Every listed URI opens: the listing spells URIs the way the store reads them.
-    for entry in deep:
-        with any_store.open(entry.uri) as stream:
-            assert len(stream.read()) == entry.size
-
-
-def test_put_tree_and_get_tree_copy_a_folder_with_its_structure(
-    any_store: ArtifactStore, tmp_path: Path
-) -> None:
-    source = tmp_path / "source"
-    (source / "images" / "train").mkdir(parents=True)
-    (source / "labels.csv").write_text("id,label\n1,cat\n")
-    (source / "images" / "train" / "0001.bin").write_bytes(bytes(range(256)))
-    prefix = any_store.uri("dataset")
-
-    uploaded = any_store.put_tree(source, prefix)
-
-    assert uploaded == [f"{prefix}/images/train/0001.bin", f"{prefix}/labels.csv"]
-    target = tmp_path / "downloaded"
-    written = any_store.get_tree(prefix, target)
-    assert sorted(p.relative_to(target).as_posix() for p in written) == [
-        "images/train/0001.bin",
-        "labels.csv",
-    ]
-    assert (target / "labels.csv").read_text() == "id,label\n1,cat\n"
-    assert (target / "images" / "train" / "0001.bin").read_bytes() == bytes(range(256))
-
-
-def test_get_tree_of_one_object_downloads_that_object(any_store: ArtifactStore, tmp_path: Path) -> None:
-    uri = any_store.put_bytes(b"weights", any_store.uri("models", "model.tar.gz"))
-
-    written = any_store.get_tree(uri, tmp_path / "out")
-
-    assert written == [tmp_path / "out" / "model.tar.gz"]
-    assert written[0].read_bytes() == b"weights"
-
-
-def test_get_file_copies_one_object(any_store: ArtifactStore, tmp_path: Path) -> None:
-    uri = any_store.put_bytes(b"payload", any_store.uri("x", "y.bin"))
-
-    local = any_store.get_file(uri, tmp_path / "deep" / "copy.bin")
-
-    assert local.read_bytes() == b"payload"
-
-
-def test_delete_removes_a_prefix_and_is_quiet_when_nothing_is_there(any_store: ArtifactStore) -> None:
-    prefix = any_store.uri("gone")
-    any_store.put_bytes(b"1", f"{prefix}/a")
-    any_store.put_bytes(b"2", f"{prefix}/b/c")
-
-    any_store.delete(prefix)
-    any_store.delete(prefix)
-
-    assert not any_store.exists(prefix)
-    assert not any_store.exists(f"{prefix}/b/c")
-
-
-# -- what is missing or wrong ---------------------------------------------------------------------------
-
-
-def test_a_missing_object_is_not_found_with_its_uri_in_the_message(
-    any_store: ArtifactStore, tmp_path: Path
-) -> None:
-    missing = any_store.uri("nothing", "here.txt")
-    hint = r"No artifact at '.*nothing/here\.txt'.*kiln artifacts ls"
-
-    with pytest.raises(NotFound, match=hint):
-        any_store.list_objects(missing)
-    with pytest.raises(NotFound, match=hint), any_store.open(missing):
-        pass
-    with pytest.raises(NotFound, match=hint):
-        any_store.get_file(missing, tmp_path / "copy")
-    with pytest.raises(NotFound, match=hint):
-        any_store.get_tree(missing, tmp_path / "tree")
-    assert not (tmp_path / "copy").exists()
-
-
-def test_opening_a_folder_says_it_is_a_folder(any_store: ArtifactStore) -> None:
-    any_store.put_bytes(b"1", any_store.uri("folder", "file"))
-
-    with (
-        pytest.raises(ValidationError, match="is a folder, not an object"),
-        any_store.open(any_store.uri("folder")),
-    ):
-        pass
 
 
 # -- atomic writes --------------------------------------------------------------------------------------

@@ -323,6 +323,7 @@ def test_an_unreachable_server_is_an_internal_error_exit_3_not_a_usage_error(
     env = server.env()
     env["KILN_URL"] = "http://127.0.0.1:9"  # discard: nothing listens
     env["KILN_HOME"] = str(tmp_path / "home")
+    env["KILN_CLIENT_RETRY_SECONDS"] = "0"  # no waiting for a restart that will not come
 
     result = kiln("jobs", "list", env=env)
 
@@ -406,6 +407,7 @@ def test_server_status_says_not_running_when_kiln_url_does_not_answer(
     env = server.env()
     env["KILN_URL"] = "http://127.0.0.1:9"  # discard: nothing listens
     env["KILN_HOME"] = str(tmp_path / "home")
+    env["KILN_CLIENT_RETRY_SECONDS"] = "0"  # no waiting for a restart that will not come
 
     as_json = kiln("server", "status", "--json", env=env)
     as_text = kiln("server", "status", env=env)

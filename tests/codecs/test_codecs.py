@@ -18,10 +18,10 @@ from kiln.codecs import (
     decode,
     encode,
     negotiate_accept,
-    npz_codec,
     tfs_instances,
     tfs_response,
 )
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES
 from kiln.errors import PayloadTooLarge, UnsupportedMediaType, ValidationError
 
 JSON = "application/json"
@@ -356,7 +356,7 @@ def test_npz_that_would_inflate_past_the_limit_is_refused() -> None:
     body = bytearray(buffer.getvalue())
     entry = body.index(b"PK\x01\x02")
     body[entry + 24 : entry + 28] = (0xF0000000).to_bytes(4, "little")
-    assert npz_codec.MAX_EXPANDED_BYTES < 0xF0000000
+    assert DEFAULT_MAX_DECODED_BYTES < 0xF0000000
     with pytest.raises(PayloadTooLarge, match="limit"):
         decode(bytes(body), NPZ)
 

@@ -182,6 +182,31 @@ def test_a_killed_host_fails_a_job_without_retries_and_leaves_no_process(
     wait_until(lambda: processes_mentioning(str(server.home / "jobs" / name)) == [], timeout=20)
 
 
+def test_a_host_that_dies_without_a_result_fails_the_job_with_its_last_output(
+    server: RunningServer, session: kiln.Session, write_script
+) -> None:
+    source = write_script(CHECKPOINTING_SCRIPT)
+    estimator = kiln.Estimator("train.py", source_dir=str(source), sagemaker_session=session)
+    estimator.fit(wait=False)
+    name = estimator.latest_training_job.name  # type: ignore[union-attr]
+    wait_until(
+        lambda: any(e["message"] == "step=3" for e in session.client.training_job_logs(name)["Events"])
+    )
+    runtime = wait_until(
+        lambda: processes_mentioning(str(server.home / "jobs" / name / "algo-1" / "host.json")), timeout=20
+    )[0]
+    # The runtime's own output is its crash log, which only the executor knows where to find.
+    with open(f"/proc/{runtime.pid}/fd/1", "a") as output:
+        output.write("RuntimeError: the runtime fell over\n")
+    runtime.send_signal(signal.SIGKILL)
+
+    final = wait_until(
+        lambda: (d := session.describe_training_job(name))["TrainingJobStatus"] == "Failed" and d
+    )
+    assert "host algo-1 was killed by signal SIGKILL" in final["FailureReason"]
+    assert "its last output: RuntimeError: the runtime fell over" in final["FailureReason"]
+
+
 def test_with_retries_a_killed_host_resumes_from_its_checkpoint(
     server: RunningServer, session: kiln.Session, write_script, tmp_path: Path
 ) -> None:

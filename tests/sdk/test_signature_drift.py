@@ -27,6 +27,7 @@ from kiln.sdk.estimator import Estimator
 from kiln.sdk.framework import Framework
 from kiln.sdk.model import Model
 from kiln.sdk.predictor import Predictor
+from kiln.sdk.transformer import Transformer
 from kiln.sklearn import SKLearn, SKLearnModel, SKLearnPredictor
 from kiln.tensorflow import TensorFlow, TensorFlowModel, TensorFlowPredictor
 from kiln.xgboost import XGBoost, XGBoostModel, XGBoostPredictor
@@ -166,6 +167,15 @@ CASES = {
         )
         for module, predictor in FRAMEWORK_PREDICTORS
     },
+    "Transformer": Case([Transformer.__init__], {}, ["sagemaker.transformer:Transformer.__init__"]),
+    "Transformer.transform": Case(
+        [Transformer.transform], {}, ["sagemaker.transformer:Transformer.transform"]
+    ),
+    "Model.transformer": Case([Model.transformer], {}, ["sagemaker.model:Model.transformer"]),
+    # entry_point: SageMaker's Framework.transformer takes it; Kiln's Estimator is script mode.
+    "Estimator.transformer": Case(
+        [Estimator.transformer], {}, ["sagemaker.estimator:Estimator.transformer"], frozenset({"entry_point"})
+    ),
 }
 # Processing: each Kiln class spells out SageMaker's own signature (no **kwargs to a base).
 PROCESSING = "sagemaker.processing"

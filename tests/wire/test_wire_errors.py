@@ -265,3 +265,43 @@ def test_an_image_named_by_create_model_sets_the_runtime(sm: Any, finished_job: 
         f'Cannot create already existing model "{ACCOUNT_ARN}:model/wire-image-model".',
     )
     sm.delete_model(ModelName="wire-image-model")
+
+
+def test_deleting_the_config_before_the_endpoint_still_gives_its_capacity_back(
+    sm: Any, server: RunningServer, finished_job: str
+) -> None:
+    """SageMaker's SDK (Predictor.delete_endpoint) deletes the endpoint config first."""
+    name = "wire-config-first"
+    job = sm.describe_training_job(TrainingJobName=finished_job)
+    sm.create_model(
+        ModelName=name,
+        PrimaryContainer={
+            "Image": PYTORCH_INFERENCE_IMAGE,
+            "ModelDataUrl": job["ModelArtifacts"]["S3ModelArtifacts"],
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": job["HyperParameters"]["sagemaker_submit_directory"].strip('"'),
+            },
+        },
+    )
+    variants = [
+        {"VariantName": "v", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "ml.t3.medium"}
+    ]
+    sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=variants)
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.get_waiter("endpoint_in_service").wait(EndpointName=name, WaiterConfig=FAST)
+
+    def held() -> int:
+        limits = server.client().call("GET", "/limits")["Limits"]
+        return sum(
+            e["CurrentUtilization"]
+            for e in limits
+            if e["InstanceType"] == "ml.t3.medium" and e["Use"] == "endpoint"
+        )
+
+    assert held() == 1
+    sm.delete_endpoint_config(EndpointConfigName=name)
+    sm.delete_endpoint(EndpointName=name)
+    sm.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig=FAST)
+    sm.delete_model(ModelName=name)
+    assert held() == 0

@@ -77,7 +77,9 @@ def use_kiln(
 
 
 def client(service: str) -> Any:
-    made = boto3.client(service)  # from the environment only, as user code does
+    # From the environment only, as user code does; a new Session each time, because boto3's default
+    # session keeps the first credentials it found for the life of the process (these tests change them).
+    made = boto3.session.Session().client(service)
     made.meta.events.register("after-call", check_answer)
     return made
 

@@ -73,7 +73,11 @@ def _refuse(what: str, member: str, problem: str, hint: str) -> ValidationError:
 
 def _relative_parts(name: str) -> list[str] | None:
     """The normalised path parts of a member name, or None if it is absolute or leaves the root."""
-    if not name or name.startswith("/") or os.path.isabs(name):
+    if (
+        name == ""
+    ):  # the root folder itself: tarfile strips the '/' of arcname="/" (SageMaker's SDK repacks so)
+        return []
+    if name.startswith("/") or os.path.isabs(name):
         return None
     normal = posixpath.normpath(name)
     if normal == ".":

@@ -7,13 +7,14 @@ only when its upload completes. Readers therefore never see half an object.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import posixpath
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +27,7 @@ from kiln.errors import Conflict, InternalError, NotFound, ValidationError
 
 __all__ = ["TEMP_PREFIX", "ArtifactInfo", "ArtifactStore"]
 
+_STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk, or the owner's quota, is full
 TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
 COPY_CHUNK_BYTES = 1 << 20
 COPY_RANGE_BYTES = 1 << 30  # per copy_file_range call; the kernel copies less when the file ends
@@ -199,6 +201,10 @@ class ArtifactStore:
             raise NotFound(f"No artifact at {uri!r}; `kiln artifacts ls` lists what is stored.") from e
         except PermissionError as e:
             raise InternalError(f"permission denied on artifact {uri!r}: {e}") from e
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise _name_too_long(uri) from e
+            raise  # a failing source stream is the caller's to report, not the store's
 
     def exists(self, uri: str) -> bool:
         with self._fs(uri) as (fs, path):
@@ -304,9 +310,22 @@ class ArtifactStore:
             # A folder already has the object's name, or an object has the name of a folder on
             # its path: the caller chose a name that is taken, and nothing was changed.
             raise Conflict(f"cannot write {uri!r}: {_name_taken(target)}; choose another name") from e
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                raise _name_too_long(uri) from e
+            if e.errno not in _STORE_FULL:
+                raise  # a failing source stream is the caller's to report, not the store's
+            # The half-written copy is removed below and the object keeps its old content.
+            raise InternalError(
+                f"the artifact store is full ({e.strerror}) writing {uri!r}; nothing was replaced. "
+                f"Free space under {self.root_url} (or raise its quota) and run the job again."
+            ) from e
         finally:
-            with suppress(FileNotFoundError, NotADirectoryError):  # never made, or already renamed
+            try:
                 tmp.unlink()
+            except OSError as e:  # never made (its name too long, or no folder), or already renamed
+                if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+                    raise
         return _info_of(
             uri, {"type": "file", "size": status.st_size, "ino": status.st_ino, "mtime": status.st_mtime}
         )
@@ -362,6 +381,10 @@ class ArtifactStore:
         with self._fs(uri) as (fs, path):
             if fs.exists(path):
                 fs.rm(path, recursive=True)
+
+
+def _name_too_long(uri: str) -> ValidationError:
+    return ValidationError(f"cannot store {uri!r}: a name on its path is too long here; use shorter names")
 
 
 def _copy_file(source: IO[bytes], out: IO[bytes]) -> None:

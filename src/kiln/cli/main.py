@@ -16,6 +16,7 @@ from kiln.cli import (
     pipelines_commands,
     processing_commands,
     server_commands,
+    transform_commands,
     tuning_commands,
 )
 from kiln.cli.output import print_error
@@ -58,6 +59,8 @@ app.add_typer(hosting_commands.models_app, name="models")
 app.add_typer(hosting_commands.endpoints_app, name="endpoints")
 app.command("tune")(tuning_commands.tune)
 app.add_typer(keys_commands.app, name="keys")
+app.command("transform")(transform_commands.transform)
+app.add_typer(transform_commands.app, name="transform-jobs")
 app.add_typer(processing_commands.app, name="processing-jobs")
 app.add_typer(pipelines_commands.app, name="pipelines")
 

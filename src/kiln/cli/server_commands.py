@@ -34,7 +34,7 @@ def start(
     ),
 ) -> None:
     """Start the server in the foreground (or with --daemon, in the background)."""
-    from kiln.sdk.discovery import find_local_server, start_local_server
+    from kiln.sdk.discovery import find_local_server, read_server_record, start_local_server
 
     config_path = config.expanduser().resolve() if config else None
     settings = load_settings().with_overrides(host=host, port=port, api_token=token, config_path=config_path)
@@ -58,6 +58,9 @@ def start(
             os.environ["KILN_CONFIG"] = str(config_path)
         url = start_local_server(settings)
         console.print(f"Kiln server started at {url}")
+        moved_from = (read_server_record(settings) or {}).get("previous_url")
+        if moved_from:  # clients of the old address find the new one through server.json
+            typer.echo(f"Note: its previous address {moved_from} was taken by another program.", err=True)
         return
     from kiln.server.process import serve
 

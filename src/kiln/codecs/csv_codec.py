@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kiln.codecs._arrays import as_numpy, describe
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES
 from kiln.errors import ValidationError
 
 __all__ = ["decode", "encode"]
@@ -20,8 +21,12 @@ __all__ = ["decode", "encode"]
 _PLAIN_NUMBER_KINDS = "biuf"
 
 
-def decode(body: bytes) -> npt.NDArray[np.float64]:
-    """The rows of ``body`` as a 2-D float64 array; empty cells are missing values (NaN)."""
+def decode(body: bytes, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> npt.NDArray[np.float64]:
+    """The rows of ``body`` as a 2-D float64 array; empty cells are missing values (NaN).
+
+    The array is at most 8 bytes per byte of text (an empty cell between two commas), so the payload
+    limit bounds it; ``max_bytes`` is taken for a uniform signature.
+    """
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -42,18 +47,25 @@ def decode(body: bytes) -> npt.NDArray[np.float64]:
 def _decode_cell_by_cell(text: str) -> npt.NDArray[np.float64]:
     rows: list[list[float]] = []
     width = 0
-    reader = csv.reader(io.StringIO(text))
-    for cells in reader:
-        if not cells:
-            continue  # a blank line
-        line = reader.line_num
-        if rows and len(cells) != width:
-            raise ValidationError(
-                f"Row {line} of the CSV body has {len(cells)} values but the first row has {width}; "
-                "send the same number of comma-separated values on every row."
-            )
-        width = len(cells)
-        rows.append([_number(cell, line, column) for column, cell in enumerate(cells, start=1)])
+    # newline="": the csv module reads line endings itself (a lone "\r" is one too).
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for cells in reader:
+            if not cells:
+                continue  # a blank line
+            line = reader.line_num
+            if rows and len(cells) != width:
+                raise ValidationError(
+                    f"Row {line} of the CSV body has {len(cells)} values but the first row has {width}; "
+                    "send the same number of comma-separated values on every row."
+                )
+            width = len(cells)
+            rows.append([_number(cell, line, column) for column, cell in enumerate(cells, start=1)])
+    except csv.Error as e:  # a NUL byte, a field past the csv module's size limit
+        raise ValidationError(
+            f"Row {reader.line_num} of the CSV body cannot be read ({e}); "
+            "send rows of comma-separated numbers."
+        ) from e
     return np.array(rows, dtype=np.float64)
 
 

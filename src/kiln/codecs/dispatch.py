@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kiln.codecs import csv_codec, json_codec, jsonlines_codec, npy_codec, npz_codec, tensor_proto
+from kiln.codecs import csv_codec, json_codec, jsonlines_codec, limits, npy_codec, npz_codec, tensor_proto
 from kiln.codecs.content_types import (
     CSV,
     JSON,
@@ -21,7 +21,8 @@ from kiln.errors import UnsupportedMediaType
 
 __all__ = ["decode", "encode"]
 
-_DECODERS: dict[str, Callable[[bytes], Any]] = {
+# Each takes the body and, as ``max_bytes``, how much it may decode to (see ``kiln.codecs.limits``).
+_DECODERS: dict[str, Callable[..., Any]] = {
     JSON: json_codec.decode,
     JSONLINES: jsonlines_codec.decode,
     CSV: csv_codec.decode,
@@ -40,13 +41,15 @@ _ENCODERS: dict[str, Callable[[Any], bytes]] = {
 }
 
 
-def decode(body: bytes, content_type: str) -> Any:
+def decode(body: bytes, content_type: str, *, max_decoded_bytes: int | None = None) -> Any:
     """The object that ``body`` holds in the format named by ``content_type``.
 
     JSON gives lists and dicts, JSON Lines a list of them, CSV a 2-D float64 array, NPY and TensorProto
     an array, NPZ a dict of arrays (the array itself when there is only one). Parameters such as
-    ``; charset=utf-8`` are ignored. A body that does not parse raises ``ValidationError``; a content
-    type with no decoder raises ``UnsupportedMediaType``.
+    ``; charset=utf-8`` are ignored. A body that does not parse raises ``ValidationError``; one that
+    would decode to more than ``max_decoded_bytes`` (default: this process's ``limits.configure``)
+    raises ``PayloadTooLarge`` before allocating it; a content type with no decoder raises
+    ``UnsupportedMediaType``.
     """
     decoder = _DECODERS.get(canonical_content_type(content_type))
     if decoder is None:
@@ -54,7 +57,8 @@ def decode(body: bytes, content_type: str) -> Any:
             f"Cannot read a request body of content type {content_type!r}; "
             f"send one of: {', '.join(SUPPORTED_REQUEST_TYPES)}."
         )
-    return decoder(body)
+    limit = limits.max_decoded_bytes() if max_decoded_bytes is None else max_decoded_bytes
+    return decoder(body, max_bytes=limit)
 
 
 def encode(obj: Any, content_type: str) -> bytes:

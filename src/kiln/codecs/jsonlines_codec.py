@@ -7,13 +7,14 @@ from typing import Any
 
 from kiln.codecs import json_codec
 from kiln.codecs._arrays import as_numpy
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES
 from kiln.errors import ValidationError
 
 __all__ = ["decode", "encode"]
 
 
-def decode(body: bytes) -> list[Any]:
-    """The list of objects, one per non-blank line of ``body``."""
+def decode(body: bytes, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> list[Any]:
+    """The list of objects, one per non-blank line of ``body`` (bounded by the body, as JSON is)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -29,6 +30,8 @@ def decode(body: bytes) -> list[Any]:
                 f"Line {number} of the JSON Lines body is not valid JSON: {e.msg} at column {e.colno}. "
                 'Send one JSON document per line, such as {"features": [1.0, 2.0]}.'
             ) from e
+        except (ValueError, RecursionError) as e:  # too deep, or an integer of thousands of digits
+            raise json_codec.parse_error(e, f"Line {number} of the JSON Lines body") from e
     if not records:
         raise ValidationError("The JSON Lines body holds no records; send one JSON document per line.")
     return records

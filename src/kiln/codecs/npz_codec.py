@@ -10,20 +10,22 @@ import numpy as np
 import numpy.typing as npt
 
 from kiln.codecs import npy_codec
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES
 from kiln.errors import PayloadTooLarge, ValidationError
 
-__all__ = ["MAX_EXPANDED_BYTES", "decode", "encode"]
+__all__ = ["decode", "encode"]
 
 _ZIP_MAGIC = b"PK"
-# Decompressed size an archive may reach; see _check_expanded_size.
-MAX_EXPANDED_BYTES = 1 << 30
 
 
-def decode(body: bytes) -> npt.NDArray[Any] | dict[str, npt.NDArray[Any]]:
+def decode(
+    body: bytes, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES
+) -> npt.NDArray[Any] | dict[str, npt.NDArray[Any]]:
     """The arrays in ``body`` by name; the array itself when the archive holds exactly one.
 
     A scipy sparse matrix saved with ``scipy.sparse.save_npz`` comes back as its component arrays
-    (``data``, ``indices``, ``indptr``, ``shape``, ``format``).
+    (``data``, ``indices``, ``indptr``, ``shape``, ``format``). The members' declared sizes and
+    array headers are checked against ``max_bytes`` before anything is inflated or allocated.
     """
     if not body.startswith(_ZIP_MAGIC):
         raise ValidationError(
@@ -31,7 +33,7 @@ def decode(body: bytes) -> npt.NDArray[Any] | dict[str, npt.NDArray[Any]]:
             "or send a single array as application/x-npy."
         )
     try:
-        _check_expanded_size(body)
+        _check_members(body, max_bytes)
         with np.load(io.BytesIO(body), allow_pickle=False) as archive:
             arrays: dict[str, npt.NDArray[Any]] = {name: archive[name] for name in archive.files}
     except ValueError as e:
@@ -39,7 +41,7 @@ def decode(body: bytes) -> npt.NDArray[Any] | dict[str, npt.NDArray[Any]]:
             f"The .npz body cannot be read: {e}. Send numeric arrays written by numpy.savez(), "
             "not object arrays."
         ) from e
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, NotImplementedError) as e:
         raise ValidationError(f"The .npz body is truncated or corrupt ({e}); send the whole file.") from e
     except MemoryError as e:
         # numpy allocates the shape a member's header declares before reading any data.
@@ -53,16 +55,25 @@ def decode(body: bytes) -> npt.NDArray[Any] | dict[str, npt.NDArray[Any]]:
     return arrays
 
 
-def _check_expanded_size(body: bytes) -> None:
+def _check_members(body: bytes, max_bytes: int) -> None:
     # np.savez_compressed output inflates: a few MB of zeros may hold GBs. zipfile never reads more
-    # than a member's declared size, so the sum of declared sizes bounds the memory decoding takes.
+    # than a member's declared size, so the sum of declared sizes bounds what inflating takes; and
+    # each member's .npy header must fit its own declared size, which bounds what numpy allocates.
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        expanded = sum(member.file_size for member in archive.infolist())
-    if expanded > MAX_EXPANDED_BYTES:
-        raise PayloadTooLarge(
-            f"The .npz archive expands to {expanded} bytes, over Kiln's limit of {MAX_EXPANDED_BYTES}; "
-            "send fewer or smaller arrays."
-        )
+        members = archive.infolist()
+        expanded = sum(member.file_size for member in members)
+        if expanded > max_bytes:
+            raise PayloadTooLarge(
+                f"The .npz archive expands to {expanded:,} bytes, over Kiln's limit of {max_bytes:,} "
+                "(KILN_MAX_DECODED_BYTES); send fewer or smaller arrays."
+            )
+        for member in members:
+            if not member.filename.endswith(".npy"):
+                continue  # np.load ignores what is not an array
+            with archive.open(member) as stream:
+                npy_codec.check_header(
+                    stream, member.file_size, max_bytes, f"Member {member.filename!r} of the .npz body"
+                )
 
 
 def encode(obj: Any) -> bytes:

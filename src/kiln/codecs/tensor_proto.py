@@ -18,9 +18,10 @@ from google.protobuf.message import DecodeError
 
 from kiln.codecs._arrays import as_numpy, describe
 from kiln.codecs._tensor_proto_schema import DATA_TYPE_NAMES, DataType, TensorProto
-from kiln.errors import PayloadTooLarge, ValidationError
+from kiln.codecs.limits import DEFAULT_MAX_DECODED_BYTES, check_array_size
+from kiln.errors import ValidationError
 
-__all__ = ["MAX_EXPANDED_BYTES", "decode", "encode", "to_message"]
+__all__ = ["decode", "encode", "to_message"]
 
 
 @dataclass(frozen=True)
@@ -77,17 +78,18 @@ _BY_DATA_TYPE: dict[int, _Kind] = {kind.data_type: kind for kind in _KINDS}
 _BY_DTYPE: dict[np.dtype[Any], _Kind] = {kind.dtype: kind for kind in _KINDS if not kind.dtype.hasobject}
 _SUPPORTED_DTYPES = ", ".join(str(dtype) for dtype in _BY_DTYPE)
 _INT32 = np.iinfo(np.int32)
-# A handful of bytes (one float_val and a large shape) may ask for any amount of memory; refuse to
-# expand past this many bytes so that one request cannot exhaust the model server.
-MAX_EXPANDED_BYTES = 1 << 30
 
 
-def decode(body: bytes) -> npt.NDArray[Any]:
-    """The tensor in ``body`` as an ndarray of the matching dtype and shape."""
+def decode(body: bytes, *, max_bytes: int = DEFAULT_MAX_DECODED_BYTES) -> npt.NDArray[Any]:
+    """The tensor in ``body`` as an ndarray of the matching dtype and shape.
+
+    A handful of bytes (one float_val and a large shape) may ask for any amount of memory: the shape
+    is checked against ``max_bytes`` before anything is allocated.
+    """
     message = TensorProto()
     try:
         message.ParseFromString(body)
-    except DecodeError as e:
+    except (DecodeError, RecursionError, ValueError) as e:  # protobuf's pure-Python parser raises all three
         raise ValidationError(
             f"The body is not a TensorProto message ({e}). Send a serialized tensorflow.TensorProto "
             "(tf.make_tensor_proto(...).SerializeToString()), "
@@ -96,6 +98,8 @@ def decode(body: bytes) -> npt.NDArray[Any]:
     shape = _shape(message)
     count = math.prod(shape)
     if message.dtype == DataType.DT_BFLOAT16:
+        # Decoded to float32: four bytes per value.
+        check_array_size(shape, np.dtype(np.float32).itemsize, max_bytes, "The TensorProto")
         return _bfloat16(message, shape, count)
     kind = _BY_DATA_TYPE.get(message.dtype)
     if kind is None:
@@ -104,6 +108,7 @@ def decode(body: bytes) -> npt.NDArray[Any]:
             f"The TensorProto has dtype {name}, which Kiln cannot turn into an array; "
             f"send one of: {', '.join(DATA_TYPE_NAMES[kind.data_type] for kind in _KINDS)}."
         )
+    check_array_size(shape, kind.dtype.itemsize, max_bytes, "The TensorProto")
     if message.tensor_content:
         return _from_content(message.tensor_content, kind.dtype, shape, count)
     return _fill(_values(message, kind), shape, count)
@@ -179,14 +184,9 @@ def _bfloat16(message: Any, shape: tuple[int, ...], count: int) -> npt.NDArray[n
 
 
 def _fill(values: npt.NDArray[Any], shape: tuple[int, ...], count: int) -> npt.NDArray[Any]:
+    # The shape was checked against the decoding limit before this: filling it is bounded.
     if values.size == count:
         return values.reshape(shape)
-    if count * values.itemsize > MAX_EXPANDED_BYTES:
-        raise PayloadTooLarge(
-            f"The TensorProto's shape {list(shape)} would expand {values.size} values to "
-            f"{count * values.itemsize} bytes, over Kiln's limit of {MAX_EXPANDED_BYTES}; "
-            "send a smaller tensor."
-        )
     if values.size == 0:
         return np.full(shape, b"" if values.dtype.hasobject else 0, dtype=values.dtype)
     if values.size < count:

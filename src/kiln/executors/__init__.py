@@ -1,10 +1,21 @@
-"""Executors start and watch work processes; ``resolve_executor`` picks one by name."""
+"""Executors start and watch work processes; ``resolve_executor`` picks one by name.
+
+The contract is ``Executor``'s docstring (``executors/_base.py``); ``kiln.testing.executors`` checks
+that an executor keeps it.
+"""
 
 from kiln.errors import ValidationError
-from kiln.executors._base import Executor, ProcessHandle
-from kiln.executors.local import UNKNOWN_EXIT, LocalExecutor
+from kiln.executors._base import UNKNOWN_EXIT, Executor, LaunchUnit
+from kiln.executors.local import RESULT_FILE_VARIABLE, LocalExecutor
 
-__all__ = ["UNKNOWN_EXIT", "Executor", "LocalExecutor", "ProcessHandle", "resolve_executor"]
+__all__ = [
+    "RESULT_FILE_VARIABLE",
+    "UNKNOWN_EXIT",
+    "Executor",
+    "LaunchUnit",
+    "LocalExecutor",
+    "resolve_executor",
+]
 
 
 def resolve_executor(name: str) -> Executor:

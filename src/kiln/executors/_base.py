@@ -1,37 +1,98 @@
-"""How work runs: the narrow contract every executor (local processes today, Ray on a cluster) meets."""
+"""How work runs: the contract every executor (local processes today, Ray on a cluster next) meets."""
 
 from __future__ import annotations
 
-import signal
-from dataclasses import dataclass
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
-__all__ = ["Executor", "ProcessHandle"]
+from kiln.machine import Machine
+
+__all__ = ["UNKNOWN_EXIT", "Executor", "LaunchUnit"]
+
+UNKNOWN_EXIT = -255  # the unit ended while no executor was watching it: its exit status is lost
 
 
 @dataclass(frozen=True)
-class ProcessHandle:
-    """A started work process. ``started_at`` tells it apart from a later process given the same pid."""
+class LaunchUnit:
+    """One process to start: a training job's host, an endpoint's instance.
 
-    pid: int
-    started_at: float
+    A dataclass so that what a unit needs can grow (resources, secrets handed over at launch) without
+    changing ``launch_group``'s signature; an executor ignores fields it has no use for.
+    """
+
+    command: list[str]
+    env: dict[str, str]
+    workdir: Path  # the unit's own folder: it starts there and keeps its files there
+    log_name: str = "output.log"  # what its output is called among its files
+    labels: dict[str, str] = field(default_factory=dict)  # for people: job, host, endpoint, …
 
 
-class Executor(Protocol):
-    def launch(self, command: list[str], *, env: dict[str, str], cwd: Path, log_path: Path) -> ProcessHandle:
-        """Start ``command`` in its own process session (a server restart must not kill it)."""
-        ...
+class Executor(abc.ABC):
+    """Starts units of work, watches them, stops them, and says what it has room for.
 
-    def exit_code(self, handle: ProcessHandle) -> int | None:
-        """None while the process runs; its exit code once it ended (negative: killed by that signal;
+    The contract, which every executor keeps and ``kiln.testing.executors`` checks:
+
+    - **Handles are opaque, persistable strings.** ``launch_group`` answers one per unit; the caller
+      stores them (in the metadata database) and passes them back, possibly to another executor
+      object in a restarted server. A handle alone must be enough to poll, stop, read the log of and
+      read the result of its unit: an executor keeps no state that a restart would lose.
+    - **Units outlive the server.** A unit keeps running when the server stops or is killed; a
+      restarted server re-attaches through the stored handles. A unit that ended while nobody watched
+      it polls as ``UNKNOWN_EXIT``; a handle whose unit is gone is never mistaken for a newer unit.
+    - **A group starts together.** ``launch_group`` starts all units of one job (one placement group
+      on Ray); if one cannot start, the ones started are stopped and the error is raised.
+    - **Stopping is idempotent.** ``stop`` on a unit that ended, or twice, is harmless. ``force=False``
+      asks the unit to end (SIGTERM to its process group locally); ``force=True`` ends it and whatever
+      it started, even when the unit's own process is already gone.
+    - **Results and logs come through the executor**, never through a path only one machine has:
+      ``read_log`` is the unit's output so far (its crash log once it ended); ``read_result`` the JSON
+      object the unit wrote to the file named by ``$KILN_RESULT_FILE`` before it exited.
+    - **Thread safety.** Every method may be called from any thread at any time (request handlers,
+      the supervisor, an endpoint's background work) and must not block longer than a file read.
+    """
+
+    name: str = ""  # how ``resolve_executor`` knows it
+
+    @abc.abstractmethod
+    def launch_group(self, units: Sequence[LaunchUnit]) -> list[str]:
+        """Start every unit, each in its own process session; one handle per unit, in order."""
+
+    @abc.abstractmethod
+    def poll(self, handle: str) -> int | None:
+        """None while the unit runs; its exit code once it ended (negative: killed by that signal;
         ``UNKNOWN_EXIT`` when it ended while nobody was watching)."""
-        ...
 
-    def signal(self, handle: ProcessHandle, sig: signal.Signals) -> None:
-        """Send ``sig`` to the process's whole group; a process already gone is not an error."""
-        ...
+    @abc.abstractmethod
+    def stop(self, handle: str, *, force: bool = False) -> None:
+        """Ask the unit to end (``force``: make it and everything it started end now). Idempotent."""
 
-    def reap(self) -> None:
-        """Collect the exit status of every child that ended, so none lingers as a zombie."""
-        ...
+    @abc.abstractmethod
+    def read_log(self, handle: str, *, max_bytes: int = 64 * 1024) -> str:
+        """The last ``max_bytes`` of the unit's output; empty if it wrote none."""
+
+    @abc.abstractmethod
+    def read_result(self, handle: str) -> dict[str, Any] | None:
+        """What the unit left as its result (``$KILN_RESULT_FILE``); None if it left nothing readable."""
+
+    @abc.abstractmethod
+    def rendezvous_address(self) -> tuple[str, int]:
+        """(host, port) where the units of the next group can meet (torch.distributed's master)."""
+
+    @abc.abstractmethod
+    def inventory(self) -> Machine:
+        """The CPUs, memory and GPUs this executor can hand out; the scheduler promises no more."""
+
+    def find(self, unit: LaunchUnit) -> str | None:
+        """The handle of a live unit started with exactly ``unit``'s command by a server that died
+        before it stored the handle (between ``launch_group`` and the database write); None if none
+        runs. A restarted server adopts it instead of starting the unit a second time. An executor
+        that cannot tell answers None."""
+        return None
+
+    def read_unrecorded_result(self, unit: LaunchUnit) -> dict[str, Any] | None:
+        """The result a unit started with ``unit``'s spec left after it ran to its end unrecorded
+        (see ``find``); None if it left none."""
+        return None

@@ -2,6 +2,9 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout, so the server's threads and readers never
 see ``database is locked`` under normal load; PostgreSQL is used when ``KILN_DATABASE_URL`` names it.
+Both behave alike to everything above (``kiln.testing.metadata`` checks it): a value longer than its
+column is a ValidationError on both (SQLite would keep it, PostgreSQL would refuse it with its own
+error), a taken unique value a Conflict, a failing database an InternalError.
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiln.errors import Conflict, InternalError
+from kiln.errors import Conflict, InternalError, ValidationError
 
 __all__ = ["Database"]
 
@@ -32,6 +35,21 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # NORMAL is durable in WAL mode against process crashes (only a power cut can lose the last commits).
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _check_lengths(session: Session, _context: Any, _instances: Any) -> None:
+    """Refuse a string longer than its ``String(n)`` column before it is written, on every backend."""
+    for row in (*session.new, *session.dirty):
+        mapper = inspect(row).mapper
+        for attribute in mapper.column_attrs:
+            length = getattr(attribute.columns[0].type, "length", None)
+            value = getattr(row, attribute.key, None)
+            if length is not None and isinstance(value, str) and len(value) > length:
+                shown = value if len(value) <= 80 else value[:77] + "..."
+                raise ValidationError(
+                    f"{attribute.key} {shown!r} is {len(value)} characters long; at most {length} fit "
+                    f"in {mapper.local_table.name}.{attribute.columns[0].name}: use a shorter value"
+                )
 
 
 class Database:
@@ -55,6 +73,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _configure_sqlite)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", _check_lengths)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -66,7 +85,10 @@ class Database:
         except IntegrityError as e:
             session.rollback()
             raise Conflict(f"the change conflicts with existing data: {e.orig}") from e
-        except OperationalError as e:
+        except DataError as e:  # PostgreSQL: a value too long, out of range, or of the wrong form
+            session.rollback()
+            raise ValidationError(f"a value does not fit the metadata database: {e.orig}") from e
+        except (OperationalError, InterfaceError) as e:  # unreachable, out of space, connection lost
             session.rollback()
             raise InternalError(f"the metadata database failed: {e.orig}") from e
         except BaseException:

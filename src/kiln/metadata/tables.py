@@ -94,8 +94,7 @@ class TrainingJobHostRow(Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("training_jobs.id", ondelete="CASCADE"), index=True)
     host: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    pid_started_at: Mapped[float | None] = mapped_column(Float)
+    handle: Mapped[str | None] = mapped_column(Text)  # the executor's handle once its process started
     exit_code: Mapped[int | None] = mapped_column(Integer)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -172,8 +171,7 @@ class EndpointInstanceRow(Base):
     variant: Mapped[str] = mapped_column(String(63))
     config_name: Mapped[str] = mapped_column(String(63))
     state: Mapped[str] = mapped_column(String(16))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    pid_started_at: Mapped[float | None] = mapped_column(Float)
+    handle: Mapped[str | None] = mapped_column(Text)  # the executor's handle once its process started
     port: Mapped[int | None] = mapped_column(Integer)
     socket_path: Mapped[str | None] = mapped_column(Text)
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -307,6 +305,23 @@ class EndpointMetricRow(Base):
     overhead_latency: Mapped[dict[str, int]] = mapped_column(JSON)
     model_latency_sum_us: Mapped[float] = mapped_column(Float)
     overhead_latency_sum_us: Mapped[float] = mapped_column(Float)
+
+
+class TransformJobRow(Base):
+    __tablename__ = "transform_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_modified_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 # pipelines (migration 0012_pipelines)

@@ -90,8 +90,7 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool, hosts_only:
             TrainingJobHost(
                 h.host,
                 HostState(h.state),
-                h.pid,
-                h.pid_started_at,
+                h.handle,
                 h.exit_code,
                 h.failure_reason,
                 h.last_heartbeat,
@@ -336,7 +335,7 @@ def list_jobs_with_live_hosts(db: Database) -> list[TrainingJob]:
     with db.session() as session:
         ids = (
             select(TrainingJobHostRow.job_id)
-            .where(TrainingJobHostRow.state.in_(live), TrainingJobHostRow.pid.is_not(None))
+            .where(TrainingJobHostRow.state.in_(live), TrainingJobHostRow.handle.is_not(None))
             .distinct()
         )
         rows = session.scalars(
@@ -359,7 +358,7 @@ def request_stop(db: Database, name: str, now: datetime) -> TrainingJob:
 def update_host(
     db: Database, name: str, host: str, *, attempt: int | None = None, **fields: Any
 ) -> TrainingJob:
-    """Set fields of one host row (state, pid, pid_started_at, exit_code, failure_reason, last_heartbeat);
+    """Set fields of one host row (state, handle, exit_code, failure_reason, last_heartbeat);
     returns the job with its hosts as they are now. With ``attempt``, only while that attempt runs."""
     with db.session() as session:
         row = _job_row(session, name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kiln.errors import ValidationError
-from kiln.records import Reservation, TrainingJob
+from kiln.records import CapacityUse, Reservation, TrainingJob
 
 __all__ = ["USAGE_GROUPINGS", "UsageLine", "summarize_usage"]
 
@@ -73,11 +73,13 @@ def summarize_usage(
                 job.billable_seconds_at(now),
                 price,
             )
-    if by in ("type", "endpoint"):
-        for reservation in endpoints:
+    for reservation in endpoints:
+        # Reservations are endpoints' and, billed the same way (instance-seconds held), transform jobs'.
+        is_endpoint = reservation.use is not CapacityUse.TRANSFORM
+        if by == "type" or (by == "endpoint") == is_endpoint:
             seconds = reservation.instance_seconds(since, now)
             key = reservation.instance_type if by == "type" else reservation.owner
-            kind = "all" if by == "type" else "endpoint"
+            kind = "all" if by == "type" else "endpoint" if is_endpoint else "transform-job"
             add(key, kind, reservation.instance_type, seconds, reservation.price_per_hour)
     return [
         UsageLine(key, s.kind, s.instance_type, int(s.seconds), round(s.cost, 6))

@@ -23,7 +23,13 @@ import psutil
 from kiln.config import Settings
 from kiln.errors import ServerUnavailable
 
-__all__ = ["ensure_local_server", "find_local_server", "read_server_record", "start_local_server"]
+__all__ = [
+    "ensure_local_server",
+    "find_local_server",
+    "read_server_record",
+    "rediscover_server",
+    "start_local_server",
+]
 
 START_TIMEOUT_SECONDS = 60.0
 HEALTH_TIMEOUT_SECONDS = 2.0
@@ -68,6 +74,22 @@ def find_local_server(settings: Settings) -> str | None:
     return url if _answers(url, settings) else None
 
 
+def rediscover_server(settings: Settings, current_url: str, *, follow_any: bool) -> str | None:
+    """Where the server a client lost is now, from ``server.json``; None while none is recorded.
+
+    ``follow_any``: the client found its server through this KILN_HOME, so whatever server runs for
+    it now is its server. Otherwise (a URL the user named) only a server that records the client's
+    URL as its own or as its ``previous_url`` (it restarted on another port) is the same one.
+    """
+    record = read_server_record(settings)
+    if record is None or not psutil.pid_exists(int(record["pid"])):
+        return None
+    url = str(record["url"])
+    if follow_any or current_url.rstrip("/") in (url, str(record.get("previous_url", ""))):
+        return url
+    return None
+
+
 def start_local_server(settings: Settings) -> str:
     """Start a background server for this KILN_HOME and wait until it answers."""
     settings.home.mkdir(parents=True, exist_ok=True)  # `kiln server start --daemon` on a fresh home
@@ -87,6 +109,9 @@ def start_local_server(settings: Settings) -> str:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            running = find_local_server(settings)
+            if running is not None:
+                return running  # another program started this home's server first: use it
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
             raise ServerUnavailable(
                 f"the Kiln server exited at start (code {process.returncode}); {log_path} says: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from kiln.errors import ValidationError
 from kiln.sdk.arguments import (
@@ -32,6 +32,9 @@ from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.source_code import pack_source, resolve_entry_point
 from kiln.sdk.tensorboard import TensorBoardSession
+
+if TYPE_CHECKING:
+    from kiln.sdk.transformer import Transformer
 
 __all__ = ["Estimator", "TrainingJobHandle", "decode_hyperparameter"]
 
@@ -101,6 +104,20 @@ class Estimator:
     default_base_job_name: ClassVar[str] = "kiln-training"
     model_class: ClassVar[type[Model]] = Model
     inert_arguments: ClassVar[dict[str, Any]] = dict(ESTIMATOR_INERT)
+    # False for a built-in algorithm's estimator (kiln.sdk.algorithm_estimator): the image is the code.
+    needs_entry_point: ClassVar[bool] = True
+
+    # The estimator class of the built-in algorithms (kiln.sdk.algorithm_estimator registers it).
+    algorithm_class: ClassVar[type[Estimator] | None] = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """``Estimator(image_uri=<a built-in algorithm's image>)`` with no entry point is SageMaker's way
+        to run a built-in algorithm: it becomes an ``AlgorithmEstimator``."""
+        algorithm = Estimator.algorithm_class
+        wants_algorithm = not args and kwargs.get("entry_point") is None and kwargs.get("image_uri")
+        if cls is Estimator and wants_algorithm and algorithm is not None:
+            return cast(Self, super().__new__(algorithm))
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -149,7 +166,8 @@ class Estimator:
         if git_config:
             cloned = clone_git_source(git_config, entry_point, source_dir, dependencies or [])
             entry_point, source_dir, dependencies = cloned.entry_point, cloned.source_dir, cloned.dependencies
-        resolve_entry_point(entry_point, source_dir)  # a missing script is an error now, not in the job
+        if self.needs_entry_point:  # a missing script is an error now, not in the job
+            resolve_entry_point(entry_point, source_dir)
         if not isinstance(instance_count, int) or instance_count < 1:
             raise ValidationError(f"instance_count {instance_count!r} must be a whole number ≥ 1")
         if max_wait is not None and max_wait < max_run:
@@ -224,19 +242,20 @@ class Estimator:
         return source_uri
 
     def _training_request(self, job_name: str, inputs: Any) -> dict[str, Any]:
-        source_uri = self._upload_source(job_name)
-        self.uploaded_source = source_uri
-        _, program = resolve_entry_point(self.entry_point, self.source_dir)
         hyperparameters = self.hyperparameters()
-        hyperparameters.update(
-            {
-                "sagemaker_program": json.dumps(program),
-                "sagemaker_submit_directory": json.dumps(source_uri),
-                "sagemaker_container_log_level": json.dumps(self.container_log_level),
-                "sagemaker_job_name": json.dumps(job_name),
-                "sagemaker_region": json.dumps("local"),
-            }
-        )
+        if self.needs_entry_point:
+            source_uri = self._upload_source(job_name)
+            self.uploaded_source = source_uri
+            _, program = resolve_entry_point(self.entry_point, self.source_dir)
+            hyperparameters.update(
+                {
+                    "sagemaker_program": json.dumps(program),
+                    "sagemaker_submit_directory": json.dumps(source_uri),
+                    "sagemaker_container_log_level": json.dumps(self.container_log_level),
+                    "sagemaker_job_name": json.dumps(job_name),
+                    "sagemaker_region": json.dumps("local"),
+                }
+            )
         hyperparameters.update(self._distribution_hyperparameters())
         channels = channels_from_inputs(inputs)
         if self.model_uri:  # SageMaker's model channel: a model to start from, in File mode
@@ -425,6 +444,52 @@ class Estimator:
             endpoint_name=endpoint_name or default_name,
             tags=tags or self.tags,
             wait=wait,
+        )
+
+    def transformer(
+        self,
+        instance_count: int,
+        instance_type: str,
+        strategy: str | None = None,
+        assemble_with: str | None = None,
+        output_path: str | None = None,
+        output_kms_key: str | None = None,
+        accept: str | None = None,
+        env: dict[str, str] | None = None,
+        max_concurrent_transforms: int | None = None,
+        max_payload: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        role: str | None = None,
+        volume_kms_key: str | None = None,
+        entry_point: str | None = None,
+        vpc_config_override: Any = None,
+        enable_network_isolation: bool | None = None,
+        model_name: str | None = None,
+        **kwargs: Any,
+    ) -> Transformer:
+        """A ``Transformer`` for the trained model (registered under ``model_name`` or a fresh name),
+        as SageMaker's ``EstimatorBase.transformer``; ``kwargs`` go to ``create_model``.
+
+        ``vpc_config_override`` and ``enable_network_isolation`` are accepted and have no effect: a
+        Kiln instance runs on this machine, in no VPC, with the network the machine has.
+        """
+        del vpc_config_override, enable_network_isolation
+        model = self.create_model(
+            entry_point=entry_point, role=role, name=model_name or self._model_name(None), **kwargs
+        )
+        return model.transformer(
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            output_kms_key=output_kms_key,
+            accept=accept,
+            env=env,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            tags=tags or self.tags,
+            volume_kms_key=volume_kms_key,
         )
 
     def _check_model_arguments(self, given: dict[str, Any]) -> None:

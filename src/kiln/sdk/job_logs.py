@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime
 from typing import Any, TextIO
 
 from kiln.errors import UnexpectedStatusException
 from kiln.sdk.client import KilnClient
+from kiln.sdk.reconnect import StreamBroken
 from kiln.sdk.waiters import WAITERS
 
 __all__ = ["check_job_status", "closing_lines", "print_job_logs", "wait_for_job"]
+
+RESUME_PAUSE_SECONDS = 0.1  # between a broken stream and the next attempt to open it
 
 
 def _status_line(event: dict[str, Any]) -> str:
@@ -60,17 +64,49 @@ def print_job_logs(
                 break
             after = page["NextSeq"]
         return description
-    for event in client.follow_training_job(name):
-        if event["type"] == "log":
-            _print_line(stream, event, multi_host)
-        elif event["type"] == "status":
-            print(_status_line(event), file=stream, flush=True)
-        elif event["type"] == "end":
-            break
+    _follow(client, name, stream, multi_host)
     description = client.describe_training_job(name)
     for line in closing_lines(description):
         print(line, file=stream, flush=True)
     return description
+
+
+def _follow(client: KilnClient, name: str, stream: TextIO, multi_host: bool) -> None:
+    """Print the followed stream until its ``end`` event, resuming after a lost connection.
+
+    A server restart breaks the stream; it is opened again after the last line printed (lines carry
+    their sequence number) and the status changes already printed are skipped (the stream sends a
+    job's transitions from the first, in order), so no line is lost or printed twice.
+    """
+    last_seq = 0
+    statuses_printed = 0
+    broken_since: float | None = None
+    while True:
+        statuses_seen = 0
+        try:
+            for event in client.follow_training_job(name, after=last_seq):
+                broken_since = None
+                if event["type"] == "log":
+                    if int(event["seq"]) <= last_seq:
+                        continue
+                    _print_line(stream, event, multi_host)
+                    last_seq = int(event["seq"])
+                elif event["type"] == "status":
+                    statuses_seen += 1
+                    if statuses_seen > statuses_printed:
+                        print(_status_line(event), file=stream, flush=True)
+                        statuses_printed = statuses_seen
+                elif event["type"] == "end":
+                    return
+        except StreamBroken:
+            # Opening the stream again waits for the server (the client's retries); a stream that
+            # keeps breaking without a single event gives up after the same time.
+            now = time.monotonic()
+            broken_since = now if broken_since is None else broken_since
+            if now - broken_since > client.retry_seconds:
+                raise
+        # The stream also ends without ``end`` when the server shuts down gracefully: follow again.
+        time.sleep(RESUME_PAUSE_SECONDS)
 
 
 def _print_line(stream: TextIO, event: dict[str, Any], multi_host: bool) -> None:

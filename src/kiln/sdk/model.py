@@ -24,6 +24,7 @@ from kiln.sdk.naming import base_from_name, name_from_base
 from kiln.sdk.predictor import Predictor
 from kiln.sdk.session import Session
 from kiln.sdk.source_code import is_uri, pack_source, resolve_entry_point
+from kiln.sdk.transformer import Transformer
 from kiln.sdk.waiters import WAITERS
 
 __all__ = ["Model"]
@@ -33,6 +34,9 @@ class Model:
     """Model data (a model.tar.gz URI), inference code, or both; ``deploy()`` serves it."""
 
     framework: ClassVar[str | None] = None
+    # The framework's inference image repository: with a framework_version the model names its image
+    # (as SageMaker's SDK does), so the server serves it with the version it was trained with.
+    image_repository: ClassVar[str | None] = None
     default_base_name: ClassVar[str] = "model"
     predictor_class: ClassVar[type[Predictor]] = Predictor
     inert_arguments: ClassVar[dict[str, Any]] = dict(MODEL_INERT)
@@ -109,6 +113,9 @@ class Model:
             container["Framework"] = self.framework_name
         if self.image_uri:
             container["Image"] = self.image_uri
+        elif self.image_repository and self.framework_version:
+            tag = f"{self.framework_version}-cpu-{self.py_version or 'py3'}"
+            container["Image"] = f"{self.image_repository}:{tag}"
         return container
 
     def build_model_request(self, name: str | None = None) -> dict[str, Any]:
@@ -190,3 +197,40 @@ class Model:
         if self.name is None:
             raise ValidationError("this model was never created; there is nothing to delete")
         self.sagemaker_session.client.delete_model(self.name)
+
+    def transformer(
+        self,
+        instance_count: int,
+        instance_type: str,
+        strategy: str | None = None,
+        assemble_with: str | None = None,
+        output_path: str | None = None,
+        output_kms_key: str | None = None,
+        accept: str | None = None,
+        env: dict[str, str] | None = None,
+        max_concurrent_transforms: int | None = None,
+        max_payload: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        volume_kms_key: str | None = None,
+    ) -> Transformer:
+        """A ``Transformer`` for this model, registered first if it is not yet (SageMaker's
+        ``Model.transformer``)."""
+        if self.name is None or not self._exists(self.name):
+            self.create()
+        assert self.name is not None
+        return Transformer(
+            self.name,
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            output_kms_key=output_kms_key,
+            accept=accept,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            tags=tags,
+            env=env,
+            sagemaker_session=self.sagemaker_session,
+            volume_kms_key=volume_kms_key,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import httpx
 from kiln.config import load_settings
 from kiln.errors import ValidationError
 from kiln.sdk.client import KilnClient
-from kiln.sdk.discovery import ensure_local_server
+from kiln.sdk.discovery import ensure_local_server, rediscover_server
 from kiln.sdk.job_logs import print_job_logs, wait_for_job
 from kiln.sdk.waiters import WAITERS
 
@@ -52,7 +53,16 @@ class Session:
             if url is None:
                 # An injected transport (tests, in-process apps) needs no real server.
                 url = "http://kiln.invalid" if self._transport is not None else ensure_local_server(settings)
-            self._client = KilnClient(url, token=self._token or settings.api_token, transport=self._transport)
+            # A server found through server.json is followed wherever it restarts; a named URL is
+            # followed only to where server.json says that very server moved.
+            named = (self._url or settings.url) is not None
+            self._client = KilnClient(
+                url,
+                token=self._token or settings.api_token,
+                transport=self._transport,
+                retry_seconds=settings.client_retry_seconds,
+                rediscover=functools.partial(rediscover_server, settings, follow_any=not named),
+            )
         return self._client
 
     @property

@@ -210,6 +210,9 @@ class HyperparameterTuner:
             "StaticHyperParameters": static,
             "AlgorithmSpecification": {"TrainingInputMode": "File", "MetricDefinitions": metrics},
         }
+        image = training["AlgorithmSpecification"].get("TrainingImage")
+        if image and not self.estimator.needs_entry_point:  # a built-in algorithm: its image is its code
+            definition["AlgorithmSpecification"]["TrainingImage"] = image
         definition.update({k: training[k] for k in _DEFINITION_FIELDS if k in training})
         return definition
 

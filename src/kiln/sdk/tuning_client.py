@@ -14,8 +14,8 @@ class TuningClient:
         self._client = client
 
     def create_tuning_job(self, request: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self._client.call("POST", "/tuning-jobs", json=request)
-        return result
+        name = request.get("HyperParameterTuningJobName", "")
+        return self._client.create("/tuning-jobs", request, f"/tuning-jobs/{name}")
 
     def describe_tuning_job(self, name: str) -> dict[str, Any]:
         result: dict[str, Any] = self._client.call("GET", f"/tuning-jobs/{name}")

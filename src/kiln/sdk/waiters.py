@@ -120,6 +120,15 @@ WAITERS: Mapping[str, Waiter] = {
             max_attempts=5 * 3600,
         ),
         Waiter(
+            "TransformJobEnded",
+            "transform job",
+            KilnClient.describe_transform_job,
+            "TransformJobStatus",
+            success=_ENDED,  # the caller decides whether Failed/Stopped is an error
+            delay=0.5,
+            max_attempts=2 * 24 * 3600,
+        ),
+        Waiter(
             "ProcessingJobEnded",
             "processing job",
             KilnClient.describe_processing_job,

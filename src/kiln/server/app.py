@@ -24,6 +24,7 @@ from kiln.server.routes import (
     processing_jobs,
     system,
     training_jobs,
+    transform_jobs,
     tuning_jobs,
 )
 from kiln.server.runtime_router import RuntimeRouter
@@ -38,6 +39,7 @@ from kiln.services.pipelines.engine import PipelineEngine
 from kiln.services.pipelines.jobs import StepJobs
 from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["create_app"]
@@ -64,7 +66,8 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.store = store
-    app.state.scheduler = resolve_scheduler(settings, db)  # capacity: limits, queue, grants (endpoints too)
+    # Capacity (limits, queue, grants; endpoints too) over what the executor says it can hand out.
+    app.state.scheduler = resolve_scheduler(settings, db, executor.inventory())
     app.state.capacity = CapacityService(db, app.state.scheduler)
     app.state.training_jobs = TrainingJobService(
         settings,
@@ -101,6 +104,9 @@ def create_app(
     app.state.endpoint_metrics = EndpointMetrics(
         db, settings.endpoint_metrics_retention_seconds, enabled=settings.endpoint_metrics
     )
+    app.state.transform_jobs = TransformJobService(
+        settings, db, store, executor, scheduler=app.state.scheduler
+    )
     runtime.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
     # Pipelines create ordinary jobs through the services above; the supervisor runs the engine.
     app.state.pipelines = PipelineService(db)
@@ -127,6 +133,7 @@ def create_app(
     protected.include_router(artifacts.router)
     protected.include_router(hosting.router)
     protected.include_router(access_keys.router)
+    protected.include_router(transform_jobs.router)
     protected.include_router(processing_jobs.router)
     protected.include_router(pipelines.router)
     api.include_router(protected)

@@ -12,6 +12,7 @@ from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "ProcessingJobs",
     "Store",
     "TrainingJobs",
+    "TransformJobs",
     "TuningJobs",
 ]
 
@@ -57,6 +59,14 @@ def _endpoint_metrics(request: Request) -> EndpointMetrics:
 
 
 EndpointMetricsStore = Annotated[EndpointMetrics, Depends(_endpoint_metrics)]
+
+
+def _transform_jobs(request: Request) -> TransformJobService:
+    service: TransformJobService = request.app.state.transform_jobs
+    return service
+
+
+TransformJobs = Annotated[TransformJobService, Depends(_transform_jobs)]
 
 
 def _processing_jobs(request: Request) -> ProcessingJobService:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from kiln.errors import KilnError
+from kiln.services.training_request import describe_shape_errors
 
 __all__ = ["error_body", "install_error_handlers"]
 
@@ -23,11 +24,6 @@ def error_body(error: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": error, "message": message, **extra}
 
 
-def _describe_location(loc: tuple[int | str, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "request"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KilnError)
     async def kiln_error(_request: Request, exc: KilnError) -> JSONResponse:
@@ -37,13 +33,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors()[:5]:
-            where = _describe_location(tuple(err.get("loc", ())))
-            got = err.get("input")
-            shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-            problems.append(f"{where}: {err.get('msg', 'invalid')}{shown}")
-        return JSONResponse(error_body("ValidationError", "; ".join(problems)), status_code=400)
+        # The same words as a request parsed outside FastAPI (a tuning job's trial, the AWS wire).
+        message = describe_shape_errors(list(exc.errors()))
+        return JSONResponse(error_body("ValidationError", message), status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

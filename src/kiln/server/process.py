@@ -7,7 +7,6 @@ import ipaddress
 import json
 import logging
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -22,6 +21,7 @@ from kiln.errors import ValidationError
 from kiln.executors import resolve_executor
 from kiln.hardening import forget_argument, forget_environment_variable, make_undumpable
 from kiln.metadata import Database
+from kiln.server.address import hold_home, listen, remember_address
 from kiln.server.app import create_app
 from kiln.server.credentials import MIN_TOKEN_LENGTH, Credentials
 from kiln.server.supervisor import Supervisor
@@ -41,20 +41,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as e:
-        sock.close()
-        raise ValidationError(f"cannot listen on {host}:{port}: {e.strerror}; choose another --port") from e
-    sock.listen(_BACKLOG)
-    sock.set_inheritable(True)
-    return sock
 
 
 def _write_record(path: Path, record: dict[str, Any]) -> None:
@@ -111,17 +97,20 @@ def serve(settings: Settings) -> None:
     """Serve in this process until SIGTERM/SIGINT. Refuses a public address without an API token."""
     settings, credentials = _take_token(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
+    home_lock = hold_home(settings)  # one server per KILN_HOME, before touching its state
     db = Database(settings.database_url)
     db.migrate()
     store = resolve_store(settings.artifact_url, load_allowed_roots(settings))
-    sock = _bind(settings.host, settings.port)
-    port = sock.getsockname()[1]
+    listener = listen(settings)  # the previous address when it is free: clients outlive a restart
+    sock, port = listener.sock, listener.port
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.host in ("0.0.0.0", "::"):
         shown_host = "127.0.0.1"
     url = f"http://{shown_host}:{port}"
+    previous_url = f"http://{shown_host}:{listener.previous_port}" if listener.previous_port else None
     app = create_app(settings, db, store, resolve_executor("local"), server_url=url, credentials=credentials)
     app.state.endpoints.restore_routes()  # endpoints that were serving keep serving
+    app.state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it
     supervisor = Supervisor(
         app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs, app.state.pipeline_engine
     )
@@ -129,8 +118,11 @@ def serve(settings: Settings) -> None:
     app.state.pipelines.wake = supervisor.wake  # a started execution's first steps start at once
     supervisor.start()
     app.state.endpoint_metrics.start()  # stores each 10-second period of invocation counts
-    record = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}
+    record: dict[str, Any] = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}
+    if previous_url:
+        record["previous_url"] = previous_url  # clients of the old address follow it here
     _write_record(settings.server_record_path, record)
+    remember_address(settings, port)
     print(f"Kiln server listening on {url} (home {settings.home})", flush=True)
     config = uvicorn.Config(
         app.state.asgi,
@@ -157,3 +149,4 @@ def serve(settings: Settings) -> None:
         if current is not None and current.get("pid") == os.getpid():
             settings.server_record_path.unlink(missing_ok=True)
         db.dispose()
+        os.close(home_lock)

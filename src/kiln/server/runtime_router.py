@@ -28,8 +28,8 @@ from kiln.errors import (
 )
 from kiln.records import EndpointRoutes, VariantRoute
 from kiln.server.errors import error_body
-from kiln.server.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
 from kiln.server.wire.runtime import runtime_error
+from kiln.services.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
 from kiln.services.invocation_metrics import InvocationMetrics
 
 __all__ = ["RuntimeRouter"]

@@ -87,6 +87,7 @@ class CapacityService:
         now = utcnow()
         jobs = metadata.list_training_jobs(self.db, created_since=start, limit=USAGE_JOBS_MAX)
         endpoints = reservations.list_reservations(self.db, use=CapacityUse.ENDPOINT, since=start)
+        endpoints += reservations.list_reservations(self.db, use=CapacityUse.TRANSFORM, since=start)
         lines = summarize_usage(jobs, endpoints, by=by, since=start, now=now, price_of=self._reference_price)
         return start, lines
 

@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +22,10 @@ from kiln.artifacts import ArtifactStore
 from kiln.artifacts.archives import ArchiveLimits, unpack_archive
 from kiln.config import Settings
 from kiln.errors import ValidationError
-from kiln.executors import Executor, ProcessHandle
+from kiln.executors import Executor, LaunchUnit
 from kiln.records import ModelRecord
 from kiln.runtime.serving.model_archive import unpack_model_archive
+from kiln.runtime.training.frameworks import FrameworkUnavailable, framework_for_image, resolve_framework
 from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.user_code import UserCodeError, python_for_requirements
 
@@ -40,11 +42,13 @@ class InstanceStartFailed(Exception):
     """An instance could not start; the message is the endpoint's FailureReason."""
 
 
+INSTANCE_LOG = "instance.log"
+
+
 @dataclass(frozen=True)
 class LaunchedInstance:
-    handle: ProcessHandle
+    handle: str  # the executor's
     socket_path: str
-    log_path: Path
 
 
 def _socket_dir() -> Path:
@@ -98,26 +102,38 @@ def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) 
             ready.touch()
         log: list[str] = []
         try:
-            python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log)
+            # The framework version the model was trained with serves it (a pickle from scikit-learn
+            # 1.2 does not load in 1.9): the same cached environment the training job ran in.
+            framework = framework_for_image(container.get("Image"))
+            pin = resolve_framework(framework).requirement if framework is not None else None
+            python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log, pin)
             check_torch_libraries(python)  # a torchvision for another torch: refused here, with the fix
-        except UserCodeError as e:
+        except (UserCodeError, FrameworkUnavailable) as e:
             raise InstanceStartFailed(str(e)) from e
     return folder / "model", python
 
 
 def launch_instance(
-    settings: Settings, executor: Executor, model: ModelRecord, model_dir: Path, python: str, folder: Path
+    settings: Settings,
+    executor: Executor,
+    model: ModelRecord,
+    model_dir: Path,
+    python: str,
+    folder: Path,
+    *,
+    overrides: Mapping[str, str] | None = None,
 ) -> LaunchedInstance:
+    """Start one serving process; ``overrides`` go over the model's (a transform job's own)."""
     folder.mkdir(parents=True, exist_ok=True)
     socket_path = str(_socket_dir() / f"{uuid.uuid4().hex[:16]}.sock")
     environment = dict(os.environ)
     environment.update((model.spec.get("PrimaryContainer") or {}).get("Environment") or {})
+    environment.update(overrides or {})
     environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")  # where the code lives now
     environment["PYTHONUNBUFFERED"] = "1"
     environment.pop("KILN_API_TOKEN", None)
-    log_path = folder / "instance.log"
-    handle = executor.launch(
-        [
+    unit = LaunchUnit(
+        command=[
             python if Path(python).exists() else sys.executable,
             "-m",
             "kiln.runtime.serving",
@@ -129,17 +145,15 @@ def launch_instance(
             socket_path,
         ],
         env=environment,
-        cwd=folder,
-        log_path=log_path,
+        workdir=folder,
+        log_name=INSTANCE_LOG,
+        labels={"model": model.name},
     )
-    return LaunchedInstance(handle, socket_path, log_path)
+    [handle] = executor.launch_group([unit])
+    return LaunchedInstance(handle, socket_path)
 
 
-def _failure_from_log(log_path: Path) -> str | None:
-    try:
-        text = log_path.read_text(errors="replace")
-    except FileNotFoundError:
-        return None
+def _failure_from_log(text: str) -> str | None:
     for line in text.splitlines():
         if line.startswith(FAILED_LINE):
             return line[len(FAILED_LINE) :].strip()
@@ -153,16 +167,14 @@ def wait_until_ready(
     """The instance's HTTP port once it serves; InstanceStartFailed with its reason otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            text = instance.log_path.read_text(errors="replace")  # a start-up log is short
-        except FileNotFoundError:
-            text = ""
+        text = executor.read_log(instance.handle)  # a start-up log is short
         for line in text.splitlines():
             if line.startswith(READY_LINE):
                 return int(line.split("port=", 1)[1].split()[0])
-        code = executor.exit_code(instance.handle)
+        code = executor.poll(instance.handle)
         if code is not None:
-            reason = _failure_from_log(instance.log_path) or f"the instance exited with code {code}"
+            text = executor.read_log(instance.handle)
+            reason = _failure_from_log(text) or f"the instance exited with code {code}"
             raise InstanceStartFailed(f"ClientError: the model could not be served: {reason}")
         time.sleep(0.05)
     raise InstanceStartFailed(f"the instance did not answer /ping within {timeout:.0f} s")

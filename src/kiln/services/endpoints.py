@@ -8,7 +8,7 @@ request fails during the swap; a dead instance is replaced while its siblings ke
 
 from __future__ import annotations
 
-import signal
+import logging
 import threading
 import time
 import uuid
@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.errors import Conflict, NotFound, ValidationError
-from kiln.executors import Executor, ProcessHandle
+from kiln.errors import Conflict, ValidationError
+from kiln.executors import Executor
 from kiln.metadata import Database, hosting
 from kiln.records import (
     CapacityUse,
@@ -34,20 +34,18 @@ from kiln.records import (
     VariantRoute,
     utcnow,
 )
-from kiln.services.endpoint_instances import (
-    InstanceStartFailed,
-    launch_instance,
-    prepare_model,
-    wait_until_ready,
-)
+from kiln.scheduler import Scheduler
+from kiln.services.endpoint_instances import InstanceStartFailed
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
+from kiln.services.instance_fleet import InstanceFleet, RunningProcess
 from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
+
+log = logging.getLogger("kiln.services.endpoints")
 
 __all__ = ["EndpointService"]
 
 DRAIN_TIMEOUT_SECONDS = 65.0  # longer than SageMaker's 60 s model time: every held request is answered
-STOP_TIMEOUT_SECONDS = 30.0  # SIGTERM, then SIGKILL after this (SageMaker's 30 s on scale-in)
 RESTART_BACKOFF_SECONDS = 2.0
 
 
@@ -65,12 +63,6 @@ class RoutingTable(Protocol):
     def forget_instance(self, instance_id: str) -> None: ...
 
 
-def _handle(instance: EndpointInstance) -> ProcessHandle | None:
-    if instance.pid is None:
-        return None
-    return ProcessHandle(instance.pid, instance.pid_started_at or 0.0)
-
-
 @dataclass
 class EndpointService:
     settings: Settings
@@ -82,10 +74,12 @@ class EndpointService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _restart_after: dict[str, float] = field(default_factory=dict)
     # Capacity: every variant's instances hold a reservation while the endpoint exists (limits and cost).
-    scheduler: Any = None
+    scheduler: Scheduler | None = None  # the server's; endpoints then hold capacity like jobs
+    fleet: InstanceFleet = field(init=False)  # starts and stops the instances (shared with transform)
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
+        self.fleet = InstanceFleet(self.settings, self.store, self.executor)
 
     def _status_of(self, name: str) -> str | None:
         endpoint = hosting.find_endpoint(self.db, name)
@@ -176,6 +170,16 @@ class EndpointService:
         for variant in config.variants:
             self.scheduler.release(self._owner(name, config.name, variant["VariantName"]))
 
+    def _release_all(self, name: str) -> None:
+        """Every reservation the endpoint holds, found by owner: SageMaker's SDK deletes the endpoint
+        config before the endpoint, so the config may no longer name them."""
+        if self.scheduler is None:
+            return
+        prefix = f"endpoint/{name}/"  # as _owner names them
+        for reservation in self.scheduler.live():
+            if reservation.owner.startswith(prefix):
+                self.scheduler.release(reservation.owner)
+
     def create_endpoint(self, name: str, config_name: str) -> Endpoint:
         validate_job_name(name, "EndpointName")
         config = hosting.get_endpoint_config(self.db, config_name)
@@ -253,11 +257,7 @@ class EndpointService:
         hosting.update_endpoint(self.db, name, utcnow(), status=EndpointStatus.DELETING)
         self.router.withdraw(name)
         self._stop_instances(list(endpoint.instances), drain=False)
-        for config_name in {endpoint.config_name, *(i.config_name for i in endpoint.instances)}:
-            try:
-                self._release(name, hosting.get_endpoint_config(self.db, config_name))
-            except NotFound:
-                pass  # its config was deleted first; nothing names its reservations any more
+        self._release_all(name)
         hosting.delete_endpoint_row(self.db, name)
         self.router.withdraw(name)
 
@@ -265,11 +265,8 @@ class EndpointService:
         endpoint = hosting.get_endpoint(self.db, name)
         result = []
         for instance in endpoint.instances:
-            path = self._instance_dir(name, instance.instance_id) / "instance.log"
-            try:
-                lines = path.read_text(errors="replace").splitlines()[-tail:]
-            except FileNotFoundError:
-                lines = []
+            text = "" if instance.handle is None else self.executor.read_log(instance.handle)
+            lines = text.splitlines()[-tail:]
             result.append({"InstanceId": instance.instance_id, "Variant": instance.variant, "Lines": lines})
         return result
 
@@ -312,31 +309,23 @@ class EndpointService:
             launches = []
             for variant in config.variants:
                 model = hosting.get_model(self.db, variant["ModelName"])
-                model_dir, python = prepare_model(self.settings, self.store, model)
+                prepared = self.fleet.prepare(model)
                 for _ in range(counts.get(variant["VariantName"], 0)):
                     instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
                     hosting.insert_instance(
                         self.db, name, instance_id, variant["VariantName"], config.name, utcnow()
                     )
                     started.append(instance_id)
-                    launched = launch_instance(
-                        self.settings,
-                        self.executor,
-                        model,
-                        model_dir,
-                        python,
-                        self._instance_dir(name, instance_id),
-                    )
+                    launched = self.fleet.launch(model, prepared, self._instance_dir(name, instance_id))
                     hosting.update_instance(
                         self.db,
                         instance_id,
-                        pid=launched.handle.pid,
-                        pid_started_at=launched.handle.started_at,
+                        handle=launched.handle,
                         socket_path=launched.socket_path,
                     )
                     launches.append((instance_id, launched))
             for instance_id, launched in launches:
-                port = wait_until_ready(self.executor, launched)
+                port = self.fleet.wait_ready(launched)
                 hosting.update_instance(self.db, instance_id, state=InstanceState.SERVING, port=port)
         except InstanceStartFailed as e:
             endpoint = hosting.get_endpoint(self.db, name)
@@ -433,22 +422,10 @@ class EndpointService:
         for instance in instances:
             # Close the server's link first: a graceful instance waits for open connections to end.
             self.router.forget_instance(instance.instance_id)
-            handle = _handle(instance)
-            if handle is not None:
-                self.executor.signal(handle, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        self.fleet.stop(RunningProcess(i.handle, i.socket_path) for i in instances)
         for instance in instances:
-            handle = _handle(instance)
-            while (
-                handle is not None and self.executor.exit_code(handle) is None and time.monotonic() < deadline
-            ):
-                time.sleep(0.02)
-            if handle is not None and self.executor.exit_code(handle) is None:
-                self.executor.signal(handle, signal.SIGKILL)
             self.router.forget_instance(instance.instance_id)
             hosting.update_instance(self.db, instance.instance_id, state=InstanceState.STOPPED)
-            if instance.socket_path:
-                Path(instance.socket_path).unlink(missing_ok=True)
 
     # -- routing --------------------------------------------------------------------------------------
 
@@ -477,6 +454,55 @@ class EndpointService:
         the next supervision pass."""
         for endpoint in hosting.list_endpoints(self.db, limit=10_000):
             self._publish(endpoint)
+            if endpoint.status is EndpointStatus.CREATING:
+                # The server that was creating it died: its thread is gone, so nothing would ever
+                # finish the job and the endpoint would stay Creating forever.
+                config = hosting.get_endpoint_config(self.db, endpoint.config_name)
+                self._in_background(endpoint.name, self._resume_creation, endpoint, config)
+            elif endpoint.status is EndpointStatus.UPDATING or any(
+                i.state.is_live()
+                and (i.config_name != endpoint.config_name or i.state is not InstanceState.SERVING)
+                for i in endpoint.instances
+            ):
+                self._in_background(endpoint.name, self._tidy_interrupted_change, endpoint)
+
+    def _tidy_interrupted_change(self, endpoint: Endpoint) -> None:
+        """Finish what a killed server left half done: an update (rolled back: the old config never
+        stopped serving), a replacement instance that was starting, old instances being drained."""
+        name = endpoint.name
+        log.warning("tidying endpoint %s after a server restart interrupted a change", name)
+        half_done = [
+            i
+            for i in endpoint.instances
+            if i.state.is_live()
+            and (i.config_name != endpoint.config_name or i.state is not InstanceState.SERVING)
+        ]
+        self._stop_instances(half_done, drain=False)
+        if self.scheduler is not None:  # the capacity an interrupted update reserved for its config
+            kept = f"endpoint/{name}/{endpoint.config_name}/"
+            for reservation in self.scheduler.live():
+                if reservation.owner.startswith(f"endpoint/{name}/") and not reservation.owner.startswith(
+                    kept
+                ):
+                    self.scheduler.release(reservation.owner)
+        if endpoint.status is EndpointStatus.UPDATING:
+            hosting.update_endpoint(
+                self.db,
+                name,
+                utcnow(),
+                status=EndpointStatus.IN_SERVICE,
+                failure_reason="Update interrupted: the Kiln server restarted while it ran; the previous "
+                "configuration kept serving. Update the endpoint again.",
+            )
+        self._publish(hosting.get_endpoint(self.db, name))
+        self._resize(name)  # instances stopped here that the endpoint's counts still want
+
+    def _resume_creation(self, endpoint: Endpoint, config: EndpointConfigRecord) -> None:
+        """Stop the instances a killed server was starting (none ever served this endpoint), then
+        create them again, as ``create_endpoint`` would have."""
+        log.warning("resuming the creation of endpoint %s, interrupted by a server restart", endpoint.name)
+        self._stop_instances(list(endpoint.instances), drain=False)
+        self._bring_up(endpoint.name, config)
 
     def supervise_once(self) -> None:
         for endpoint in hosting.list_endpoints(self.db, limit=10_000):
@@ -488,8 +514,7 @@ class EndpointService:
             for instance in endpoint.instances:
                 if instance.state is not InstanceState.SERVING:
                     continue
-                handle = _handle(instance)
-                if handle is None or self.executor.exit_code(handle) is None:
+                if instance.handle is None or self.executor.poll(instance.handle) is None:
                     continue
                 self._replace(endpoint, instance)
 

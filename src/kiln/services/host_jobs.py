@@ -12,7 +12,6 @@ capacity goes back once its processes are gone.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
-from kiln.executors import UNKNOWN_EXIT, Executor, ProcessHandle
+from kiln.executors import UNKNOWN_EXIT, Executor
 from kiln.metadata import Database
 from kiln.records import (
     CapacityUse,
@@ -40,7 +39,7 @@ from kiln.records import (
     utcnow,
 )
 from kiln.scheduler import Scheduler, resolve_scheduler
-from kiln.services.host_launch import launch_hosts
+from kiln.services.host_launch import launch_hosts, launched_before
 from kiln.services.job_admission import OWNER_PREFIX, STARTING_MESSAGE, JobAdmission
 from kiln.services.model_merge import merge_model_parts
 
@@ -50,11 +49,13 @@ log = logging.getLogger("kiln.host_jobs")
 
 FIRST_HOST = "algo-1"  # hosts are algo-1 … algo-N; the first speaks for the job (SageMaker's master)
 KILL_MARGIN_SECONDS = 15.0  # after the grace period, how long before a stopped host is SIGKILLed
+CRASH_LOG_LINES = 3  # of a host's own output, in the reason of a host that died without a result
+MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
 
 
-def _handle(host: TrainingJobHost) -> ProcessHandle:
-    assert host.pid is not None
-    return ProcessHandle(host.pid, host.pid_started_at or 0.0)
+def _handle(host: TrainingJobHost) -> str:
+    assert host.handle is not None
+    return host.handle
 
 
 def job_noun(job: TrainingJob) -> str:
@@ -121,7 +122,7 @@ class HostJobService:
         metadata.record_transition(
             self.db, name, SecondaryStatus.STOPPING, f"Stopping the {job_noun(job).lower()}", utcnow()
         )
-        self._signal_hosts(job, signal.SIGTERM)
+        self._stop_hosts(job)
         return metadata.get_training_job(self.db, name)
 
     def logs(self, name: str, after_seq: int = 0, limit: int = 1000) -> list[LogLine]:
@@ -256,12 +257,12 @@ class HostJobService:
             )
             return
         if started.stop_requested_at is not None:  # a stop arrived while the hosts were starting
-            self._signal_hosts(started, signal.SIGTERM)
+            self._stop_hosts(started)
 
-    def _signal_hosts(self, job: TrainingJob, sig: signal.Signals) -> None:
+    def _stop_hosts(self, job: TrainingJob, *, force: bool = False) -> None:
         for host in job.hosts:
-            if host.pid is not None and not host.state.is_terminal():
-                self.executor.signal(_handle(host), sig)
+            if host.handle is not None and not host.state.is_terminal():
+                self.executor.stop(host.handle, force=force)
 
     def _end(
         self,
@@ -275,7 +276,7 @@ class HostJobService:
     ) -> TrainingJob:
         """End the job (the model_artifacts / output_artifacts of its last report stored with it)."""
         now = utcnow()
-        ran = any(h.pid is not None for h in job.hosts) or job.attempt > 1
+        ran = any(h.handle is not None for h in job.hosts) or job.attempt > 1
         billable = job.billable_seconds_at(now)
         ended = metadata.record_transition(
             self.db,
@@ -288,7 +289,7 @@ class HostJobService:
             model_artifacts=model_artifacts,
             output_artifacts=output_artifacts,
         )
-        self._signal_hosts(ended, signal.SIGTERM)  # a failed host takes the others down with it
+        self._stop_hosts(ended)  # a failed host takes the others down with it
         self.admission.release_if_done(ended)  # admits waiting jobs at once if nothing is left running
         if self.on_job_ended is not None:
             self.on_job_ended(ended)
@@ -296,9 +297,9 @@ class HostJobService:
 
     def _restart(self, job: TrainingJob, lost_host: str, how: str) -> None:
         """Stop what is left of the attempt and start the next one (secondary status Restarting)."""
-        self._signal_hosts(job, signal.SIGKILL)
+        self._stop_hosts(job, force=True)
         for host in job.hosts:
-            if host.pid is not None:
+            if host.handle is not None:
                 metadata.update_host(self.db, job.name, host.host, state=HostState.STOPPED)
         job = metadata.start_attempt(self.db, job.name, utcnow())
         message = (
@@ -323,23 +324,54 @@ class HostJobService:
         self.capacity.admit()
         for job in jobs:
             reservation = self.admission.reservation(job.name)
-            launched = [h.pid is not None for h in job.hosts]
+            launched = [h.handle is not None for h in job.hosts]
             if reservation is not None and reservation.state is ReservationState.ACTIVE and not any(launched):
-                self._start_admitted(metadata.get_training_job(self.db, job.name, details=False), reservation)
+                if not self._adopt_unrecorded_launch(job):
+                    self._start_admitted(
+                        metadata.get_training_job(self.db, job.name, details=False), reservation
+                    )
             elif any(launched) and not all(launched) and job.stop_requested_at is None:
                 # Stopped between two host starts: the started hosts would wait for the others forever.
                 reason = "InternalServerError: the Kiln server stopped while it was starting this job's hosts"
                 self._end(job, SecondaryStatus.FAILED, f"{job_noun(job)} failed", reason)
 
+    def _adopt_unrecorded_launch(self, job: TrainingJob) -> bool:
+        """Adopt the hosts a killed server launched but never recorded; False if it launched none."""
+        found = {h.host: launched_before(self.settings, self.executor, job, h.host) for h in job.hosts}
+        if not any(found.values()):
+            return False
+        for host, seen in found.items():
+            if seen is not None and seen.handle is not None:
+                log.warning("re-adopting host %s of %s, launched before the restart", host, job.name)
+                metadata.update_host(
+                    self.db,
+                    job.name,
+                    host,
+                    state=HostState.RUNNING,
+                    handle=seen.handle,
+                    last_heartbeat=utcnow(),
+                )
+        for host, seen in found.items():
+            if seen is not None and seen.result is not None:
+                self.host_finished(job.name, host, seen.result)
+        if not all(found.values()):
+            reason = "InternalServerError: the Kiln server stopped while it was starting this job's hosts"
+            self._end(
+                metadata.get_training_job(self.db, job.name, details=False),
+                SecondaryStatus.FAILED,
+                f"{job_noun(job)} failed",
+                reason,
+            )
+        return True
+
     def supervise_once(self) -> None:
         """Handle hosts whose process vanished without a report, and kill what outlives a stop."""
-        self.executor.reap()
         now = utcnow()
         for job in metadata.list_jobs_with_live_hosts(self.db):
             for host in job.hosts:
-                if host.state.is_terminal() or host.pid is None:
+                if host.state.is_terminal() or host.handle is None:
                     continue
-                code = self.executor.exit_code(_handle(host))
+                code = self.executor.poll(host.handle)
                 if code is not None:
                     self._host_vanished(job, host, code)
                     break  # the job may have been restarted or ended: look again next pass
@@ -349,20 +381,17 @@ class HostJobService:
                 if ended_at is not None:
                     overdue = (now - ended_at).total_seconds()
                     if overdue > self.settings.stop_grace_seconds + KILL_MARGIN_SECONDS:
-                        self.executor.signal(_handle(host), signal.SIGKILL)
+                        self.executor.stop(host.handle, force=True)
 
     def _host_vanished(self, job: TrainingJob, host: TrainingJobHost, code: int) -> None:
         # Whatever the host's runtime left in its process group (the user's script) goes too.
-        self.executor.signal(_handle(host), signal.SIGKILL)
+        self.executor.stop(_handle(host), force=True)
         # Read again: a stop may have been stored since this pass listed the job (and caused the exit).
         job = metadata.get_training_job(self.db, job.name, details=False)
-        result_file = self.settings.jobs_dir / job.name / host.host / "result.json"
-        if result_file.exists():  # it finished, but its report never arrived
-            try:
-                self.host_finished(job.name, host.host, json.loads(result_file.read_text()))
-                return
-            except ValueError:
-                pass
+        result = self.executor.read_result(_handle(host))
+        if result is not None:  # it finished, but its report never arrived
+            self.host_finished(job.name, host.host, result)
+            return
         if job.status.is_terminal():
             metadata.update_host(self.db, job.name, host.host, state=HostState.STOPPED, exit_code=code)
             self.admission.release_if_done(metadata.get_training_job(self.db, job.name, details=False))
@@ -381,6 +410,11 @@ class HostJobService:
             self._restart(job, host.host, how)
             return
         reason = f"InternalServerError: the process of host {host.host} {how} before reporting a result"
+        # Its crash log, from the executor (the runtime's own output: a traceback if it crashed).
+        output = [line.strip() for line in self.executor.read_log(_handle(host), max_bytes=4096).splitlines()]
+        last = " | ".join([line for line in output if line][-CRASH_LOG_LINES:])
+        if last:
+            reason = f"{reason}; its last output: {last}"[:MAX_FAILURE_REASON]
         self.host_finished(
             job.name,
             host.host,

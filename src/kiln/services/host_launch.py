@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.executors import Executor
+from kiln.executors import Executor, LaunchUnit
 from kiln.metadata import Database
 from kiln.records import HostState, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
 
-__all__ = ["free_port", "launch_hosts"]
+__all__ = ["LaunchedBefore", "launch_hosts", "launched_before"]
 
-
-def free_port() -> int:
-    """A TCP port free on loopback now: the job's torch.distributed rendezvous port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+RUNTIME_LOG = "runtime.log"  # the host runtime's own output (the script's lines go to the job's log)
 
 
 CREDENTIAL_FILE = "credential"  # beside host.json; the runtime reads it once and deletes it
@@ -63,7 +59,8 @@ def launch_hosts(
     its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
     Returns the job as it is once every host has started."""
     hosts = [h.host for h in job.hosts]
-    port = free_port()
+    master_addr, port = executor.rendezvous_address()
+    units: list[LaunchUnit] = []
     for index, host in enumerate(hosts):
         grant = reservation.grants[index]
         folder = settings.jobs_dir / job.name / host
@@ -85,6 +82,7 @@ def launch_hosts(
             # what the host's threads and affinity actually get.
             num_cpus=reservation.cpus_per_instance or grant.num_cpus,
             num_gpus=reservation.gpus_per_instance,
+            master_addr=master_addr,
             master_port=port,
             environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},
             cpus=list(grant.cpus),
@@ -96,27 +94,70 @@ def launch_hosts(
         )
         spec_path = folder / "host.json"
         spec.save(spec_path)
-        (folder / "result.json").unlink(missing_ok=True)
+        # The credential is a file in the unit's folder today; an executor that runs units elsewhere
+        # (Ray) will take it as a LaunchUnit field and write it there the same way.
         _hand_credential(folder, credential)
-        handle = executor.launch(
-            [sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
-            env=_runtime_environment(settings),
-            cwd=folder,
-            log_path=folder / "runtime.log",
-        )
+        units.append(_host_unit(settings, job.name, host, spec_path))
+    handles = executor.launch_group(units)  # all hosts at once: one placement group on a cluster
+    for host, handle in zip(hosts, handles, strict=True):
         job = metadata.update_host(
             db,
             job.name,
             host,
             state=HostState.RUNNING,
-            pid=handle.pid,
-            pid_started_at=handle.started_at,
+            handle=handle,
             exit_code=None,
             failure_reason=None,
             last_batch=0,
             last_heartbeat=utcnow(),
         )
     return job
+
+
+def _host_unit(settings: Settings, job_name: str, host: str, spec_path: Path) -> LaunchUnit:
+    """What the executor starts for one host: the same for a launch and for finding an earlier one."""
+    return LaunchUnit(
+        command=[sys.executable, "-m", "kiln.runtime.training", str(spec_path)],
+        env=_runtime_environment(settings),
+        workdir=spec_path.parent,
+        log_name=RUNTIME_LOG,
+        labels={"training-job": job_name, "host": host},
+    )
+
+
+@dataclass(frozen=True)
+class LaunchedBefore:
+    """A host of this attempt that an earlier server started without recording it: it still runs
+    (``handle``), or it ran to its end while no server listened (``result``, the result it left)."""
+
+    handle: str | None = None
+    result: dict[str, Any] | None = None
+
+
+def launched_before(
+    settings: Settings, executor: Executor, job: TrainingJob, host: str
+) -> LaunchedBefore | None:
+    """Whether ``host`` of the job's current attempt was launched by a server killed before it
+    stored the handle (between ``launch_group`` and ``update_host``); None if it never was.
+
+    Launching it again would run the script twice and store every line twice, so a restarted
+    server adopts what runs, and takes the result of what ended, instead.
+    """
+    spec_path = settings.jobs_dir / job.name / host / "host.json"
+    try:
+        if HostSpec.load(spec_path).attempt != job.attempt:
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # never written: this attempt never got as far as launching
+    unit = _host_unit(settings, job.name, host, spec_path)
+    handle = executor.find(unit)
+    if handle is not None:
+        return LaunchedBefore(handle=handle)
+    result = executor.read_unrecorded_result(unit)
+    # None: written but never run (or died without a word): launching it is right.
+    if result is not None and result.get("attempt") == job.attempt:
+        return LaunchedBefore(result=result)
+    return None
 
 
 def _fresh_outputs(root: Path) -> None:

@@ -40,7 +40,7 @@ def job_owner(name: str) -> str:
 
 
 def _processes_done(job: TrainingJob) -> bool:
-    return all(h.state.is_terminal() or h.pid is None for h in job.hosts)
+    return all(h.state.is_terminal() or h.handle is None for h in job.hosts)
 
 
 @dataclass

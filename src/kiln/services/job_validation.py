@@ -1,18 +1,32 @@
-"""Checks a CreateTrainingJob request before anything is stored: each refusal names the field and value."""
+"""Checks a CreateTrainingJob request before anything is stored: each refusal names the field and value.
+
+``check_training_request`` runs while the typed request is parsed (``training_request``);
+``validate_training_request`` is the service's part, which needs the store and the catalog.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kiln.algorithms import algorithm_for_image
 from kiln.artifacts import ArtifactStore, local_path_of
 from kiln.artifacts.archives import DEFAULT_ARCHIVE_LIMITS, SOURCE_HINT, ArchiveLimits, check_archive
 from kiln.codecs.hyperparameters import decode_hyperparameter
 from kiln.errors import ValidationError
 from kiln.scheduler import InstanceType, get_instance_type
 
-__all__ = ["JOB_NAME_PATTERN", "confine_job_uris", "validate_job_name", "validate_training_request"]
+if TYPE_CHECKING:
+    from kiln.services.training_request import CreateTrainingJobRequest
+
+__all__ = [
+    "JOB_NAME_PATTERN",
+    "check_training_request",
+    "confine_job_uris",
+    "validate_job_name",
+    "validate_training_request",
+]
 
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # SageMaker's, ≤63 characters
 CHANNEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9\.\-_]+$")
@@ -88,26 +102,59 @@ def confine_job_uris(request: dict[str, Any], store: ArtifactStore, *, auth_enab
         store.resolve_uri(str(tensorboard), field="TensorBoardOutputConfig.S3OutputPath")
 
 
+def check_training_request(request: CreateTrainingJobRequest) -> None:
+    """What the request alone can tell, first problem first (runs as the typed request is parsed)."""
+    validate_job_name(request.TrainingJobName)
+    hyperparameters = _validate_hyperparameters(request.HyperParameters)
+    program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
+    image = request.AlgorithmSpecification.TrainingImage
+    if not program and algorithm_for_image(image) is None:  # a built-in algorithm needs no script
+        raise ValidationError(
+            "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
+            "to the script to run, e.g. 'train.py'"
+        )
+    seen: set[str] = set()
+    for channel in request.InputDataConfig:
+        name = channel.ChannelName
+        if not CHANNEL_NAME_PATTERN.match(name):
+            raise ValidationError(f"channel name {name!r} must use letters, digits, '.', '-' and '_' only")
+        if name in seen:
+            raise ValidationError(f"channel {name!r} is given twice; channel names must be unique")
+        seen.add(name)
+        distribution = channel.DataSource.S3DataSource.S3DataDistributionType
+        if distribution not in ("FullyReplicated", "ShardedByS3Key"):
+            raise ValidationError(
+                f"channel {name!r}: S3DataDistributionType {distribution!r} must be FullyReplicated "
+                "or ShardedByS3Key"
+            )
+    max_run = request.StoppingCondition.MaxRuntimeInSeconds
+    if not 1 <= max_run <= MAX_RUNTIME_LIMIT_SECONDS:
+        raise ValidationError(
+            f"StoppingCondition.MaxRuntimeInSeconds {max_run!r} must be between 1 and "
+            f"{MAX_RUNTIME_LIMIT_SECONDS}"
+        )
+    for definition in request.AlgorithmSpecification.MetricDefinitions:
+        try:
+            re.compile(definition.Regex)
+        except re.error as e:
+            raise ValidationError(
+                f"metric definition {definition.Name!r} has an invalid Regex {definition.Regex!r}: {e}"
+            ) from e
+
+
 def validate_training_request(
-    request: dict[str, Any],
+    request: CreateTrainingJobRequest,
     store: ArtifactStore,
     instance_type: Callable[[str], InstanceType] = get_instance_type,
     *,
     auth_enabled: bool = True,
     archive_limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
 ) -> None:
-    """Raise ValidationError for the first problem found; changes nothing. ``instance_type`` looks a
-    type up (the scheduler's catalog knows the operator's types too)."""
-    validate_job_name(str(request.get("TrainingJobName", "")))
-    hyperparameters = _validate_hyperparameters(request.get("HyperParameters") or {})
-    confine_job_uris(request, store, auth_enabled=auth_enabled)
-    program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
-    if not program:
-        raise ValidationError(
-            "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
-            "to the script to run, e.g. 'train.py'"
-        )
-    submit = decode_hyperparameter(hyperparameters.get("sagemaker_submit_directory", '""'))
+    """What needs the artifact store and the instance-type catalog: raise ValidationError for the
+    first problem found; changes nothing. ``instance_type`` looks a type up (the scheduler's catalog
+    knows the operator's types too)."""
+    confine_job_uris(request.spec, store, auth_enabled=auth_enabled)
+    submit = decode_hyperparameter(request.HyperParameters.get("sagemaker_submit_directory", '""'))
     if submit and not store.exists(str(submit)):
         raise ValidationError(
             f"sagemaker_submit_directory {submit!r} does not exist; upload the source archive first"
@@ -120,53 +167,11 @@ def validate_training_request(
             hint=SOURCE_HINT,
             limits=archive_limits,
         )
-    resources = request.get("ResourceConfig") or {}
-    instance_type(str(resources.get("InstanceType", "")))
-    count = resources.get("InstanceCount", 1)
-    if not isinstance(count, int) or count < 1:
-        raise ValidationError(f"ResourceConfig.InstanceCount {count!r} must be a whole number ≥ 1")
-    priority = request.get("Priority", 0)
-    if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY:
-        raise ValidationError(
-            f"Priority {priority!r} must be a whole number from {-MAX_PRIORITY} to {MAX_PRIORITY} "
-            "(higher starts first among waiting jobs; 0 by default)"
-        )
-    seen: set[str] = set()
-    for channel in request.get("InputDataConfig") or []:
-        name = channel.get("ChannelName", "")
-        if not CHANNEL_NAME_PATTERN.match(name):
-            raise ValidationError(f"channel name {name!r} must use letters, digits, '.', '-' and '_' only")
-        if name in seen:
-            raise ValidationError(f"channel {name!r} is given twice; channel names must be unique")
-        seen.add(name)
-        source = channel.get("DataSource", {}).get("S3DataSource", {})
-        uri = source.get("S3Uri", "")
-        if not uri or not store.exists(uri):
+    instance_type(request.ResourceConfig.InstanceType)
+    for channel in request.InputDataConfig:
+        uri = channel.DataSource.S3DataSource.S3Uri
+        if not store.exists(uri):
             raise ValidationError(
-                f"channel {name!r}: input URI {uri!r} does not exist; upload the data first "
-                "(Session.upload_data or `kiln upload`) and pass the URI it returns"
+                f"channel {channel.ChannelName!r}: input URI {uri!r} does not exist; upload the data "
+                "first (Session.upload_data or `kiln upload`) and pass the URI it returns"
             )
-        distribution = source.get("S3DataDistributionType", "FullyReplicated")
-        if distribution not in ("FullyReplicated", "ShardedByS3Key"):
-            raise ValidationError(
-                f"channel {name!r}: S3DataDistributionType {distribution!r} must be FullyReplicated "
-                "or ShardedByS3Key"
-            )
-    stopping = request.get("StoppingCondition") or {}
-    max_run = stopping.get("MaxRuntimeInSeconds")
-    if max_run is not None and not (isinstance(max_run, int) and 1 <= max_run <= MAX_RUNTIME_LIMIT_SECONDS):
-        raise ValidationError(
-            f"StoppingCondition.MaxRuntimeInSeconds {max_run!r} must be between 1 and "
-            f"{MAX_RUNTIME_LIMIT_SECONDS}"
-        )
-    for definition in (request.get("AlgorithmSpecification") or {}).get("MetricDefinitions") or []:
-        try:
-            re.compile(definition.get("Regex", ""))
-        except re.error as e:
-            raise ValidationError(
-                f"metric definition {definition.get('Name')!r} has an invalid Regex "
-                f"{definition.get('Regex')!r}: {e}"
-            ) from e
-    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
-    if not output:
-        raise ValidationError("OutputDataConfig.S3OutputPath is required (the SDK's output_path)")

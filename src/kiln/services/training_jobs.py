@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiln import metadata
+from kiln.algorithms import add_metric_definitions
 from kiln.artifacts.archives import ArchiveLimits
 from kiln.metadata.training_jobs import TRAINING_JOBS
 from kiln.records import CapacityUse, MetricValue, TrainingJob, TrainingJobStatus
 from kiln.services.host_jobs import HostJobService
 from kiln.services.job_validation import validate_training_request
 from kiln.services.status_filter import parse_status
+from kiln.services.training_request import CreateTrainingJobRequest
 
 __all__ = ["TrainingJobService"]
 
@@ -25,10 +27,19 @@ __all__ = ["TrainingJobService"]
 class TrainingJobService(HostJobService):
     """Training jobs, on the lifecycle every host job shares (the server's one instance of it)."""
 
-    def create(self, request: dict[str, Any], *, use: CapacityUse | None = None) -> TrainingJob:
-        """Validate, check the account limits (ResourceLimitExceeded at once), then start the job or
-        leave it Pending until the scheduler admits it. ``use`` defaults to TUNING for a tuning job's
-        trials (``TuningJobName`` set), else TRAINING."""
+    def create(
+        self,
+        request: CreateTrainingJobRequest,
+        *,
+        tuning_job: str | None = None,
+        use: CapacityUse | None = None,
+        as_submitted: dict[str, Any] | None = None,
+    ) -> TrainingJob:
+        """Check what needs the store and the catalog, check the account limits (ResourceLimitExceeded
+        at once), then start the job or leave it Pending until the scheduler admits it. A tuning job's
+        trial names its ``tuning_job`` (stored as ``TuningJobName``); ``use`` defaults to TUNING for
+        trials, else TRAINING. A door that keeps members Kiln does not act on (the AWS wire echoes
+        them in Describe) passes the request ``as_submitted``, which is stored instead."""
         validate_training_request(
             request,
             self.store,
@@ -37,8 +48,12 @@ class TrainingJobService(HostJobService):
             archive_limits=ArchiveLimits.from_settings(self.settings),
         )
         if use is None:
-            use = CapacityUse.TUNING if request.get("TuningJobName") else CapacityUse.TRAINING
-        return self.submit(request["TrainingJobName"], request, "training", use)
+            use = CapacityUse.TUNING if tuning_job else CapacityUse.TRAINING
+        spec = dict(as_submitted) if as_submitted is not None else request.spec
+        add_metric_definitions(spec)  # a built-in algorithm's metrics, as SageMaker declares them
+        if tuning_job:
+            spec["TuningJobName"] = tuning_job
+        return self.submit(request.TrainingJobName, spec, "training", use)
 
     def describe(self, name: str) -> TrainingJob:
         job = metadata.get_training_job(self.db, name)

@@ -65,3 +65,19 @@ def test_not_an_archive_says_how_to_build_one(tmp_path: Path) -> None:
         unpack_model_archive(bogus, tmp_path / "model")
     with pytest.raises(ValidationError, match="does not exist"):
         unpack_model_archive(tmp_path / "missing.tar.gz", tmp_path / "model")
+
+
+def test_a_root_folder_entry_as_the_sagemaker_sdk_repacks_is_fine(tmp_path: Path) -> None:
+    """SageMaker's SDK repacks with tar.add(folder, arcname="/"): the root is stored as ''."""
+    source = tmp_path / "source"
+    (source / "code").mkdir(parents=True)
+    (source / "model.json").write_text("{}")
+    (source / "code" / "inference.py").write_text("x = 1\n")
+    archive = tmp_path / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source, arcname="/")
+    with tarfile.open(archive) as tar:
+        assert tar.getnames()[0] == ""
+    unpack_model_archive(archive, tmp_path / "model")
+    assert (tmp_path / "model" / "code" / "inference.py").read_text() == "x = 1\n"
+    assert (tmp_path / "model" / "model.json").read_text() == "{}"

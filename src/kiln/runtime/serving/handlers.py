@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from kiln import codecs
+from kiln.codecs import limits
 from kiln.runtime.serving.adapters import FrameworkAdapter, GenericAdapter
 from kiln.runtime.serving.adapters.tensorflow_handlers import tensorflow_hooks
 from kiln.runtime.serving.default_handlers import (
@@ -31,6 +32,7 @@ from kiln.runtime.serving.default_handlers import (
     tensor_converter,
 )
 from kiln.runtime.serving.invocation import InferenceContext, Invocation, Reply
+from kiln.runtime.serving.response_limit import check_prediction_fits, within_limit
 from kiln.runtime.serving.settings import BatchingMode, ServingSettings
 
 __all__ = ["HandlerChain", "UserFunction", "load_handler_chain"]
@@ -82,7 +84,10 @@ class HandlerChain:
         ever queues for the model.
         """
         if self.transform_fn is None and self.output_fn is None:
-            inv.response_type = codecs.negotiate_accept(inv.accept, default=self.settings.default_accept)
+            supported = self.adapter.response_types or codecs.SUPPORTED_RESPONSE_TYPES
+            inv.response_type = codecs.negotiate_accept(
+                inv.accept, supported, default=self.settings.default_accept
+            )
         if self.transform_fn is None and self.input_fn is None:
             self.adapter.decode(inv)
 
@@ -100,14 +105,17 @@ class HandlerChain:
         return self.default_predict(data)
 
     def encode(self, inv: Invocation, prediction: Any) -> Reply:
+        limit = self.settings.max_response_bytes
         if self.output_fn is None:
-            return Reply(200, self.adapter.encode(prediction, inv), inv.response_type)
-        return _as_reply(self.output_fn(prediction, inv.accept, context=inv.context), inv.accept, "output_fn")
+            check_prediction_fits(prediction, inv.response_type, limit)
+            return within_limit(Reply(200, self.adapter.encode(prediction, inv), inv.response_type), limit)
+        result = self.output_fn(prediction, inv.accept, context=inv.context)
+        return within_limit(_as_reply(result, inv.accept, "output_fn"), limit)
 
     def transform(self, inv: Invocation) -> Reply:
         assert self.transform_fn is not None
         result = self.transform_fn(self.model, inv.body, inv.content_type, inv.accept, context=inv.context)
-        return _as_reply(result, inv.accept, "transform_fn")
+        return within_limit(_as_reply(result, inv.accept, "transform_fn"), self.settings.max_response_bytes)
 
     def describe(self) -> dict[str, Any]:
         return {"source": self.source, "framework": self.framework, "batchable": self.batchable}
@@ -119,6 +127,7 @@ def load_handler_chain(model_dir: Path, settings: ServingSettings) -> HandlerCha
     Raises ``ModelLoadError`` for a module that is missing or misdefined; whatever ``model_fn`` itself
     raises propagates unchanged, so the caller can report the user's own exception and traceback.
     """
+    limits.configure(settings.max_decoded_bytes)  # every decoder in this instance, Kiln's or the adapters'
     module = _import_user_module(model_dir, settings)
     functions = _validated_functions(module, settings.program) if module is not None else {}
     context = InferenceContext(str(model_dir))

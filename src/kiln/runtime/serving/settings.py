@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
+from kiln.codecs.limits import DECODED_BYTES_PER_PAYLOAD_BYTE
 from kiln.errors import ValidationError
 
 __all__ = ["BatchingMode", "ServingSettings"]
@@ -44,6 +45,13 @@ class ServingSettings:
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     max_batch_delay_s: float = DEFAULT_MAX_BATCH_DELAY_MS / 1000.0
     torch_threads: int | None = DEFAULT_TORCH_THREADS  # None: leave torch's own choice alone
+    # What one request body may decode to (KILN_MAX_DECODED_BYTES): refused before it is allocated.
+    max_decoded_bytes: int = int(DEFAULT_MAX_PAYLOAD_MB * MEGABYTE) * DECODED_BYTES_PER_PAYLOAD_BYTE
+
+    @property
+    def max_response_bytes(self) -> int:
+        """SageMaker refuses a model's response over the payload limit, as it refuses a request."""
+        return self.max_payload_bytes
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
@@ -63,8 +71,15 @@ class ServingSettings:
         except ValueError:
             raise ValidationError(f"KILN_BATCHING={raw_mode!r} is not one of auto, on, off.") from None
         program = env.get("SAGEMAKER_PROGRAM") or ""
+        payload_bytes = int(payload_mb * MEGABYTE)
+        decoded = _number(
+            env, "KILN_MAX_DECODED_BYTES", payload_bytes * DECODED_BYTES_PER_PAYLOAD_BYTE, "1e8"
+        )
+        if decoded < 1:
+            raise ValidationError(f"KILN_MAX_DECODED_BYTES must be a number of bytes >= 1 (got {decoded}).")
         return cls(
-            max_payload_bytes=int(payload_mb * MEGABYTE),
+            max_payload_bytes=payload_bytes,
+            max_decoded_bytes=int(decoded),
             default_accept=env.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT") or "application/json",
             program=program or "inference.py",
             program_explicit=bool(program),

@@ -17,9 +17,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from kiln.algorithms import Algorithm, algorithm_for_image, is_algorithm_mode
 from kiln.artifacts import ArtifactStore, resolve_store
 from kiln.artifacts.archives import ArchiveLimits
-from kiln.config import load_allowed_roots, load_settings
+from kiln.config import load_allowed_roots, load_settings, result_file
 from kiln.hardening import make_undumpable
 from kiln.runtime.training.channels import download_channels
 from kiln.runtime.training.environment import (
@@ -108,10 +109,14 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     layout = OptMl(Path(spec.base_dir))
     layout.create(spec)
     store = resolve_store(spec.artifact_url, load_allowed_roots(load_settings()))
-    log_path = layout.root.parent / "output.log"
 
+    # A built-in algorithm (an algorithm image, no entry point) is Kiln's own training code: it runs
+    # as a script would, on the server's libraries, whatever version the image's tag names.
+    algorithm = algorithm_for_image(spec.job.get("AlgorithmSpecification", {}).get("TrainingImage"))
+    if algorithm is not None and not is_algorithm_mode(spec.job):
+        algorithm = None  # an XGBoost image with a script: script mode
     # A framework version that cannot be had fails the job now, before any data moves.
-    framework_request = requested_framework(spec.job)
+    framework_request = requested_framework(spec.job) if algorithm is None else None
     framework_env = resolve_framework(framework_request) if framework_request else None
     reporter.status("Downloading", "Downloading input data")
     download_channels(
@@ -123,6 +128,8 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     )
     user, framework = decode_hyperparameters(spec.hyperparameters)
     entry_point = str(framework.get("sagemaker_program") or "")
+    if algorithm is not None:
+        return run_algorithm_host(spec, layout, store, reporter, stop_event, algorithm)
     if not entry_point:
         raise UserCodeError("ClientError: the job names no entry point (hyperparameter sagemaker_program)")
     submit_dir = framework.get("sagemaker_submit_directory")
@@ -168,10 +175,92 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
             master=distributed["MASTER_ADDR"],
             port=spec.master_port,
         )
-    tf_mode = distribution_mode(framework, len(spec.hosts)) if is_tensorflow else None
     private_view = [*view_prefix, *command] if view_prefix is not None else None
     if private_view is None:
         notes.append(OPT_ML_NOTE.format(root=layout.root))
+    return _run_command(
+        spec,
+        layout,
+        store,
+        reporter,
+        stop_event,
+        command,
+        private_view,
+        notes,
+        entry_point=entry_point,
+        estimator_mode=estimator_mode,
+        framework=framework,
+        user=user,
+        distributed=distributed,
+        is_tensorflow=is_tensorflow,
+        model_dir_uri=model_dir_uri,
+        python=python,
+        hosts_resolve=hosts_resolve,
+        view_prefix=view_prefix,
+    )
+
+
+def run_algorithm_host(
+    spec: HostSpec,
+    layout: OptMl,
+    store: ArtifactStore,
+    reporter: Reporter,
+    stop_event: threading.Event,
+    algorithm: Algorithm,
+) -> dict[str, Any]:
+    """A built-in algorithm: ``python -m kiln.algorithms.<name>`` as the job's script, nothing else
+    changed (the same environment, logs, metrics, outputs and stop handling as a user's script)."""
+    command = [sys.executable, "-m", algorithm.module]
+    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts)
+    view_prefix = private_view_prefix(layout.root, hosts_file)
+    distributed = distributed_environment(spec, hosts_resolve=view_prefix is not None)
+    private_view = [*view_prefix, *command] if view_prefix is not None else None
+    notes = [f"Kiln: built-in algorithm {algorithm.title} ({algorithm.module})"]
+    return _run_command(
+        spec,
+        layout,
+        store,
+        reporter,
+        stop_event,
+        command,
+        private_view,
+        notes,
+        entry_point=algorithm.module,
+        estimator_mode=False,
+        framework={},
+        user={},
+        distributed=distributed,
+        is_tensorflow=False,
+        model_dir_uri=None,
+        python=sys.executable,
+        hosts_resolve=view_prefix is not None,
+        view_prefix=view_prefix,
+    )
+
+
+def _run_command(
+    spec: HostSpec,
+    layout: OptMl,
+    store: ArtifactStore,
+    reporter: Reporter,
+    stop_event: threading.Event,
+    command: list[str],
+    private_view: list[str] | None,
+    notes: list[str],
+    *,
+    entry_point: str,
+    estimator_mode: bool,
+    framework: dict[str, Any],
+    user: dict[str, Any],
+    distributed: dict[str, str],
+    is_tensorflow: bool,
+    model_dir_uri: str | None,
+    python: str,
+    hosts_resolve: bool,
+    view_prefix: list[str] | None,
+) -> dict[str, Any]:
+    """Run the job's process (a user's script or a built-in algorithm) and report how it ended."""
+    tf_mode = distribution_mode(framework, len(spec.hosts)) if is_tensorflow else None
     for note in notes:
         reporter.line(note, "stderr")
     if stop_event.is_set():
@@ -211,7 +300,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
             cwd=layout.code_dir,
             env=env,
             reporter=reporter,
-            log_path=log_path,
+            log_path=layout.root.parent / "output.log",
             scraper=MetricScraper(
                 spec.job.get("AlgorithmSpecification", {}).get("MetricDefinitions") or [],
                 ESTIMATOR_METRIC_LINE if estimator_mode else None,
@@ -313,8 +402,11 @@ def main(argv: list[str]) -> int:
         }
     result["attempt"] = spec.attempt
     result["seconds"] = time.time() - started
-    # Kept beside the tree so a restarted server can learn the outcome even if this report is lost.
-    (spec_path.parent / "result.json").write_text(json.dumps(result))
+    # Left with the executor (its result file) so a restarted server can learn the outcome even if
+    # this report is lost.
+    kept = result_file()
+    if kept is not None:
+        kept.write_text(json.dumps(result))
     try:
         reporter.finish(result)
     finally:

@@ -143,9 +143,10 @@ def distributed_environment(spec: HostSpec, *, hosts_resolve: bool) -> dict[str,
     """torch.distributed's variables, as SageMaker's PyTorch toolkit sets them (docs/contracts.md §1.6).
 
     One process per host unless torchrun is used (it then sets RANK and WORLD_SIZE per worker).
-    Host names resolve only inside the private view; elsewhere the master is reached on loopback.
+    Host names resolve only inside the private view; elsewhere the master is reached at the executor's
+    rendezvous address.
     """
-    master = spec.hosts[0] if hosts_resolve else "127.0.0.1"
+    master = spec.hosts[0] if hosts_resolve else spec.master_addr
     rank = spec.hosts.index(spec.host)
     return {
         "MASTER_ADDR": master,

@@ -30,6 +30,7 @@ __all__ = [
     "FRAMEWORKS",
     "Framework",
     "FrameworkRequest",
+    "framework_for_image",
     "installed_version",
     "requested_framework",
     "resolve_framework",
@@ -83,13 +84,17 @@ class FrameworkRequest:
 
 
 def requested_framework(job: dict[str, Any]) -> FrameworkRequest | None:
-    """The framework named by the job's ``AlgorithmSpecification.TrainingImage``, if any.
+    """The framework named by the job's ``AlgorithmSpecification.TrainingImage``, if any."""
+    return framework_for_image((job.get("AlgorithmSpecification") or {}).get("TrainingImage"))
+
+
+def framework_for_image(image: object) -> FrameworkRequest | None:
+    """The framework a training or inference image names, if any.
 
     ``kiln.images`` reads the image; the version is the tag's framework version without the container
     revision that scikit-learn's and XGBoost's images add (``1.2-1`` → 1.2). An image Kiln does not
     know runs as a job without one did (the AWS wire refuses such images before they get here).
     """
-    image = (job.get("AlgorithmSpecification") or {}).get("TrainingImage")
     if not image:
         return None
     try:

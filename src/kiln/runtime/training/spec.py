@@ -23,7 +23,8 @@ class HostSpec:
     stop_grace_seconds: float = 120.0
     num_cpus: int = 1
     num_gpus: int = 0
-    master_port: int = 7777  # chosen free per job by the control plane; SageMaker's toolkit uses 7777
+    master_port: int = 7777  # chosen free per job by the executor; SageMaker's toolkit uses 7777
+    master_addr: str = "127.0.0.1"  # the executor's rendezvous host, where host names do not resolve
     environment: dict[str, str] = field(default_factory=dict)
     # The host's grant from the scheduler (SM_NUM_CPUS / SM_NUM_GPUS above report it):
     cpus: list[int] = field(default_factory=list)  # CPU ids for its affinity; []: not confined

@@ -108,7 +108,11 @@ def _link_parent_site_packages(venv: Path) -> None:
     target = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
     target.mkdir(parents=True, exist_ok=True)
     paths = [purelib, *(Path(p) for p in site.getsitepackages())]
-    (target / "kiln-parent.pth").write_text("\n".join(dict.fromkeys(str(p) for p in paths)) + "\n")
+    # addsitedir, not a bare path line: it also reads the .pth files there, among them an editable
+    # install's (``pip install -e`` puts Kiln's own src folder on the path that way). Appended, so
+    # the layered venv's own packages (a pinned numpy, say) still come first.
+    lines = [f"import site; site.addsitedir({str(p)!r})" for p in dict.fromkeys(paths)]
+    (target / "kiln-parent.pth").write_text("\n".join(lines) + "\n")
 
 
 def launch_command(python: str, code_dir: Path, entry_point: str, args: list[str]) -> list[str]:

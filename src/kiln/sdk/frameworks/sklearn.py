@@ -44,6 +44,7 @@ class SKLearnPredictor(Predictor):
 class SKLearnModel(Model):
     """SageMaker's ``sagemaker.sklearn.SKLearnModel``: its argument names and defaults."""
 
+    image_repository = "sagemaker-scikit-learn"
     framework = "sklearn"
     default_base_name = "sagemaker-scikit-learn"
     predictor_class = SKLearnPredictor

@@ -92,6 +92,7 @@ class TensorFlowPredictor(Predictor):
 class TensorFlowModel(Model):
     """A SavedModel (``<version>/`` in model.tar.gz) served as SageMaker's TF Serving container does."""
 
+    image_repository = "tensorflow-inference"
     framework = "tensorflow"
     default_base_name = "tensorflow-inference"
     predictor_class = TensorFlowPredictor

@@ -1,5 +1,8 @@
 """XGBoost: ``XGBoost`` (estimator), ``XGBoostModel`` and ``XGBoostPredictor`` (``sagemaker.xgboost``).
 
+``XGBoost(framework_version=…)`` with no ``entry_point`` runs SageMaker's XGBoost algorithm (algorithm
+mode, ``kiln.algorithms.xgboost``) instead of a script.
+
 Script mode as SageMaker's XGBoost container runs it: ``framework_version`` (``"1.7-1"``: version and
 container revision) is required, ``py_version`` is ``py3``, and the training script is also the
 inference script (its ``model_fn`` or Kiln's default Booster loader). The predictor's defaults are
@@ -11,8 +14,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from kiln.errors import ValidationError
+from kiln.sdk.algorithm_estimator import AlgorithmEstimator
 from kiln.sdk.deserializers import BaseDeserializer, CSVDeserializer
 from kiln.sdk.frameworks._framework_base import FrameworkEstimator
+from kiln.sdk.image_uris import retrieve
 from kiln.sdk.model import Model
 from kiln.sdk.predictor import Predictor
 from kiln.sdk.serializers import BaseSerializer, LibSVMSerializer
@@ -44,6 +49,7 @@ class XGBoostPredictor(Predictor):
 class XGBoostModel(Model):
     """SageMaker's ``sagemaker.xgboost.XGBoostModel``: its argument names and defaults."""
 
+    image_repository = "sagemaker-xgboost"
     framework = "xgboost"
     default_base_name = "sagemaker-xgboost"
     predictor_class = XGBoostPredictor
@@ -85,6 +91,23 @@ class XGBoost(FrameworkEstimator):
     framework_name = "xgboost"
     model_class = XGBoostModel
     inert_arguments: ClassVar[dict[str, Any]] = {"image_uri_region": None}  # Kiln has no regions
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """With no ``entry_point``, SageMaker's XGBoost algorithm (algorithm mode): the built-in
+        algorithm's estimator for the image of ``framework_version``, with these arguments."""
+        if args or kwargs.get("entry_point") is not None:
+            return super().__new__(cls)
+        kwargs.pop("entry_point", None)
+        kwargs.pop("py_version", None)
+        version = kwargs.pop("framework_version", None)
+        if version is None:
+            raise ValidationError("XGBoost needs framework_version, e.g. '1.7-1'")
+        image = kwargs.pop("image_uri", None) or retrieve("xgboost", kwargs.pop("region", None), version)
+        kwargs.setdefault("predictor_cls", None)
+        predictor = kwargs.pop("predictor_cls") or XGBoostPredictor
+        estimator = AlgorithmEstimator(image, **kwargs)
+        estimator.predictor_class = predictor  # type: ignore[misc]
+        return estimator
 
     def __init__(
         self,

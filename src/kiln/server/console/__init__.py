@@ -13,6 +13,7 @@ from kiln.server.console import (
     processing_pages,
     static_files,
     training_pages,
+    transform_pages,
     tuning_pages,
 )
 
@@ -27,6 +28,7 @@ def console_router() -> APIRouter:
     router.include_router(training_pages.router)
     router.include_router(tuning_pages.router)
     router.include_router(hosting_pages.router)
+    router.include_router(transform_pages.router)
     router.include_router(processing_pages.router)
     router.include_router(pipeline_pages.router)
     return router

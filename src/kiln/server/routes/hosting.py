@@ -105,7 +105,7 @@ def endpoint_logs(name: str, endpoints: Endpoints, tail: int = Query(200, ge=1, 
 def endpoint_metrics(
     name: str,
     metrics: EndpointMetricsStore,
-    period: int = Query(60, description="seconds per datapoint: 10, or a multiple of 60"),
+    period: int = Query(60, ge=1, le=86_400, description="seconds per datapoint: 10, or a multiple of 60"),
     start: datetime | None = Query(None, description="ISO 8601; default: 60 periods before end"),
     end: datetime | None = Query(None, description="ISO 8601; default: now"),
     variant: str | None = Query(None, description="one variant only"),

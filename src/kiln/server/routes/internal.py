@@ -5,17 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from kiln.records import LogLine, MetricValue, from_epoch
 from kiln.server.deps import TrainingJobs
+from kiln.server.routes.bounds import MAX_EPOCH_SECONDS, MAX_ROW_NUMBER
 from kiln.services import TrainingJobService
 
 router = APIRouter(prefix="/internal/training-jobs/{name}/hosts/{host}", tags=["internal"])
 
 
 class _Line(BaseModel):
-    t: float
+    t: float = Field(ge=0, le=MAX_EPOCH_SECONDS)
     s: str = "stdout"
     m: str
 
@@ -23,17 +24,17 @@ class _Line(BaseModel):
 class _Metric(BaseModel):
     name: str
     value: float
-    t: float
+    t: float = Field(ge=0, le=MAX_EPOCH_SECONDS)
 
 
 class HostStatus(BaseModel):
     status: str
     message: str = ""
-    t: float | None = None  # when it happened on the host; None: now
+    t: float | None = Field(default=None, ge=0, le=MAX_EPOCH_SECONDS)  # on the host; None: now
 
 
 class HostEvents(BaseModel):
-    batch: int
+    batch: int = Field(ge=0, le=MAX_ROW_NUMBER)
     lines: list[_Line] = []
     metrics: list[_Metric] = []
     statuses: list[HostStatus] = []  # status changes, applied after these lines, at their times

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import StreamingResponse
 
 from kiln.server.deps import ProcessingJobs
+from kiln.server.routes.bounds import MAX_ROW_NUMBER
 from kiln.server.routes.training_jobs import LOG_PAGE_LINES, follow_job_logs
 from kiln.server.schemas.processing_jobs import describe_processing_job, summarize_processing_job
 from kiln.server.schemas.training_jobs import log_line_public
@@ -35,7 +36,7 @@ def list_processing_jobs(
     status: str | None = None,
     name_contains: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ROW_NUMBER),
 ) -> dict[str, Any]:
     found = jobs.list_jobs(status=status, name_contains=name_contains, limit=limit, offset=offset)
     return {"ProcessingJobSummaries": [summarize_processing_job(j) for j in found]}
@@ -55,7 +56,7 @@ def stop(name: str, jobs: ProcessingJobs) -> dict[str, Any]:
 def logs(
     name: str,
     jobs: ProcessingJobs,
-    after: int = Query(0, ge=0, description="return lines after this sequence number"),
+    after: int = Query(0, ge=0, le=MAX_ROW_NUMBER, description="return lines after this sequence number"),
     follow: bool = False,
     limit: int = Query(LOG_PAGE_LINES, ge=1, le=10_000),
 ) -> dict[str, Any] | StreamingResponse:

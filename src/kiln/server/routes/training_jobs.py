@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from kiln.server.deps import TrainingJobs
+from kiln.server.routes.bounds import MAX_ROW_NUMBER
 from kiln.server.schemas.training_jobs import (
     CreateTrainingJobRequest,
     describe_training_job,
@@ -28,7 +29,7 @@ LOG_PAGE_LINES = 1000
 
 @router.post("", status_code=201)
 def create_training_job(request: CreateTrainingJobRequest, jobs: TrainingJobs) -> dict[str, Any]:
-    job = jobs.create(request.model_dump(exclude_none=True))
+    job = jobs.create(request)
     return describe_training_job(job)
 
 
@@ -38,7 +39,7 @@ def list_training_jobs(
     status: str | None = None,
     name_contains: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ROW_NUMBER),
 ) -> dict[str, Any]:
     found = jobs.list_jobs(status=status, name_contains=name_contains, limit=limit, offset=offset)
     return {"TrainingJobSummaries": [summarize_training_job(j) for j in found]}
@@ -69,7 +70,7 @@ def metrics(name: str, jobs: TrainingJobs, metric: str | None = None) -> dict[st
 def logs(
     name: str,
     jobs: TrainingJobs,
-    after: int = Query(0, ge=0, description="return lines after this sequence number"),
+    after: int = Query(0, ge=0, le=MAX_ROW_NUMBER, description="return lines after this sequence number"),
     follow: bool = False,
     limit: int = Query(LOG_PAGE_LINES, ge=1, le=10_000),
 ) -> dict[str, Any] | StreamingResponse:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from kiln.server.deps import TuningJobs
+from kiln.server.routes.bounds import MAX_ROW_NUMBER
 from kiln.server.schemas.tuning_jobs import (
     CreateTuningJobRequest,
     describe_tuning_job,
@@ -29,7 +30,7 @@ def list_tuning_jobs(
     status: str | None = None,
     name_contains: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ROW_NUMBER),
 ) -> dict[str, Any]:
     """ListHyperParameterTuningJobs, newest first."""
     found = tuning.list_jobs(status=status, name_contains=name_contains, limit=limit, offset=offset)

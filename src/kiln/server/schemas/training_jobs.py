@@ -3,100 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from kiln.errors import ValidationError
 from kiln.records import LogLine, TrainingJob, utcnow
 from kiln.scheduler import get_instance_type
+from kiln.services.training_request import CreateTrainingJobRequest
 
 __all__ = ["CreateTrainingJobRequest", "describe_training_job", "log_line_public", "summarize_training_job"]
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class MetricDefinitionShape(_Shape):
-    Name: str = Field(min_length=1, max_length=255)
-    Regex: str = Field(min_length=1, max_length=500)
-
-
-class AlgorithmSpecificationShape(_Shape):
-    TrainingInputMode: Literal["File"] = "File"
-    TrainingImage: str | None = None
-    MetricDefinitions: list[MetricDefinitionShape] = []
-    EnableSageMakerMetricsTimeSeries: bool | None = None
-
-
-class S3DataSourceShape(_Shape):
-    S3Uri: str = Field(min_length=1)
-    S3DataType: Literal["S3Prefix"] = "S3Prefix"
-    S3DataDistributionType: str = "FullyReplicated"
-
-
-class DataSourceShape(_Shape):
-    S3DataSource: S3DataSourceShape
-
-
-class ChannelShape(_Shape):
-    ChannelName: str = Field(min_length=1, max_length=64)
-    DataSource: DataSourceShape
-    ContentType: str | None = None
-    CompressionType: Literal["None"] | None = None
-    InputMode: Literal["File"] | None = None
-    RecordWrapperType: str | None = None
-
-
-class OutputDataConfigShape(_Shape):
-    S3OutputPath: str = Field(min_length=1)
-    KmsKeyId: str | None = None
-
-
-class ResourceConfigShape(_Shape):
-    InstanceType: str
-    InstanceCount: int = Field(default=1, ge=1, le=64)
-    VolumeSizeInGB: int = 30
-
-
-class StoppingConditionShape(_Shape):
-    MaxRuntimeInSeconds: int = Field(default=86400, ge=1)
-
-
-class CheckpointConfigShape(_Shape):
-    S3Uri: str
-    LocalPath: str | None = None
-
-
-class RetryStrategyShape(_Shape):
-    MaximumRetryAttempts: int = Field(ge=0, le=30)
-
-
-class TensorBoardOutputConfigShape(_Shape):
-    S3OutputPath: str
-    LocalPath: str | None = None
-
-
-class CreateTrainingJobRequest(_Shape):
-    TrainingJobName: str
-    # Values are checked by the service so that the error names the hyperparameter.
-    HyperParameters: dict[str, Any] = {}
-    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
-    RoleArn: str | None = None  # accepted for compatibility; Kiln has no IAM
-    InputDataConfig: list[ChannelShape] = []
-    OutputDataConfig: OutputDataConfigShape
-    ResourceConfig: ResourceConfigShape
-    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
-    CheckpointConfig: CheckpointConfigShape | None = None
-    Environment: dict[str, str] = {}
-    RetryStrategy: RetryStrategyShape | None = None
-    TensorBoardOutputConfig: TensorBoardOutputConfigShape | None = None
-    Tags: list[dict[str, str]] = []
-    # Kiln's: order among jobs waiting for capacity, higher first (then first come, first served).
-    Priority: int | None = Field(default=None, ge=-1000, le=1000)
-    # Kiln's: SageMaker SDK arguments Kiln accepted but has no counterpart for; stored and echoed.
-    SdkArguments: dict[str, Any] | None = None
 
 
 def _reference_price(instance_type: str) -> float:

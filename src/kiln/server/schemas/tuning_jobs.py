@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kiln.records import ObjectiveStatus, TrainingJobStatus, TuningTrial, utcnow
-from kiln.server.schemas.training_jobs import (
+from kiln.services.training_request import (
     AlgorithmSpecificationShape,
     ChannelShape,
     CheckpointConfigShape,

@@ -20,7 +20,7 @@ from kiln.server.wire._base import WireCall
 from kiln.server.wire.paging import page
 from kiln.server.wire.shapes import epoch_seconds
 
-__all__ = ["KILN_ARN_PREFIX", "Operation", "Refusal", "aws_arns", "select_page"]
+__all__ = ["KILN_ARN_PREFIX", "Operation", "Refusal", "aws_arn", "select_page"]
 
 KILN_ARN_PREFIX = "arn:kiln:sagemaker:local:000000000000:"  # what Kiln's REST answers carry
 
@@ -34,15 +34,9 @@ class Operation:
     conflict: Refusal | None = None
 
 
-def aws_arns(value: Any, prefix: str) -> Any:
-    """Kiln's ARNs (``arn:kiln:…``) rewritten into the caller's region and account."""
-    if isinstance(value, str):
-        return prefix + value[len(KILN_ARN_PREFIX) :] if value.startswith(KILN_ARN_PREFIX) else value
-    if isinstance(value, dict):
-        return {k: aws_arns(v, prefix) for k, v in value.items()}
-    if isinstance(value, list):
-        return [aws_arns(v, prefix) for v in value]
-    return value
+def aws_arn(value: str, prefix: str) -> str:
+    """A Kiln ARN (``arn:kiln:…``) in the caller's region and account; other strings unchanged."""
+    return prefix + value[len(KILN_ARN_PREFIX) :] if value.startswith(KILN_ARN_PREFIX) else value
 
 
 def _in_window(item: dict[str, Any], key: str, params: dict[str, Any], field: str) -> bool:

@@ -18,7 +18,9 @@ from pydantic import BaseModel
 
 from kiln.errors import ValidationError
 
-__all__ = ["accept_request", "ignored_members"]
+__all__ = ["accept_request", "accept_typed", "ignored_members"]
+
+M = typing.TypeVar("M", bound=BaseModel)
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -73,16 +75,22 @@ def _problem(error: Any) -> str:
     return f"{where}: {error.get('msg', 'invalid')}{shown}"
 
 
-def accept_request(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    """``data`` checked against ``model`` where Kiln acts on it; members it does not act on kept."""
+def accept_typed(model: type[M], data: dict[str, Any]) -> tuple[M, dict[str, Any]]:
+    """The typed request the services take, parsed from the members Kiln acts on, and the request to
+    store: ``data`` with the checked values (and their defaults) laid over it."""
     known = _known(model, data, "", [])
     try:
-        checked = model.model_validate(known).model_dump(exclude_none=True)
+        typed = model.model_validate(known)
     except pydantic.ValidationError as e:
         problems = "; ".join(_problem(err) for err in e.errors()[:5])
         raise ValidationError(f"{e.error_count()} validation error(s) detected: {problems}") from None
-    merged: dict[str, Any] = _overlay(checked, data)
-    return merged
+    merged: dict[str, Any] = _overlay(typed.model_dump(exclude_none=True), data)
+    return typed, merged
+
+
+def accept_request(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` checked against ``model`` where Kiln acts on it; members it does not act on kept."""
+    return accept_typed(model, data)[1]
 
 
 def ignored_members(model: type[BaseModel], data: dict[str, Any]) -> list[str]:

@@ -17,15 +17,16 @@ from starlette.responses import Response
 
 from kiln.errors import Conflict, NotFound
 from kiln.server.wire._base import WireCall
-from kiln.server.wire.operations import Operation, aws_arns
+from kiln.server.wire.operations import Operation, aws_arn
 from kiln.server.wire.protocols import Protocol, error_response, json_response
 from kiln.server.wire.sagemaker_hosting import HOSTING_OPERATIONS
 from kiln.server.wire.sagemaker_pipelines import PIPELINE_OPERATIONS
 from kiln.server.wire.sagemaker_processing import PROCESSING_OPERATIONS
 from kiln.server.wire.sagemaker_tags import TAG_OPERATIONS
 from kiln.server.wire.sagemaker_training import TRAINING_OPERATIONS
+from kiln.server.wire.sagemaker_transform import TRANSFORM_OPERATIONS
 from kiln.server.wire.shapes import check_input, operation_model, to_shape
-from kiln.server.wire.uris import answer_uris, request_uris
+from kiln.server.wire.uris import answer_uri, request_uris
 
 __all__ = ["OPERATIONS", "TARGET_PREFIX", "handle"]
 
@@ -35,6 +36,7 @@ OPERATIONS: dict[str, Operation] = {
     **TRAINING_OPERATIONS,
     **HOSTING_OPERATIONS,
     **TAG_OPERATIONS,
+    **TRANSFORM_OPERATIONS,
     **PROCESSING_OPERATIONS,
     **PIPELINE_OPERATIONS,
 }
@@ -80,5 +82,6 @@ async def handle(request: Request, call: WireCall) -> Response:
         return error_response(Protocol.JSON, *answer)
     if not model.output_shape:
         return json_response({})
-    shaped = to_shape(answer_uris(aws_arns(answer, call.arn("")), store), model.output_shape)
+    prefix = call.arn("")
+    shaped = to_shape(answer, model.output_shape, lambda text: answer_uri(aws_arn(text, prefix), store))
     return json_response(shaped)

@@ -20,7 +20,7 @@ from kiln.server.schemas.tuning_jobs import (
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
 from kiln.server.wire.paging import page
-from kiln.server.wire.requests import accept_request, refuse_unsupported
+from kiln.server.wire.requests import accept_request, accept_typed, refuse_unsupported
 from kiln.server.wire.sagemaker_tags import store_tags
 
 __all__ = ["TRAINING_OPERATIONS"]
@@ -62,8 +62,8 @@ def _check_image(specification: dict[str, Any], where: str) -> None:
 def create_training_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     _check_image(params.get("AlgorithmSpecification") or {}, "AlgorithmSpecification")
     refuse_unsupported(params, UNSUPPORTED_TRAINING)
-    request = accept_request(CreateTrainingJobRequest, params)
-    job = call.state.training_jobs.create(request)
+    request, submitted = accept_typed(CreateTrainingJobRequest, params)
+    job = call.state.training_jobs.create(request, as_submitted=submitted)
     store_tags(call, f"training-job/{job.name}", params)
     return {"TrainingJobArn": call.arn(f"training-job/{job.name}")}
 
@@ -137,10 +137,27 @@ def create_tuning_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
         definition.get("AlgorithmSpecification") or {}, "TrainingJobDefinition.AlgorithmSpecification"
     )
     refuse_unsupported(params, UNSUPPORTED_TUNING)
+    _resources_of_trials(definition)
     request = accept_request(CreateTuningJobRequest, params)
     overview = call.state.tuning_jobs.create(request)
     store_tags(call, f"hyper-parameter-tuning-job/{overview.job.name}", params)
     return {"HyperParameterTuningJobArn": call.arn(f"hyper-parameter-tuning-job/{overview.job.name}")}
+
+
+def _resources_of_trials(definition: dict[str, Any]) -> None:
+    """Newer SDKs give trials' instances as HyperParameterTuningResourceConfig instead of
+    ResourceConfig; one instance type of it is the same thing (kept too, and echoed)."""
+    tuning = definition.get("HyperParameterTuningResourceConfig")
+    if "ResourceConfig" in definition or not isinstance(tuning, dict):
+        return
+    if not tuning.get("InstanceType"):
+        raise ValidationError(
+            "HyperParameterTuningResourceConfig.InstanceConfigs (several instance types) is not "
+            "supported by Kiln: give InstanceType and InstanceCount"
+        )
+    definition["ResourceConfig"] = {
+        key: tuning[key] for key in ("InstanceType", "InstanceCount", "VolumeSizeInGB") if key in tuning
+    }
 
 
 def describe_tuning(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ boto3, and the answer is what botocore's own parser and validator expect.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -44,16 +45,16 @@ def epoch_seconds(value: Any) -> Any:
     return value
 
 
-def to_shape(value: Any, shape: Shape) -> Any:
-    """``value`` with only the members ``shape`` defines (recursively), None members dropped, and
-    timestamps as epoch seconds."""
+def to_shape(value: Any, shape: Shape, strings: Callable[[str], str] | None = None) -> Any:
+    """``value`` with only the members ``shape`` defines (recursively), None members dropped,
+    timestamps as epoch seconds, and every string passed through ``strings`` (one walk for all)."""
     kind = shape.type_name
     if kind == "structure":
         if not isinstance(value, dict):
             return value
         members = shape.members
         return {
-            key: to_shape(item, members[key])
+            key: to_shape(item, members[key], strings)
             for key, item in value.items()
             if item is not None and key in members
         }
@@ -61,14 +62,16 @@ def to_shape(value: Any, shape: Shape) -> Any:
         if not isinstance(value, (list, tuple)):
             return value
         member = shape.member
-        return [to_shape(item, member) for item in value]
+        return [to_shape(item, member, strings) for item in value]
     if kind == "map":
         if not isinstance(value, dict):
             return value
         inner = shape.value
-        return {key: to_shape(item, inner) for key, item in value.items()}
+        return {key: to_shape(item, inner, strings) for key, item in value.items()}
     if kind == "timestamp":
         return epoch_seconds(value)
+    if strings is not None and isinstance(value, str):
+        return strings(value)
     return value
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from kiln.artifacts import ArtifactStore
 
-__all__ = ["answer_uris", "request_uris"]
+__all__ = ["answer_uri", "request_uris"]
 
 # Paths (``a.b[].c``) of request members that name data or code in the store.
 _URI_MEMBERS = (
@@ -68,16 +68,10 @@ def request_uris(params: dict[str, Any], store: ArtifactStore) -> dict[str, Any]
     return params
 
 
-def answer_uris(value: Any, store: ArtifactStore) -> Any:
-    """``value`` with every store URI (plain or JSON-encoded) given back as ``s3://``."""
-    if isinstance(value, str):
-        if value.startswith(store.root_url):
-            return store.to_s3_uri(value)
-        if value.startswith('"' + store.root_url):
-            return json.dumps(store.to_s3_uri(json.loads(value)))
-        return value
-    if isinstance(value, dict):
-        return {k: answer_uris(v, store) for k, v in value.items()}
-    if isinstance(value, list):
-        return [answer_uris(v, store) for v in value]
+def answer_uri(value: str, store: ArtifactStore) -> str:
+    """A store URI (plain or JSON-encoded) given back as ``s3://``; other strings unchanged."""
+    if value.startswith(store.root_url):
+        return store.to_s3_uri(value)
+    if value.startswith('"' + store.root_url):
+        return json.dumps(store.to_s3_uri(json.loads(value)))
     return value

@@ -20,6 +20,7 @@ from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.services.endpoints import EndpointService
 from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.training_jobs import TrainingJobService
+from kiln.services.training_request import parse_training_request
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["NAME_FIELDS", "JobState", "StepJobs"]
@@ -55,7 +56,7 @@ class StepJobs:
     def create(self, step_type: str, request: dict[str, Any]) -> None:
         """Create the job; Conflict when it exists (a pass that a restart cut short created it)."""
         if step_type == "Training":
-            self.training_jobs.create(request)
+            self.training_jobs.create(parse_training_request(request))
         elif step_type == "Processing":
             self.processing_jobs.create(request)
         elif step_type == "Tuning":

@@ -225,9 +225,10 @@ class TuningEngine:
             started += 1
 
     def _start_training_job(self, job: TuningJob, opened: _OpenStudy, trial: TuningTrial) -> None:
-        request = trial_training_request(job.config, trial.training_job_name, trial.tuned_hyperparameters)
         try:
-            self.training_jobs.create(request, use=CapacityUse.TUNING)  # a Pending job waits its turn
+            request = trial_training_request(job.config, trial.training_job_name, trial.tuned_hyperparameters)
+            # A Pending job waits its turn.
+            self.training_jobs.create(request, tuning_job=job.name, use=CapacityUse.TUNING)
         except ResourceLimitExceeded:
             return  # no capacity now: the trial waits, and the next step tries again
         except Conflict:

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiln.algorithms import add_metric_definitions
 from kiln.errors import Conflict, NotFound, ValidationError
 from kiln.metadata import Database
 from kiln.metadata import tuning_jobs as tuning_rows
@@ -67,6 +68,7 @@ class TuningJobService:
     # -- users' verbs ---------------------------------------------------------------------------------
 
     def create(self, request: dict[str, Any]) -> TuningJobOverview:
+        add_metric_definitions(request)  # a built-in algorithm's metrics: the objective needs no regex
         config = parse_tuning_request(request)
         self._check_definition(request, config)
         self._check_parents(request, config)

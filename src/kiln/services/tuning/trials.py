@@ -6,6 +6,8 @@ import copy
 import hashlib
 from typing import Any
 
+from kiln.services.training_request import CreateTrainingJobRequest, parse_training_request
+
 __all__ = ["trial_job_name", "trial_training_request"]
 
 # TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are.
@@ -31,17 +33,16 @@ def trial_job_name(tuning_job_name: str, number: int) -> str:
 
 def trial_training_request(
     tuning_request: dict[str, Any], training_job_name: str, tuned: dict[str, str]
-) -> dict[str, Any]:
+) -> CreateTrainingJobRequest:
     """The CreateTrainingJob request of one trial: the definition's static hyperparameters and the
-    trial's tuned ones, linked to its tuning job by ``TuningJobName``."""
+    trial's tuned ones (the caller links it to its tuning job)."""
     definition = tuning_request.get("TrainingJobDefinition") or {}
     request: dict[str, Any] = {
         key: copy.deepcopy(definition[key]) for key in _COPIED_FIELDS if definition.get(key) is not None
     }
     request["TrainingJobName"] = training_job_name
     request["HyperParameters"] = {**(definition.get("StaticHyperParameters") or {}), **tuned}
-    request["TuningJobName"] = tuning_request["HyperParameterTuningJobName"]
     if "CheckpointConfig" in request:  # each trial checkpoints apart, or one would resume another's run
         uri = str(request["CheckpointConfig"]["S3Uri"]).rstrip("/")
         request["CheckpointConfig"]["S3Uri"] = f"{uri}/{training_job_name}"
-    return request
+    return parse_training_request(request)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.runtime.serving.adapters._base import FrameworkAdapter, ModelLoadError
+from kiln.runtime.serving.adapters.algorithms import AlgorithmAdapter
 from kiln.runtime.serving.adapters.pytorch import USAGE, PyTorchAdapter
 from kiln.runtime.serving.adapters.sklearn import SKLearnAdapter
 from kiln.runtime.serving.adapters.tensorflow import TensorFlowAdapter
@@ -41,7 +42,7 @@ class GenericAdapter(FrameworkAdapter):
 
 def _adapters() -> list[FrameworkAdapter]:
     """Fresh adapters, most specific first (a SavedModel folder may also hold other files)."""
-    return [TensorFlowAdapter(), PyTorchAdapter(), XGBoostAdapter(), SKLearnAdapter()]
+    return [TensorFlowAdapter(), PyTorchAdapter(), XGBoostAdapter(), SKLearnAdapter(), AlgorithmAdapter()]
 
 
 def find_model(model_dir: Path) -> tuple[Any, FrameworkAdapter]:

@@ -20,6 +20,7 @@ of its kind, so a scikit-learn endpoint never pays for importing TensorFlow.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from kiln import codecs
+from kiln.codecs._arrays import as_numpy
 from kiln.errors import UserError, ValidationError
 
 if TYPE_CHECKING:
@@ -34,6 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = ["FrameworkAdapter", "ModelLoadError", "ShapeReporter", "decode_array", "describe", "summary"]
 
+# A batch transform's instance (SageMaker sets SAGEMAKER_BATCH=true for them): SageMaker's framework
+# containers write CSV with numpy.savetxt, which puts a 1-D prediction one value per line, so each
+# record of a MultiRecord request gets its own output line. Endpoints keep Kiln's one-line answer.
+_BATCH = os.environ.get("SAGEMAKER_BATCH", "").lower() == "true"
+_CSV = codecs.canonical_content_type("text/csv")
 _MAX_REASON_CHARS = 400  # error messages travel in HTTP bodies and one-line failure reasons
 
 
@@ -47,6 +54,8 @@ class FrameworkAdapter(abc.ABC):
     name: ClassVar[str]
     # The element type the default input_fn gives: float32 for networks, None to keep what was sent.
     input_dtype: ClassVar[Any] = None
+    # The Accept types its encode answers in; None: Kiln's codecs' (codecs.SUPPORTED_RESPONSE_TYPES).
+    response_types: ClassVar[tuple[str, ...] | None] = None
 
     @abc.abstractmethod
     def load(self, model_dir: Path, files: list[Path]) -> Any | None:
@@ -66,6 +75,10 @@ class FrameworkAdapter(abc.ABC):
     def encode(self, prediction: Any, inv: Invocation) -> bytes:
         if inv.tfs and inv.response_type == codecs.canonical_content_type("application/json"):
             return codecs.encode(codecs.tfs_response(prediction), inv.response_type)
+        if _BATCH and inv.response_type == _CSV:
+            array = as_numpy(prediction)
+            if array is not None and array.ndim == 1:
+                prediction = array.reshape(-1, 1)
         return codecs.encode(prediction, inv.response_type)
 
 

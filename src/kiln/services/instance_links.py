@@ -1,4 +1,6 @@
-"""The server's connections to endpoint instances: one multiplexed Unix-socket link per instance.
+"""The control plane's connections to model-server instances: one multiplexed Unix-socket link each.
+
+The runtime router sends endpoints' invocations over them, a transform job its records.
 
 A link is an ``asyncio.Protocol``: the answers a read delivers are cut out in one pass and resolve
 their requests' futures directly, with no reader task awaiting each frame. Requests made in the same
