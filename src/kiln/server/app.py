@@ -116,9 +116,14 @@ def create_app(
         app.state.training_jobs,
         app.state.processing_jobs,
         app.state.tuning_jobs,
+        app.state.transform_jobs,
         app.state.endpoints,
         StepDescriber(
-            app.state.training_jobs, app.state.processing_jobs, app.state.tuning_jobs, app.state.endpoints
+            app.state.training_jobs,
+            app.state.processing_jobs,
+            app.state.tuning_jobs,
+            app.state.transform_jobs,
+            app.state.endpoints,
         ),
     )
     app.state.pipeline_engine = PipelineEngine(db, step_jobs)

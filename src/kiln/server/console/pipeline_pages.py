@@ -31,6 +31,7 @@ def _job_link(step: PipelineStep) -> str | None:
         "Training": "/training-jobs/",
         "Processing": "/processing-jobs/",
         "Tuning": "/tuning-jobs/",
+        "Transform": "/transform-jobs/",
         "Model": "/models#",
         "CreateModel": "/models#",
     }

@@ -18,10 +18,12 @@ from kiln.records import (
 from kiln.server.schemas.hosting import describe_model
 from kiln.server.schemas.processing_jobs import describe_processing_job
 from kiln.server.schemas.training_jobs import describe_training_job
+from kiln.server.schemas.transform_jobs import describe_transform_job
 from kiln.server.schemas.tuning_jobs import describe_tuning_job, summarize_trial, tuning_job_arn
 from kiln.services.endpoints import EndpointService
 from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.training_jobs import TrainingJobService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
@@ -122,6 +124,8 @@ def _step_metadata(step: PipelineStep) -> dict[str, Any]:
         return {"ProcessingJob": {"Arn": processing_job_arn(name)}}
     if step.step_type == "Tuning":
         return {"TuningJob": {"Arn": tuning_job_arn(name)}}
+    if step.step_type == "Transform":
+        return {"TransformJob": {"Arn": f"{ARN}:transform-job/{name}"}}
     return {"Model": {"Arn": f"{ARN}:model/{name}"}}
 
 
@@ -159,11 +163,13 @@ class StepDescriber:
         training_jobs: TrainingJobService,
         processing_jobs: ProcessingJobService,
         tuning_jobs: TuningJobService,
+        transform_jobs: TransformJobService,
         endpoints: EndpointService,
     ) -> None:
         self._training_jobs = training_jobs
         self._processing_jobs = processing_jobs
         self._tuning_jobs = tuning_jobs
+        self._transform_jobs = transform_jobs
         self._endpoints = endpoints
 
     def __call__(self, step_type: str, name: str) -> dict[str, Any]:
@@ -171,6 +177,8 @@ class StepDescriber:
             return describe_training_job(self._training_jobs.describe(name))
         if step_type == "Processing":
             return describe_processing_job(self._processing_jobs.describe(name))
+        if step_type == "Transform":
+            return describe_transform_job(self._transform_jobs.describe(name))
         if step_type == "Tuning":
             overview = self._tuning_jobs.describe(name)
             described = describe_tuning_job(overview)

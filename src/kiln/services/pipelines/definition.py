@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 VERSION = "2020-12-01"
-JOB_STEP_TYPES = ("Training", "Processing", "Tuning")
+JOB_STEP_TYPES = ("Training", "Processing", "Tuning", "Transform")
 STEP_TYPES = (*JOB_STEP_TYPES, "Model", "CreateModel", "Condition", "Fail")
 PARAMETER_TYPES = ("String", "Integer", "Float", "Boolean")
 EXECUTION_VARIABLES = (

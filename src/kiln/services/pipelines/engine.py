@@ -57,6 +57,7 @@ CACHE_KEY_MEMBERS = {
         "InputDataConfig",
     ),
     "Tuning": ("HyperParameterTuningJobConfig", "TrainingJobDefinition", "TrainingJobDefinitions"),
+    "Transform": ("DataProcessing", "Environment", "ModelName", "TransformInput"),
 }
 # Job failures a RetryPolicy may name (SageMaker's): a script's own error is never retried.
 _RETRYABLE = {

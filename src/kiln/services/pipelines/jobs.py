@@ -16,11 +16,13 @@ from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.errors import Conflict, NotFound, UserError, ValidationError
 from kiln.metadata import Database
+from kiln.metadata import transform_jobs as transform_rows
 from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.services.endpoints import EndpointService
 from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.training_jobs import TrainingJobService
 from kiln.services.training_request import parse_training_request
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["NAME_FIELDS", "JobState", "StepJobs"]
@@ -30,6 +32,7 @@ NAME_FIELDS = {
     "Training": ("TrainingJobName", 63),
     "Processing": ("ProcessingJobName", 63),
     "Tuning": ("HyperParameterTuningJobName", 32),
+    "Transform": ("TransformJobName", 63),
     "Model": ("ModelName", 63),
     "CreateModel": ("ModelName", 63),
 }
@@ -50,6 +53,7 @@ class StepJobs:
     training_jobs: TrainingJobService
     processing_jobs: ProcessingJobService
     tuning_jobs: TuningJobService
+    transform_jobs: TransformJobService
     endpoints: EndpointService
     describe: Callable[[str, str], dict[str, Any]]  # (step type, job name) → its Describe* response
 
@@ -61,6 +65,8 @@ class StepJobs:
             self.processing_jobs.create(request)
         elif step_type == "Tuning":
             self.tuning_jobs.create(request)
+        elif step_type == "Transform":
+            self.transform_jobs.create(request)
         else:
             self.endpoints.create_model(request)
 
@@ -69,6 +75,8 @@ class StepJobs:
             return metadata.find_training_job(self.db, name) is not None
         if step_type == "Tuning":
             return tuning_rows.find_tuning_job(self.db, name) is not None
+        if step_type == "Transform":
+            return transform_rows.find_transform_job(self.db, name) is not None
         try:
             self.endpoints.describe_model(name)
         except NotFound:
@@ -82,6 +90,9 @@ class StepJobs:
         elif step_type == "Tuning":
             tuning = tuning_rows.get_tuning_job(self.db, name)
             status, reason = tuning.status.value, tuning.failure_reason
+        elif step_type == "Transform":
+            transform = self.transform_jobs.describe(name)
+            status, reason = transform.status.value, transform.failure_reason
         else:
             return JobState(ended=True, succeeded=True, stopped=False, failure_reason=None)
         return JobState(
@@ -99,6 +110,8 @@ class StepJobs:
                 self.processing_jobs.stop(name)
             elif step_type == "Tuning":
                 self.tuning_jobs.stop(name)
+            elif step_type == "Transform":
+                self.transform_jobs.stop(name)
         except Conflict:
             pass  # it ended meanwhile; the next pass records how
 
