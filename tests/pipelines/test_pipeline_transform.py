@@ -18,6 +18,7 @@ from pipeline_support import (
 from tests.transform.transform_support import create_linear_model, job_request
 
 import kiln
+from kiln.workflow.steps import TransformStep
 
 CHECK = """
     import os
@@ -34,7 +35,23 @@ def test_a_transform_step_and_a_step_reading_its_output(session: kiln.Session, t
     session.upload_bytes(b"1,0,0\n0,1,0\n0,0,1\n", f"{root}/input/rows.csv")
     arguments = job_request("unused", model, f"{root}/input", f"{root}/scored")
     arguments.pop("TransformJobName")
-    batch = {"Name": "Score", "Type": "Transform", "Arguments": arguments}
+    transformer = kiln.Transformer(
+        model,
+        1,
+        "local",
+        assemble_with="Line",
+        output_path=f"{root}/scored",
+        accept="text/csv",
+        sagemaker_session=session,
+    )
+    step = TransformStep(
+        "Score",
+        transformer=transformer,
+        inputs={"data": f"{root}/input", "content_type": "text/csv", "split_type": "Line"},
+    )
+    batch = step.to_request()
+    for member in ("ModelName", "TransformInput", "TransformOutput", "TransformResources"):
+        assert batch["Arguments"][member] == arguments[member]  # the SDK builds what the API takes
     check = processing_step(
         "Count",
         upload_code(session, name, CHECK),

@@ -31,6 +31,7 @@ from kiln.sdk.workflow.steps import (
     ModelStep,
     ProcessingStep,
     TrainingStep,
+    TransformStep,
     TuningStep,
 )
 
@@ -60,5 +61,6 @@ __all__ = [
     "ProcessingStep",
     "PropertyFile",
     "TrainingStep",
+    "TransformStep",
     "TuningStep",
 ]

@@ -10,7 +10,16 @@ from kiln.sdk.workflow.steps import (
     ProcessingStep,
     Step,
     TrainingStep,
+    TransformStep,
     TuningStep,
 )
 
-__all__ = ["CacheConfig", "CreateModelStep", "ProcessingStep", "Step", "TrainingStep", "TuningStep"]
+__all__ = [
+    "CacheConfig",
+    "CreateModelStep",
+    "ProcessingStep",
+    "Step",
+    "TrainingStep",
+    "TransformStep",
+    "TuningStep",
+]

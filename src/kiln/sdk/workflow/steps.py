@@ -12,6 +12,7 @@ from kiln.errors import ValidationError
 from kiln.sdk.estimator import Estimator
 from kiln.sdk.model import Model
 from kiln.sdk.processing import ProcessingInput, ProcessingOutput, Processor
+from kiln.sdk.transformer import Transformer
 from kiln.sdk.tuner import HyperparameterTuner
 from kiln.sdk.workflow.conditions import Condition
 from kiln.sdk.workflow.entities import to_definition
@@ -27,6 +28,7 @@ __all__ = [
     "ProcessingStep",
     "Step",
     "TrainingStep",
+    "TransformStep",
     "TuningStep",
 ]
 
@@ -190,6 +192,36 @@ class TuningStep(Step):
         root = f"{s3_bucket.rstrip('/')}/{prefix.strip('/')}" if prefix else s3_bucket.rstrip("/")
         job = self.properties.TrainingJobSummaries[top_k].TrainingJobName
         return Join("/", [root, job, "output/model.tar.gz"])
+
+
+class TransformStep(Step):
+    step_type = "Transform"
+
+    def __init__(
+        self,
+        name: str,
+        transformer: Transformer | None = None,
+        inputs: Any = None,
+        step_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``inputs``: the data (a URI, or a reference such as a step's output), or SageMaker's
+        ``TransformInput``-like dict of ``transform()``'s arguments (``data``, ``content_type``, …)."""
+        super().__init__(name, **kwargs)
+        if (transformer is None) == (step_args is None):
+            raise ValidationError(
+                f"TransformStep {name!r} needs either transformer (with inputs) or step_args"
+            )
+        if step_args is not None:
+            self._request = _step_args(step_args, "CreateTransformJob")
+        else:
+            assert transformer is not None
+            arguments = inputs if isinstance(inputs, dict) else {"data": inputs}
+            self._request = transformer.build_transform_request(**arguments)
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return _without(self._request, "TransformJobName", "Tags")
 
 
 class CreateModelStep(Step):
