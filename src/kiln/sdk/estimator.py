@@ -60,11 +60,11 @@ def decode_hyperparameter(value: str) -> Any:
         return value
 
 
-
 def _encoded(value: Any) -> Any:
     if hasattr(value, "expr") and hasattr(value, "to_string"):
         return value.to_string()  # an expression: stays one in the request
     return json.dumps(value)
+
 
 class TrainingJobHandle:
     """``estimator.latest_training_job``: a started job, by name."""
