@@ -50,6 +50,16 @@ SDK_ORDER = [
     "kiln.sdk.processing",
     "kiln.sdk.tuner_analytics",
     "kiln.sdk.tuner",
+    "kiln.sdk.workflow",
+    "kiln.sdk.workflow.entities",
+    "kiln.sdk.workflow.parameters",
+    "kiln.sdk.workflow.execution_variables",
+    "kiln.sdk.workflow.properties",
+    "kiln.sdk.workflow.functions",
+    "kiln.sdk.workflow.conditions",
+    "kiln.sdk.workflow.retry",
+    "kiln.sdk.workflow.steps",
+    "kiln.sdk.workflow.pipeline",
 ]
 # What the SDK may use outside itself: it talks to the server over HTTP only.
 SDK_MAY_USE = [

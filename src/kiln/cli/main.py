@@ -13,6 +13,7 @@ from kiln.cli import (
     hosting_commands,
     jobs_commands,
     keys_commands,
+    pipelines_commands,
     processing_commands,
     server_commands,
     transform_commands,
@@ -61,6 +62,7 @@ app.add_typer(keys_commands.app, name="keys")
 app.command("transform")(transform_commands.transform)
 app.add_typer(transform_commands.app, name="transform-jobs")
 app.add_typer(processing_commands.app, name="processing-jobs")
+app.add_typer(pipelines_commands.app, name="pipelines")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -322,3 +322,58 @@ class TransformJobRow(Base):
     stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# pipelines (migration 0012_pipelines)
+class PipelineRow(Base):
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    role_arn: Mapped[str | None] = mapped_column(Text)
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    max_parallel_steps: Mapped[int | None] = mapped_column(Integer)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_modified_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PipelineExecutionRow(Base):
+    __tablename__ = "pipeline_executions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(32), unique=True)
+    pipeline_name: Mapped[str] = mapped_column(String(256), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)  # the pipeline's, as it was at the start
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)  # every parameter, typed
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    max_parallel_steps: Mapped[int | None] = mapped_column(Integer)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    creation_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_modified_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PipelineStepRow(Base):
+    __tablename__ = "pipeline_execution_steps"
+    __table_args__ = (UniqueConstraint("execution_id", "step_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    execution_id: Mapped[str] = mapped_column(String(32), index=True)
+    pipeline_name: Mapped[str] = mapped_column(String(256), index=True)
+    step_name: Mapped[str] = mapped_column(String(64))
+    step_type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    job_name: Mapped[str | None] = mapped_column(String(256))  # written before the job is created
+    arguments: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # resolved, as the job was created
+    cache_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    cache_source_execution: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(8))  # a Condition step's "True" / "False"
+    attempt_count: Mapped[int] = mapped_column(Integer, default=1)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -60,6 +60,12 @@ def decode_hyperparameter(value: str) -> Any:
         return value
 
 
+def _encoded(value: Any) -> Any:
+    if hasattr(value, "expr") and hasattr(value, "to_string"):
+        return value.to_string()  # an expression: stays one in the request
+    return json.dumps(value)
+
+
 class TrainingJobHandle:
     """``estimator.latest_training_job``: a started job, by name."""
 
@@ -211,8 +217,10 @@ class Estimator:
     # -- hyperparameters ------------------------------------------------------------------------------
 
     def hyperparameters(self) -> dict[str, str]:
-        """Every value JSON-encoded, as SageMaker's Framework estimators send them."""
-        return {str(k): json.dumps(v) for k, v in self._hyperparameters.items()}
+        """Every value JSON-encoded, as SageMaker's Framework estimators send them; a pipeline's
+        parameter or property (``kiln.workflow``) is sent as its expression joined into a string, which
+        the server resolves when the step runs (as SageMaker's SDK does)."""
+        return {str(k): _encoded(v) for k, v in self._hyperparameters.items()}
 
     def set_hyperparameters(self, **kwargs: Any) -> None:
         self._hyperparameters.update(kwargs)
@@ -299,6 +307,11 @@ class Estimator:
         if sdk_arguments:
             request["SdkArguments"] = sdk_arguments
         return request
+
+    def build_training_request(self, inputs: Any = None, job_name: str | None = None) -> dict[str, Any]:
+        """The CreateTrainingJob request ``fit`` would send, without sending it (the source is
+        uploaded): what a pipeline's TrainingStep carries."""
+        return self._training_request(job_name or name_from_base(self._base_name()), inputs)
 
     def _distribution_hyperparameters(self) -> dict[str, str]:
         if not self.distribution:

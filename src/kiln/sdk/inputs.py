@@ -57,7 +57,7 @@ class TensorBoardOutputConfig:
 def _channel(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, TrainingInput):
         return {"ChannelName": name, **value.config}
-    if isinstance(value, str):
+    if isinstance(value, str) or hasattr(value, "expr"):  # a URI, or a pipeline's reference to one
         return {"ChannelName": name, **TrainingInput(value).config}
     raise ValidationError(
         f"input for channel {name!r} must be a URI string or a TrainingInput, not {type(value).__name__}"

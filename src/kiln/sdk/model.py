@@ -118,9 +118,10 @@ class Model:
             container["Image"] = f"{self.image_repository}:{tag}"
         return container
 
-    def create(self) -> str:
-        """Register the model (CreateModel) under its name, or a fresh one; returns the name."""
-        name = self.name or name_from_base(self.default_base_name)
+    def build_model_request(self, name: str | None = None) -> dict[str, Any]:
+        """The CreateModel request ``create`` sends, without sending it (inference code is uploaded):
+        what a pipeline's ModelStep carries."""
+        name = name or self.name or name_from_base(self.default_base_name)
         request: dict[str, Any] = {"ModelName": name, "PrimaryContainer": self._container(name)}
         if self.role:
             request["ExecutionRoleArn"] = self.role
@@ -128,9 +129,14 @@ class Model:
             request["Tags"] = self.tags
         if self.sdk_arguments:
             request["SdkArguments"] = self.sdk_arguments
+        return request
+
+    def create(self) -> str:
+        """Register the model (CreateModel) under its name, or a fresh one; returns the name."""
+        request = self.build_model_request()
         self.sagemaker_session.client.create_model(request)
-        self.name = name
-        return name
+        self.name = str(request["ModelName"])
+        return self.name
 
     def deploy(
         self,

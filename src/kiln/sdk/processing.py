@@ -142,6 +142,39 @@ class Processor:
         repository = self.image_uri.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
         return self.base_job_name or repository
 
+    def build_processing_request(
+        self,
+        inputs: list[ProcessingInput] | None = None,
+        outputs: list[ProcessingOutput] | None = None,
+        arguments: list[Any] | None = None,
+        code: str | None = None,
+        source_dir: str | None = None,
+        dependencies: list[str] | None = None,
+        job_name: str | None = None,
+    ) -> dict[str, Any]:
+        """The CreateProcessingJob request ``run`` would send, without sending it (code and local
+        inputs are uploaded): what a pipeline's ProcessingStep carries."""
+        name = job_name or name_from_base(self._base_name())
+        entrypoint, extra = self._entrypoint_for(name, code, source_dir, dependencies)
+        normalized_inputs = self._normalize_inputs(name, [*(inputs or []), *extra])
+        normalized_outputs = self._normalize_outputs(name, outputs or [])
+        # A pipeline's parameters and properties (``.expr``) stay as they are: the server resolves them.
+        self.arguments = (
+            [a if hasattr(a, "expr") else str(a) for a in arguments] if arguments is not None else None
+        )
+        return self._request(name, entrypoint, normalized_inputs, normalized_outputs, None)
+
+    def _entrypoint_for(
+        self, name: str, code: str | None, source_dir: str | None, dependencies: list[str] | None
+    ) -> tuple[list[str] | None, list[ProcessingInput]]:
+        """The container's entrypoint and the inputs that carry its code."""
+        if code is not None or source_dir is not None or dependencies:
+            raise ValidationError(
+                "Processor runs its image's entrypoint and takes no code; use ScriptProcessor or "
+                "FrameworkProcessor to run a script"
+            )
+        return self.entrypoint, []
+
     def _start(
         self,
         entrypoint: list[str] | None,
@@ -210,7 +243,8 @@ class Processor:
         for count, item in enumerate(inputs, start=1):
             if item.input_name is None:
                 item.input_name = f"input-{count}"
-            if item.source is not None and not is_uri(item.source):
+            # A pipeline's reference (``.expr``) names data the server resolves when the step runs.
+            if item.source is not None and not hasattr(item.source, "expr") and not is_uri(item.source):
                 local = Path(item.source).expanduser()
                 if not local.exists():
                     raise ValidationError(
@@ -228,7 +262,9 @@ class Processor:
         for count, item in enumerate(outputs, start=1):
             if item.output_name is None:
                 item.output_name = f"output-{count}"
-            if item.destination is None or not is_uri(item.destination):
+            if item.destination is None or not (
+                hasattr(item.destination, "expr") or is_uri(item.destination)
+            ):
                 item.destination = f"{bucket}/{job}/output/{item.output_name}"
         return outputs
 
@@ -287,11 +323,20 @@ class ScriptProcessor(Processor):
         """Upload ``code`` (a local file, or a URI used as it is) and run it."""
         _check_wait(wait, logs)
         name = job_name or name_from_base(self._base_name())
-        code_uri, file_name = self._upload_code(name, code)
+        entrypoint, extra = self._entrypoint_for(name, code, None, None)
         self._current_job_name = name
+        self._start(entrypoint, inputs, outputs, arguments, wait, logs, name, experiment_config, extra)
+
+    def _entrypoint_for(
+        self, name: str, code: str | None, source_dir: str | None, dependencies: list[str] | None
+    ) -> tuple[list[str] | None, list[ProcessingInput]]:
+        if code is None:
+            raise ValidationError(f"{type(self).__name__} needs code: the script to run")
+        if source_dir is not None or dependencies:
+            raise ValidationError("ScriptProcessor runs one file; use FrameworkProcessor for a source_dir")
+        code_uri, file_name = self._upload_code(name, code)
         code_input = ProcessingInput(source=code_uri, destination=CODE_DIR, input_name="code")
-        entrypoint = [*self.command, f"{CODE_DIR}/{file_name}"]
-        self._start(entrypoint, inputs, outputs, arguments, wait, logs, name, experiment_config, [code_input])
+        return [*self.command, f"{CODE_DIR}/{file_name}"], [code_input]
 
     def _upload_code(self, job: str, code: str) -> tuple[str, str]:
         if is_uri(code):
@@ -425,15 +470,22 @@ class FrameworkProcessor(ScriptProcessor):
             )
         _check_wait(wait, logs)
         name = job_name or name_from_base(self._base_name())
+        entrypoint, extra = self._entrypoint_for(name, code, source_dir, dependencies)
+        self._current_job_name = name
+        self._start(entrypoint, inputs, outputs, arguments, wait, logs, name, experiment_config, extra)
+
+    def _entrypoint_for(
+        self, name: str, code: str | None, source_dir: str | None, dependencies: list[str] | None
+    ) -> tuple[list[str] | None, list[ProcessingInput]]:
+        if code is None:
+            raise ValidationError("FrameworkProcessor needs code: the script to run, in source_dir")
         prefix = f"{self.code_location or self.sagemaker_session.bucket_uri()}/{name}/source"
         archive = pack_source(code, source_dir, dependencies or [])
         code_uri = self.sagemaker_session.upload_bytes(archive, f"{prefix}/sourcedir.tar.gz")
         script = RUNPROC.format(code_dir=CODE_DIR, command=" ".join(self.command), code=code)
         runproc_uri = self.sagemaker_session.upload_bytes(script.encode(), f"{prefix}/runproc.sh")
-        self._current_job_name = name
         extra = [
             ProcessingInput(source=code_uri, destination=f"{CODE_DIR}/", input_name="code"),
             ProcessingInput(source=runproc_uri, destination=ENTRYPOINT_DIR, input_name="entrypoint"),
         ]
-        entrypoint = ["/bin/bash", f"{ENTRYPOINT_DIR}/runproc.sh"]
-        self._start(entrypoint, inputs, outputs, arguments, wait, logs, name, experiment_config, extra)
+        return ["/bin/bash", f"{ENTRYPOINT_DIR}/runproc.sh"], extra

@@ -135,10 +135,50 @@ class Transformer:
         """Start a transform job over ``data`` (an S3 prefix, a manifest, or a local path to upload)."""
         if batch_data_capture_config is not None:
             raise ValidationError("batch_data_capture_config is not supported by Kiln; leave it out")
+        del experiment_config  # accepted for the SDK's signature; Kiln has no experiments
+        request = self.build_transform_request(
+            data,
+            data_type,
+            content_type,
+            compression_type,
+            split_type,
+            job_name,
+            input_filter,
+            output_filter,
+            join_source,
+            model_client_config,
+        )
+        name = str(request["TransformJobName"])
+        self.sagemaker_session.client.create_transform_job(request)
+        self._current_job_name = name
+        self.latest_transform_job = TransformJobHandle(self.sagemaker_session, name)
+        if wait:
+            self.latest_transform_job.wait(logs=logs)
+
+    def build_transform_request(
+        self,
+        data: Any,
+        data_type: str = "S3Prefix",
+        content_type: str | None = None,
+        compression_type: str | None = None,
+        split_type: str | None = None,
+        job_name: str | None = None,
+        input_filter: str | None = None,
+        output_filter: str | None = None,
+        join_source: str | None = None,
+        model_client_config: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """The CreateTransformJob request ``transform`` sends, without sending it (local data is
+        uploaded): what a pipeline's TransformStep carries."""
         name = job_name or name_from_base(self.base_transform_job_name or base_from_name(self.model_name))
         output_path = self.output_path or f"{self.sagemaker_session.bucket_uri()}/{name}"
         self.output_path = output_path
-        source: dict[str, Any] = {"S3DataSource": {"S3DataType": data_type, "S3Uri": self._input_uri(data)}}
+        source: dict[str, Any] = {
+            "S3DataSource": {
+                "S3DataType": data_type,
+                "S3Uri": data if hasattr(data, "expr") else self._input_uri(data),
+            }
+        }
         transform_input: dict[str, Any] = {"DataSource": source}
         for key, value in (
             ("ContentType", content_type),
@@ -174,12 +214,7 @@ class Transformer:
         }
         if any(v is not None for v in processing.values()):
             request["DataProcessing"] = {k: v for k, v in processing.items() if v is not None}
-        del experiment_config  # accepted for the SDK's signature; Kiln has no experiments
-        self.sagemaker_session.client.create_transform_job(request)
-        self._current_job_name = name
-        self.latest_transform_job = TransformJobHandle(self.sagemaker_session, name)
-        if wait:
-            self.latest_transform_job.wait(logs=logs)
+        return request
 
     def _require_job(self) -> TransformJobHandle:
         if self.latest_transform_job is None:

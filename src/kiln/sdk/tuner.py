@@ -235,6 +235,17 @@ class HyperparameterTuner:
         take_inert(
             "HyperparameterTuner.fit", kwargs, TUNER_FIT_INERT, accepted_names([HyperparameterTuner.fit], ())
         )
+        request = self.build_tuning_request(inputs, job_name)
+        name = str(request["HyperParameterTuningJobName"])
+        self._client.create_tuning_job(request)
+        self.latest_tuning_job = name
+        self._current_job_name = name
+        if wait:
+            self.wait()
+
+    def build_tuning_request(self, inputs: Any = None, job_name: str | None = None) -> dict[str, Any]:
+        """The CreateHyperParameterTuningJob request ``fit`` sends, without sending it (the
+        estimator's source is uploaded): what a pipeline's TuningStep carries."""
         base = self.base_tuning_job_name or self.estimator.base_job_name or "tuning"
         name = job_name or default_tuning_job_name(base)
         request: dict[str, Any] = {
@@ -245,11 +256,7 @@ class HyperparameterTuner:
         }
         if self.warm_start_config is not None:
             request["WarmStartConfig"] = self.warm_start_config.to_input_req()
-        self._client.create_tuning_job(request)
-        self.latest_tuning_job = name
-        self._current_job_name = name
-        if wait:
-            self.wait()
+        return request
 
     def _require_job(self) -> str:
         if self.latest_tuning_job is None:

@@ -86,6 +86,11 @@ def _describe_tuning_job(client: KilnClient, name: str) -> dict[str, Any]:
     return TuningClient(client).describe_tuning_job(name)
 
 
+def _describe_pipeline_execution(client: KilnClient, execution: str) -> dict[str, Any]:
+    described: dict[str, Any] = client.call("GET", f"/pipeline-executions/{execution.rsplit('/', 1)[-1]}")
+    return described
+
+
 _ENDED = frozenset({"Completed", "Failed", "Stopped"})
 
 # Delays suit one machine (a local job's status changes within a second, not minutes as on AWS); the
@@ -138,6 +143,16 @@ WAITERS: Mapping[str, Waiter] = {
             _describe_tuning_job,
             "HyperParameterTuningJobStatus",
             success=_ENDED,
+            delay=0.5,
+            max_attempts=2 * 24 * 3600,
+        ),
+        Waiter(
+            "PipelineExecutionComplete",
+            "pipeline execution",
+            _describe_pipeline_execution,
+            "PipelineExecutionStatus",
+            success=frozenset({"Succeeded"}),
+            failure=frozenset({"Failed", "Stopped"}),  # SageMaker's SDK waits out a Stopped one
             delay=0.5,
             max_attempts=2 * 24 * 3600,
         ),

@@ -20,6 +20,7 @@ from kiln.server.routes import (
     capacity,
     hosting,
     internal,
+    pipelines,
     processing_jobs,
     system,
     training_jobs,
@@ -27,12 +28,16 @@ from kiln.server.routes import (
     tuning_jobs,
 )
 from kiln.server.runtime_router import RuntimeRouter
+from kiln.server.schemas.pipelines import StepDescriber
 from kiln.server.wire import WireDispatcher, is_aws_request, wire_services
 from kiln.services import TrainingJobService
 from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.pipelines.engine import PipelineEngine
+from kiln.services.pipelines.jobs import StepJobs
+from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
@@ -103,6 +108,25 @@ def create_app(
         settings, db, store, executor, scheduler=app.state.scheduler
     )
     runtime.metrics = app.state.endpoint_metrics.recorder  # counted in memory, stored by serve()
+    # Pipelines create ordinary jobs through the services above; the supervisor runs the engine.
+    app.state.pipelines = PipelineService(db)
+    step_jobs = StepJobs(
+        db,
+        store,
+        app.state.training_jobs,
+        app.state.processing_jobs,
+        app.state.tuning_jobs,
+        app.state.transform_jobs,
+        app.state.endpoints,
+        StepDescriber(
+            app.state.training_jobs,
+            app.state.processing_jobs,
+            app.state.tuning_jobs,
+            app.state.transform_jobs,
+            app.state.endpoints,
+        ),
+    )
+    app.state.pipeline_engine = PipelineEngine(db, step_jobs)
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
@@ -116,6 +140,7 @@ def create_app(
     protected.include_router(access_keys.router)
     protected.include_router(transform_jobs.router)
     protected.include_router(processing_jobs.router)
+    protected.include_router(pipelines.router)
     api.include_router(protected)
     # Hosts report for their own job only: the route checks the job's credential, not the operator's.
     api.include_router(internal.router, dependencies=[Depends(require_host)])

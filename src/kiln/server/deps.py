@@ -10,6 +10,7 @@ from kiln.artifacts import ArtifactStore
 from kiln.services import TrainingJobService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
+from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
 from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
@@ -17,6 +18,7 @@ from kiln.services.tuning.jobs import TuningJobService
 __all__ = [
     "EndpointMetricsStore",
     "Endpoints",
+    "Pipelines",
     "ProcessingJobs",
     "Store",
     "TrainingJobs",
@@ -73,3 +75,11 @@ def _processing_jobs(request: Request) -> ProcessingJobService:
 
 
 ProcessingJobs = Annotated[ProcessingJobService, Depends(_processing_jobs)]
+
+
+def _pipelines(request: Request) -> PipelineService:
+    service: PipelineService = request.app.state.pipelines
+    return service
+
+
+Pipelines = Annotated[PipelineService, Depends(_pipelines)]

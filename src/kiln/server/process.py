@@ -111,8 +111,11 @@ def serve(settings: Settings) -> None:
     app = create_app(settings, db, store, resolve_executor("local"), server_url=url, credentials=credentials)
     app.state.endpoints.restore_routes()  # endpoints that were serving keep serving
     app.state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it
-    supervisor = Supervisor(app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs)
+    supervisor = Supervisor(
+        app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs, app.state.pipeline_engine
+    )
     app.state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
+    app.state.pipelines.wake = supervisor.wake  # a started execution's first steps start at once
     supervisor.start()
     app.state.endpoint_metrics.start()  # stores each 10-second period of invocation counts
     record: dict[str, Any] = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}

@@ -8,6 +8,7 @@ import threading
 from kiln.records import TrainingJob
 from kiln.services import TrainingJobService
 from kiln.services.endpoints import EndpointService
+from kiln.services.pipelines.engine import PipelineEngine
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["Supervisor"]
@@ -23,10 +24,12 @@ class Supervisor:
         training_jobs: TrainingJobService,
         endpoints: EndpointService,
         tuning_jobs: TuningJobService | None = None,
+        pipelines: PipelineEngine | None = None,
     ) -> None:
         self._training_jobs = training_jobs
         self._endpoints = endpoints
         self._tuning_jobs = tuning_jobs
+        self._pipelines = pipelines
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kiln-supervisor", daemon=True)
@@ -40,7 +43,8 @@ class Supervisor:
         self._thread.join(timeout=5)
 
     def wake(self, _ended: TrainingJob | None = None) -> None:
-        """Make the next pass now: a training job ended, and its tuning job can start the next trial."""
+        """Make the next pass now: a training job ended, and its tuning job can start the next trial
+        (or its pipeline the next step); a pipeline execution started or was stopped."""
         self._wake.set()
 
     def _sleep(self) -> bool:
@@ -56,6 +60,8 @@ class Supervisor:
         ]
         if self._tuning_jobs is not None:
             passes.append(("tuning jobs", self._tuning_jobs.step_all))
+        if self._pipelines is not None:
+            passes.append(("pipeline executions", self._pipelines.advance_all))
         while not self._sleep():
             for name, supervise in passes:
                 try:

@@ -9,6 +9,7 @@ from kiln.server.console import (
     hosting_pages,
     login,
     overview_pages,
+    pipeline_pages,
     processing_pages,
     static_files,
     training_pages,
@@ -29,4 +30,5 @@ def console_router() -> APIRouter:
     router.include_router(hosting_pages.router)
     router.include_router(transform_pages.router)
     router.include_router(processing_pages.router)
+    router.include_router(pipeline_pages.router)
     return router

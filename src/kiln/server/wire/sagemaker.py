@@ -20,6 +20,7 @@ from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, aws_arn
 from kiln.server.wire.protocols import Protocol, error_response, json_response
 from kiln.server.wire.sagemaker_hosting import HOSTING_OPERATIONS
+from kiln.server.wire.sagemaker_pipelines import PIPELINE_OPERATIONS
 from kiln.server.wire.sagemaker_processing import PROCESSING_OPERATIONS
 from kiln.server.wire.sagemaker_tags import TAG_OPERATIONS
 from kiln.server.wire.sagemaker_training import TRAINING_OPERATIONS
@@ -37,6 +38,7 @@ OPERATIONS: dict[str, Operation] = {
     **TAG_OPERATIONS,
     **TRANSFORM_OPERATIONS,
     **PROCESSING_OPERATIONS,
+    **PIPELINE_OPERATIONS,
 }
 
 

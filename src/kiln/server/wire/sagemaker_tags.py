@@ -26,6 +26,7 @@ _RESOURCES: dict[str, str] = {
     "endpoint-config": "endpoints.describe_endpoint_config",
     "endpoint": "endpoints.describe",
     "processing-job": "processing_jobs.describe",
+    "pipeline": "pipelines.describe",
 }
 
 
