@@ -56,6 +56,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "processing": BASE | {"sdk"},  # kiln.processing: SageMaker's sagemaker.processing import path
     "estimator": BASE | {"sdk"},  # kiln.estimator, kiln.image_uris: SageMaker's import paths
     "image_uris": BASE | {"sdk"},
+    "workflow": BASE | {"sdk"},  # kiln.workflow: SageMaker's sagemaker.workflow import path
     "cli": BASE | {"sdk"},
     "__main__": frozenset({"cli"}),
     "testing": BASE | STORES | {"scheduler"},
