@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from wire_support import INSTALL_TIMEOUT, sagemaker_sdk_env, sagemaker_v2  # noqa: F401  (a fixture)
+from tests.wire.wire_support import INSTALL_TIMEOUT, sagemaker_sdk_env, sagemaker_v2  # noqa: F401  (a fixture)
 
 from conftest import RunningServer
 

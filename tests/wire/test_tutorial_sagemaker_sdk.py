@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from botocore.exceptions import ClientError
-from wire_support import (  # noqa: F401  (sagemaker_v2: the fixture)
+from tests.wire.wire_support import (  # noqa: F401  (sagemaker_v2: the fixture)
     INSTALL_TIMEOUT,
     client,
     sagemaker_sdk_env,
