@@ -89,10 +89,11 @@ def test_the_tutorial_in_sagemakers_sdk_trains_deploys_predicts_ten_images_and_d
     assert finished[2].endswith("/output/model.tar.gz")
     assert f"step={TRAINING_STEPS} loss=" in output  # fit(logs="All") streamed the job's own lines
     accuracy = float(re.search(r"Test accuracy: ([0-9.]+)", ran.stdout)[1])  # type: ignore[index]
-    assert 0.0 <= accuracy <= 1.0
+    assert accuracy > 0.95  # the bars are learnt in a few steps (30 steps: 1.0000)
 
     answers = re.findall(r"^label (\d), prediction (\d)$", ran.stdout, re.MULTILINE)
     assert len(answers) == 10, ran.stdout[-3000:]
+    assert all(label == prediction for label, prediction in answers), answers  # the trained model served
     endpoint = re.search(r"Endpoint (\S+) is InService", ran.stdout)[1]  # type: ignore[index]
     assert f"Deleted endpoint {endpoint} (ValidationException)" in ran.stdout
     with pytest.MonkeyPatch.context() as patch:  # and Kiln, asked by boto3 here, agrees
