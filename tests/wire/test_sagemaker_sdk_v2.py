@@ -7,19 +7,15 @@ $XDG_CACHE_HOME/kiln-tests), so its pins never meet Kiln's; the script below run
 
 from __future__ import annotations
 
-import fcntl
-import os
 import subprocess
 import textwrap
-import venv
 from pathlib import Path
 
 import pytest
+from tests.wire.wire_support import INSTALL_TIMEOUT, sagemaker_sdk_env, sagemaker_v2  # noqa: F401  (a fixture)
 
 from conftest import RunningServer
 
-SDK_VERSION = "2.257.7"
-INSTALL_TIMEOUT = 900  # seconds: the first run installs the SDK and its dependencies
 RUN_TIMEOUT = 300
 
 TRAIN_AND_SERVE = """
@@ -155,33 +151,6 @@ print("BEST", best, trials.sort_values("FinalObjectiveValue").iloc[0]["TrainingJ
 """
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiln-tests"
-
-
-@pytest.fixture(scope="session")
-def sagemaker_v2() -> Path:
-    """The Python of a virtual environment with sagemaker==SDK_VERSION (made once, then reused)."""
-    folder = _cache_dir() / f"sagemaker-{SDK_VERSION}"
-    python = folder / "bin" / "python"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".sagemaker-{SDK_VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (xdist workers, parallel runs)
-        if not (folder / ".ready").exists():
-            venv.create(folder, with_pip=True, clear=True)
-            installed = subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", f"sagemaker=={SDK_VERSION}"],
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT,
-            )
-            assert installed.returncode == 0, (
-                f"installing sagemaker=={SDK_VERSION} failed:\n{installed.stderr[-3000:]}"
-            )
-            (folder / ".ready").touch()
-    return python
-
-
 def _run_notebook(
     server: RunningServer, python: Path, tmp_path: Path, notebook: str
 ) -> subprocess.CompletedProcess[str]:
@@ -192,22 +161,9 @@ def _run_notebook(
     data = tmp_path / "data"
     data.mkdir()
     (data / "data.json").write_text('{"scale": 2.0}')
-    config = tmp_path / "sagemaker-config.yaml"
-    config.write_text(
-        "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
-    )
     script = tmp_path / "notebook.py"
     script.write_text(textwrap.dedent(notebook))
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),  # no ~/.aws, no ~/.config/sagemaker of the person running the tests
-        "AWS_ENDPOINT_URL": server.url,
-        "AWS_ACCESS_KEY_ID": "AKIAKILNSDKTESTS0000",
-        "AWS_SECRET_ACCESS_KEY": "any",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
-        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
-    }
+    env = sagemaker_sdk_env(server.url, tmp_path)
     ran = subprocess.run(
         [str(python), str(script), str(source), str(data)],
         env=env,
@@ -223,7 +179,9 @@ def _run_notebook(
 @pytest.mark.slow
 @pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT)  # the first run installs the SDK
 def test_pytorch_estimator_fits_with_logs_deploys_predicts_and_deletes(
-    server: RunningServer, sagemaker_v2: Path, tmp_path: Path
+    server: RunningServer,
+    sagemaker_v2: Path,  # noqa: F811  (the fixture, from wire_support)
+    tmp_path: Path,
 ) -> None:
     ran = _run_notebook(server, sagemaker_v2, tmp_path, NOTEBOOK)
     output = ran.stdout + ran.stderr
@@ -241,7 +199,9 @@ def test_pytorch_estimator_fits_with_logs_deploys_predicts_and_deletes(
 @pytest.mark.slow
 @pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT)  # the first run installs the SDK
 def test_sklearn_estimator_and_a_four_trial_tuner_name_the_best_job(
-    server: RunningServer, sagemaker_v2: Path, tmp_path: Path
+    server: RunningServer,
+    sagemaker_v2: Path,  # noqa: F811  (the fixture, from wire_support)
+    tmp_path: Path,
 ) -> None:
     ran = _run_notebook(server, sagemaker_v2, tmp_path, SKLEARN_AND_TUNER)
     assert "SKLEARN [8.0, 20.0]" in ran.stdout  # factor 4 × scale 2

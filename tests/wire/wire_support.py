@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
+import subprocess
 import tarfile
 import textwrap
+import venv
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,9 @@ PYTORCH_TRAINING_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-t
 PYTORCH_INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.1-cpu-py310"
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 FAST = {"Delay": 1, "MaxAttempts": 180}  # waiters poll every second here (SageMaker's: 30-120 s)
+SDK_VERSION = "2.257.7"  # the SageMaker Python SDK v2's last release
+INSTALL_TIMEOUT = 900  # seconds: the first run installs the SDK and its dependencies
+SAGEMAKER_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "sagemaker_config.yaml"
 
 TRAIN_SCRIPT = """
 import argparse, json, os, time
@@ -162,4 +169,45 @@ def upload_code_and_data(server: Any, folder: Path) -> dict[str, str]:
         "source": f"s3://{bucket}/code/sourcedir.tar.gz",
         "data": f"s3://{bucket}/data/training",
         "output": f"s3://{bucket}/output",
+    }
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiln-tests"
+
+
+@pytest.fixture(scope="session")
+def sagemaker_v2() -> Path:
+    """The Python of a virtual environment with sagemaker==SDK_VERSION (made once, then reused)."""
+    folder = _cache_dir() / f"sagemaker-{SDK_VERSION}"
+    python = folder / "bin" / "python"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f".sagemaker-{SDK_VERSION}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (xdist workers, parallel runs)
+        if not (folder / ".ready").exists():
+            venv.create(folder, with_pip=True, clear=True)
+            installed = subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", f"sagemaker=={SDK_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT,
+            )
+            assert installed.returncode == 0, (
+                f"installing sagemaker=={SDK_VERSION} failed:\n{installed.stderr[-3000:]}"
+            )
+            (folder / ".ready").touch()
+    return python
+
+
+def sagemaker_sdk_env(url: str, home: Path) -> dict[str, str]:
+    """A SageMaker user's environment aimed at Kiln, and nothing of the person running the tests."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),  # no ~/.aws, no ~/.config/sagemaker
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "AKIAKILNSDKTESTS0000",
+        "AWS_SECRET_ACCESS_KEY": "any",
+        "AWS_DEFAULT_REGION": REGION,
+        "SAGEMAKER_USER_CONFIG_OVERRIDE": str(SAGEMAKER_CONFIG),  # TelemetryOptOut
+        "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
     }
