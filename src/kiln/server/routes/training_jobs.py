@@ -92,10 +92,7 @@ async def follow_job_logs(jobs: Any, name: str, after: int) -> AsyncIterator[byt
     while True:
         job = await run_in_threadpool(jobs.describe, name)
         lines = await run_in_threadpool(jobs.logs, name, after, LOG_PAGE_LINES)
-        events: list[tuple[datetime, str]] = []
-        for line in lines:
-            events.append((line.timestamp, json.dumps({"type": "log", **log_line_public(line)})))
-            after = line.seq
+        statuses: list[tuple[datetime, str]] = []
         for transition in job.transitions[seen_transitions:]:
             status = {
                 "type": "status",
@@ -103,12 +100,20 @@ async def follow_job_logs(jobs: Any, name: str, after: int) -> AsyncIterator[byt
                 "message": transition.message,
                 "timestamp": transition.start_time.isoformat(),
             }
-            events.append((transition.start_time, json.dumps(status)))
+            statuses.append((transition.start_time, json.dumps(status)))
         seen_transitions = len(job.transitions)
+        # Lines stay in their stored order (their sequence numbers rise, which is how a follower
+        # resumes and skips what it printed: hosts' clocks may put a later-stored line earlier);
+        # each status change goes before the first line stamped after it.
+        events: list[str] = []
+        for line in lines:
+            while statuses and statuses[0][0] <= line.timestamp:
+                events.append(statuses.pop(0)[1])
+            events.append(json.dumps({"type": "log", **log_line_public(line)}))
+            after = line.seq
+        events.extend(text for _, text in statuses)
         if events:
-            # Lines and status changes interleaved in the order they happened.
-            events.sort(key=lambda event: event[0])
-            yield ("\n".join(text for _, text in events) + "\n").encode()
+            yield ("\n".join(events) + "\n").encode()
         if job.status.is_terminal() and len(lines) < LOG_PAGE_LINES:
             # One last read: lines stored between the describe and the terminal status are not lost.
             for line in await run_in_threadpool(jobs.logs, name, after, LOG_PAGE_LINES):
