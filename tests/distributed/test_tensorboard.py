@@ -20,7 +20,7 @@ writer = SummaryWriter(log_dir="/opt/ml/output/tensorboard" if os.path.isdir("/o
 for step in range(100):
     writer.add_scalar("loss", 1.0 / (step + 1), step)
     writer.flush()
-    time.sleep(0.2)
+    time.sleep(0.5)  # 50 s in all: a loaded machine may take 20 s to start TensorBoard itself
 writer.close()
 print("done")
 """
