@@ -20,10 +20,11 @@ verdict pairs each Kiln slice with the FastAPI slice run right after it. Targets
 issue 3): at concurrency 32, Kiln serves at least 2× the FastAPI app's requests/s; at concurrency 1,
 Kiln's median latency is within 0.5 ms of FastAPI's.
 
-With ``--metrics-off`` a second Kiln server runs with ``KILN_ENDPOINT_METRICS=0`` (no endpoint
-metrics counted) and takes its turns like the others; the report gives Kiln ÷ Kiln-nometrics at the
-highest concurrency (target: within 3 %, i.e. the metrics cost nothing measurable) and checks that
-the metrics counted every request wrk sent.
+With ``--metrics-off`` two more Kiln servers, started alike, run with ``KILN_ENDPOINT_METRICS=1``
+and ``=0`` and take their turns like the others; the report gives Kiln-metrics ÷ Kiln-nometrics at
+the highest concurrency (target: within 3 %, i.e. the metrics cost nothing measurable) and checks
+that the metrics counted every request wrk sent. (The first, embedded Kiln server is not one side of
+this ratio: it measured 0.85× an identical second server.)
 
     python benchmarks/serving.py [--duration 8] [--levels 1,8,32] [--slices 8] [--skip-mlflow]
     python benchmarks/serving.py --metrics-off --levels 32 --skip-mlflow --skip-npy
@@ -649,16 +650,19 @@ def main(argv: list[str] | None = None) -> int:
             url, pid, _ = stack.enter_context(base)
             targets.append(Target("Kiln-base", url, scripts, pid))
         if args.metrics_off:
-            off = kiln_endpoint(
-                work,
-                archive,
-                args.kiln_instances,
-                label="nometrics",
-                server_env={"KILN_ENDPOINT_METRICS": "0"},
-                framework=args.framework,
-            )
-            url, pid, _ = stack.enter_context(off)
-            targets.append(Target("Kiln-nometrics", url, scripts, pid))
+            # Two more servers started alike, metrics on and off: the benchmark's first (embedded)
+            # server measured 0.85× an identical second one, so it is no fair side of this ratio.
+            for label, flag in (("metrics", "1"), ("nometrics", "0")):
+                pair = kiln_endpoint(
+                    work,
+                    archive,
+                    args.kiln_instances,
+                    label=label,
+                    server_env={"KILN_ENDPOINT_METRICS": flag},
+                    framework=args.framework,
+                )
+                url, pid, _ = stack.enter_context(pair)
+                targets.append(Target(f"Kiln-{label}", url, scripts, pid))
         url, pid = start_fastapi(stack, work, model_pt, args.fastapi_torch_threads, json_body, app)
         targets.append(Target("FastAPI", url, scripts, pid))
         if not args.skip_mlflow:
@@ -785,12 +789,13 @@ def report(
                 print(f"Kiln ÷ Kiln-base requests/s at concurrency {high} ({kind.upper()}): {ratio:.2f}×")
     if "Kiln-nometrics" in by_name:
         for kind in by_name["Kiln"].scripts:
-            on, off = by_name["Kiln"].combined(kind, high), by_name["Kiln-nometrics"].combined(kind, high)
+            on = by_name["Kiln-metrics"].combined(kind, high)
+            off = by_name["Kiln-nometrics"].combined(kind, high)
             if on is not None and off is not None:
                 ratio = on.rate / off.rate
                 verdict = "meets" if ratio >= 1 - METRICS_COST_TARGET else "MISSES"
                 print(
-                    f"Kiln (endpoint metrics on) ÷ Kiln-nometrics requests/s at concurrency {high} "
+                    f"Kiln-metrics (endpoint metrics on) ÷ Kiln-nometrics requests/s at concurrency {high} "
                     f"({kind.upper()}): {ratio:.3f}×  ({verdict} the within-{METRICS_COST_TARGET:.0%} target)"
                 )
     if counted is not None:
