@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from kiln.sdk.workflow.entities import to_definition
@@ -19,11 +20,12 @@ __all__ = [
 ]
 
 
-class Condition:
+class Condition(abc.ABC):
     condition_type = ""
 
+    @abc.abstractmethod
     def to_request(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The condition as the pipeline definition writes it."""
 
 
 class _Comparison(Condition):

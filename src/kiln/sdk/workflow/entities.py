@@ -3,17 +3,19 @@ a request that holds them into the definition's JSON."""
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 __all__ = ["Expression", "to_definition"]
 
 
-class Expression:
+class Expression(abc.ABC):
     """A value the server resolves when the step runs (SageMaker's ``PipelineVariable``)."""
 
     @property
+    @abc.abstractmethod
     def expr(self) -> Any:
-        raise NotImplementedError
+        """The value as the pipeline definition writes it."""
 
     def to_string(self) -> Expression:
         """As SageMaker's ``PipelineVariable.to_string``: the value joined into a string."""

@@ -6,6 +6,7 @@ A job step's arguments are the request the SDK's own estimator, processor, tuner
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 from kiln.errors import ValidationError
@@ -46,7 +47,7 @@ class CacheConfig:
         return config
 
 
-class Step:
+class Step(abc.ABC):
     step_type = ""
 
     def __init__(
@@ -67,8 +68,9 @@ class Step:
         self.properties = Properties(f"Steps.{name}")
 
     @property
+    @abc.abstractmethod
     def arguments(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The step's Create* request, as the pipeline definition writes it."""
 
     def to_request(self) -> dict[str, Any]:
         request: dict[str, Any] = {
