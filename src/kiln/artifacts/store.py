@@ -129,7 +129,7 @@ class ArtifactStore:
             bucket = rest.split("/", 1)[0]
             if not bucket or bucket.startswith("."):
                 raise self._refused(field, uri, f"{bucket!r} is not a bucket name")
-            physical = f"{self.root_url}/{rest.rstrip('/')}"
+            physical = self.from_s3_uri(f"s3://{rest.rstrip('/')}")  # the one bucket → store mapping
             if not anywhere and not self._allows_path(str(local_path_of(physical))):
                 raise self._refused(field, uri, "a symbolic link in the store leads out of it")
             return physical
