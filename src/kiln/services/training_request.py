@@ -8,7 +8,6 @@ artifact store or the instance-type catalog is checked by the service (``job_val
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,6 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from kiln.errors import ValidationError
 from kiln.services.job_validation import check_training_request
+from kiln.services.request_members import describe_shape_errors
 
 __all__ = [
     "AlgorithmSpecificationShape",
@@ -142,14 +142,3 @@ def parse_training_request(data: Any) -> CreateTrainingJobRequest:
         return CreateTrainingJobRequest.model_validate(data)
     except PydanticValidationError as e:
         raise ValidationError(describe_shape_errors(e.errors())) from None
-
-
-def describe_shape_errors(errors: Sequence[Any]) -> str:
-    """Pydantic's errors as one line: ``field.path: what is wrong (got value)``, at most five."""
-    problems = []
-    for error in errors[:5]:
-        parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
-        got = error.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        problems.append(f"{'.'.join(parts) or 'request'}: {error.get('msg', 'invalid')}{shown}")
-    return "; ".join(problems)

@@ -19,7 +19,9 @@ from kiln.metadata import Database
 from kiln.metadata import transform_jobs as transform_rows
 from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.services.endpoints import EndpointService
+from kiln.services.hosting_request import CreateModelRequest
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.request_members import parse_known
 from kiln.services.training_jobs import TrainingJobService
 from kiln.services.training_request import parse_training_request
 from kiln.services.transform import TransformJobService
@@ -68,7 +70,8 @@ class StepJobs:
         elif step_type == "Transform":
             self.transform_jobs.create(request)
         else:
-            self.endpoints.create_model(request)
+            model, submitted = parse_known(CreateModelRequest, request)
+            self.endpoints.create_model(model, as_submitted=submitted)
 
     def exists(self, step_type: str, name: str) -> bool:
         if step_type in ("Training", "Processing"):
