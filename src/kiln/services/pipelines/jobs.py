@@ -25,6 +25,7 @@ from kiln.services.request_members import parse_known
 from kiln.services.training_jobs import TrainingJobService
 from kiln.services.training_request import parse_training_request
 from kiln.services.transform import TransformJobService
+from kiln.services.transform.request import CreateTransformJobRequest
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = ["NAME_FIELDS", "JobState", "StepJobs"]
@@ -68,7 +69,8 @@ class StepJobs:
         elif step_type == "Tuning":
             self.tuning_jobs.create(request)
         elif step_type == "Transform":
-            self.transform_jobs.create(request)
+            transform, submitted = parse_known(CreateTransformJobRequest, request)
+            self.transform_jobs.create(transform, as_submitted=submitted)
         else:
             model, submitted = parse_known(CreateModelRequest, request)
             self.endpoints.create_model(model, as_submitted=submitted)
