@@ -21,6 +21,7 @@ from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.services.endpoints import EndpointService
 from kiln.services.hosting_request import CreateModelRequest
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.processing_request import parse_processing_request
 from kiln.services.request_members import parse_known
 from kiln.services.training_jobs import TrainingJobService
 from kiln.services.training_request import parse_training_request
@@ -65,7 +66,7 @@ class StepJobs:
         if step_type == "Training":
             self.training_jobs.create(parse_training_request(request))
         elif step_type == "Processing":
-            self.processing_jobs.create(request)
+            self.processing_jobs.create(parse_processing_request(request))
         elif step_type == "Tuning":
             self.tuning_jobs.create(request)
         elif step_type == "Transform":
