@@ -28,6 +28,7 @@ from kiln.services.training_request import parse_training_request
 from kiln.services.transform import TransformJobService
 from kiln.services.transform.request import CreateTransformJobRequest
 from kiln.services.tuning.jobs import TuningJobService
+from kiln.services.tuning.request import CreateTuningJobRequest
 
 __all__ = ["NAME_FIELDS", "JobState", "StepJobs"]
 
@@ -68,7 +69,8 @@ class StepJobs:
         elif step_type == "Processing":
             self.processing_jobs.create(parse_processing_request(request))
         elif step_type == "Tuning":
-            self.tuning_jobs.create(request)
+            tuning, submitted = parse_known(CreateTuningJobRequest, request)
+            self.tuning_jobs.create(tuning, as_submitted=submitted)
         elif step_type == "Transform":
             transform, submitted = parse_known(CreateTransformJobRequest, request)
             self.transform_jobs.create(transform, as_submitted=submitted)

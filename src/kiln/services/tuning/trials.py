@@ -7,20 +7,14 @@ import hashlib
 from typing import Any
 
 from kiln.services.training_request import CreateTrainingJobRequest, parse_training_request
+from kiln.services.tuning.request import TrainingJobDefinitionShape
 
 __all__ = ["trial_job_name", "trial_training_request"]
 
-# TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are.
-_COPIED_FIELDS = (
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "StoppingCondition",
-    "CheckpointConfig",
-    "Environment",
-    "RetryStrategy",
+# TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are: those
+# both requests have (so the lists are SageMaker's, written once, in the two typed requests).
+_COPIED_FIELDS = tuple(
+    key for key in TrainingJobDefinitionShape.model_fields if key in CreateTrainingJobRequest.model_fields
 )
 
 
