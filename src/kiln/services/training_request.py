@@ -28,6 +28,7 @@ __all__ = [
     "RetryStrategyShape",
     "StoppingConditionShape",
     "TensorBoardOutputConfigShape",
+    "TrainingJobSettingsShape",
     "describe_shape_errors",
     "parse_training_request",
 ]
@@ -97,7 +98,23 @@ class TensorBoardOutputConfigShape(_Shape):
     LocalPath: str | None = None
 
 
-class CreateTrainingJobRequest(_Shape):
+class TrainingJobSettingsShape(_Shape):
+    """The members a CreateTrainingJob request shares with a tuning job's TrainingJobDefinition
+    (SageMaker's HyperParameterTrainingJobDefinition), written once for both: a trial's training job
+    takes them over as they are."""
+
+    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
+    RoleArn: str | None = None  # accepted for compatibility; Kiln has no IAM
+    InputDataConfig: list[ChannelShape] = []
+    OutputDataConfig: OutputDataConfigShape
+    ResourceConfig: ResourceConfigShape
+    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
+    CheckpointConfig: CheckpointConfigShape | None = None
+    Environment: dict[str, str] = {}
+    RetryStrategy: RetryStrategyShape | None = None
+
+
+class CreateTrainingJobRequest(TrainingJobSettingsShape):
     """SageMaker's CreateTrainingJob request, checked as far as the request alone allows.
 
     Kiln's own checks run as validators and raise ``kiln.errors.ValidationError``, which pydantic lets
@@ -108,15 +125,6 @@ class CreateTrainingJobRequest(_Shape):
     TrainingJobName: str
     # Any values here, so that the check below names the hyperparameter whose value is not a string.
     HyperParameters: dict[str, Any] = {}
-    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
-    RoleArn: str | None = None  # accepted for compatibility; Kiln has no IAM
-    InputDataConfig: list[ChannelShape] = []
-    OutputDataConfig: OutputDataConfigShape
-    ResourceConfig: ResourceConfigShape
-    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
-    CheckpointConfig: CheckpointConfigShape | None = None
-    Environment: dict[str, str] = {}
-    RetryStrategy: RetryStrategyShape | None = None
     TensorBoardOutputConfig: TensorBoardOutputConfigShape | None = None
     Tags: list[dict[str, str]] = []
     # Kiln's: order among jobs waiting for capacity, higher first (then first come, first served).

@@ -15,15 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from kiln.algorithms import add_metric_definitions
-from kiln.services.training_request import (
-    AlgorithmSpecificationShape,
-    ChannelShape,
-    CheckpointConfigShape,
-    OutputDataConfigShape,
-    ResourceConfigShape,
-    RetryStrategyShape,
-    StoppingConditionShape,
-)
+from kiln.services.training_request import TrainingJobSettingsShape
 from kiln.services.tuning.config import TuningConfig, parse_tuning_request
 
 __all__ = ["CreateTuningJobRequest", "TrainingJobDefinitionShape"]
@@ -85,20 +77,11 @@ class TuningJobConfigShape(_Shape):
     TuningJobCompletionCriteria: dict[str, Any] | None = None  # accepted; Kiln stops at the limits
 
 
-class TrainingJobDefinitionShape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TrainingJobDefinitionShape(TrainingJobSettingsShape):
+    """A tuning job's TrainingJobDefinition: a training job's settings, and its static hyperparameters."""
 
     # Values are checked by the service so that the error names the hyperparameter.
     StaticHyperParameters: dict[str, Any] = {}
-    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
-    RoleArn: str | None = None
-    InputDataConfig: list[ChannelShape] = []
-    OutputDataConfig: OutputDataConfigShape
-    ResourceConfig: ResourceConfigShape
-    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
-    CheckpointConfig: CheckpointConfigShape | None = None
-    Environment: dict[str, str] = {}
-    RetryStrategy: RetryStrategyShape | None = None
     EnableManagedSpotTraining: bool | None = None  # accepted for compatibility
 
 

@@ -6,16 +6,16 @@ import copy
 import hashlib
 from typing import Any
 
-from kiln.services.training_request import CreateTrainingJobRequest, parse_training_request
-from kiln.services.tuning.request import TrainingJobDefinitionShape
+from kiln.services.training_request import (
+    CreateTrainingJobRequest,
+    TrainingJobSettingsShape,
+    parse_training_request,
+)
 
 __all__ = ["trial_job_name", "trial_training_request"]
 
-# TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are: those
-# both requests have (so the lists are SageMaker's, written once, in the two typed requests).
-_COPIED_FIELDS = tuple(
-    key for key in TrainingJobDefinitionShape.model_fields if key in CreateTrainingJobRequest.model_fields
-)
+# TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are.
+_COPIED_FIELDS = tuple(TrainingJobSettingsShape.model_fields)
 
 
 def trial_job_name(tuning_job_name: str, number: int) -> str:
