@@ -10,18 +10,11 @@ from kiln.services.transform.request import CreateTransformJobRequest
 __all__ = ["CreateTransformJobRequest", "describe_transform_job", "summarize_transform_job"]
 
 ARN = "arn:kiln:sagemaker:local:000000000000"
-# What DescribeTransformJob repeats of the request, as submitted.
+# What DescribeTransformJob repeats of the request as submitted: the typed request's members (its name
+# and tags aside: Describe names the job itself, ListTags has the tags), and the members the AWS wire
+# keeps without acting on them.
 _ECHOED = (
-    "ModelName",
-    "MaxConcurrentTransforms",
-    "ModelClientConfig",
-    "MaxPayloadInMB",
-    "BatchStrategy",
-    "Environment",
-    "TransformInput",
-    "TransformOutput",
-    "TransformResources",
-    "DataProcessing",
+    *(field for field in CreateTransformJobRequest.model_fields if field not in ("TransformJobName", "Tags")),
     "DataCaptureConfig",
     "ExperimentConfig",
 )
