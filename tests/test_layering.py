@@ -33,6 +33,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "codecs": frozenset({"errors"}),
     "images": frozenset({"errors"}),  # SageMaker image URIs → framework and version
     "hardening": frozenset(),  # process hardening every Kiln process applies to itself
+    "asgi_body": frozenset(),  # the one ASGI body reader (size limit, 413) of the server and instances
     # The built-in algorithms: training code Kiln ships, which the runtimes run and the control
     # plane and SDK look up (image → algorithm, metric names).
     "algorithms": frozenset({"errors", "images", "codecs"}),
@@ -41,10 +42,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "executors": BASE,
     "scheduler": BASE | {"metadata"},  # reservations are stored before they are acted on
     "services": BASE | STORES | {"scheduler", "algorithms"},
-    "server": BASE | STORES | {"scheduler", "services"},
+    "server": BASE | STORES | {"scheduler", "services", "asgi_body"},
     "runtime": BASE,  # the package itself; its two halves below
     "runtime.training": BASE | {"artifacts", "algorithms"},
-    "runtime.serving": BASE | {"artifacts", "algorithms"},
+    "runtime.serving": BASE | {"artifacts", "algorithms", "asgi_body"},
     "sdk": BASE | {"algorithms"},
     "serializers": BASE | {"sdk"},  # kiln.serializers / deserializers / tuner: SageMaker's import paths
     "deserializers": BASE | {"sdk"},

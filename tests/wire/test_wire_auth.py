@@ -22,6 +22,7 @@ from wire_support import REGION, client, use_kiln
 
 from conftest import RunningServer, start_server
 from kiln.server.wire import logs, sagemaker, wire_services
+from kiln.server.wire.dispatch import MAX_BODY_BYTES
 
 TOKEN = "wire-operator-token"
 # (service, signing name, operation): every operation the wire serves.
@@ -204,6 +205,12 @@ def test_loopback_without_a_token_accepts_any_signature_but_not_none(server: Run
         403,
         "MissingAuthenticationTokenException",
     )
+
+
+def test_a_body_over_the_wire_s_limit_is_413_in_the_protocol_s_error_shape(server: RunningServer) -> None:
+    request = raw_request(server, "sagemaker", "ListEndpoints")
+    request.data = b" " * (MAX_BODY_BYTES + 1)  # JSON whitespace: only its size is wrong
+    assert send(signed(request, "sagemaker", "AKIAWHATEVER", "anything")) == (413, "RequestEntityTooLarge")
 
 
 def test_kiln_clients_and_the_console_are_not_taken_for_aws_requests(secured: RunningServer) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
+from kiln.cli import common
 from kiln.cli.output import console, error_console, print_json, print_table
 from kiln.errors import ValidationError
 
@@ -19,8 +20,6 @@ def upload(
     bucket: str = typer.Option(None, "--bucket", help="Bucket (default: the default bucket)."),
 ) -> None:
     """Upload PATH and print its URI."""
-    from kiln.sdk.session import Session
-
     if not path.exists():
         raise ValidationError(f"{str(path)!r} does not exist")
     total = (
@@ -39,7 +38,7 @@ def upload(
         disable=not error_console.is_terminal,
     ) as progress:
         task = progress.add_task(f"Uploading {path.name}", total=total)
-        uri = Session().upload_data(
+        uri = common.session().upload_data(
             path, bucket=bucket, key_prefix=prefix, progress=lambda n: progress.advance(task, n)
         )
     console.print(uri, highlight=False, soft_wrap=True, markup=False)
@@ -52,9 +51,7 @@ def list_artifacts(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List the objects under URI."""
-    from kiln.sdk.session import Session
-
-    session = Session()
+    session = common.session()
     entries = session.list_artifacts(uri or session.bucket_uri(), recursive)
     if as_json:
         print_json(entries)

@@ -6,13 +6,8 @@ from typing import Any
 
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
-
-
-def _client() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session().client
 
 
 def _limit(entry: dict[str, Any] | None) -> str:
@@ -27,7 +22,7 @@ def limits(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Account limits per instance type and use (training, endpoint, tuning), with current use."""
-    answer = _client().call("GET", "/limits")
+    answer = common.client().call("GET", "/limits")
     if as_json:
         print_json(answer)
         return
@@ -62,7 +57,7 @@ def usage(
 ) -> None:
     """Instance-seconds and estimated cost at each type's reference price."""
     params = {"by": by, **({"since": since} if since else {})}
-    answer = _client().call("GET", "/usage", params=params)
+    answer = common.client().call("GET", "/usage", params=params)
     if as_json:
         print_json(answer)
         return
@@ -87,7 +82,7 @@ def usage(
 
 def instance_types(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every instance type this server knows, and what one instance of it gets on this machine."""
-    answer = _client().call("GET", "/instance-types")
+    answer = common.client().call("GET", "/instance-types")
     if as_json:
         print_json(answer)
         return

@@ -8,17 +8,12 @@ from typing import Any
 
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
 from kiln.errors import ValidationError
 
 models_app = typer.Typer(help="Models (model data plus inference code).", no_args_is_help=True)
 endpoints_app = typer.Typer(help="Endpoints: real-time predictions.", no_args_is_help=True)
-
-
-def _session() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session()
 
 
 def deploy(
@@ -35,7 +30,7 @@ def deploy(
     """Deploy a trained job's model (or a model.tar.gz) to a new endpoint."""
     from kiln.sdk.model import Model
 
-    session = _session()
+    session = common.session()
     model_name = None
     if "://" in source:
         model_data = source
@@ -62,7 +57,7 @@ def deploy(
 
 @models_app.command("list")
 def list_models(as_json: bool = typer.Option(False, "--json")) -> None:
-    models = _session().client.list_models()
+    models = common.client().list_models()
     if as_json:
         print_json(models)
         return
@@ -82,7 +77,7 @@ def list_models(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @models_app.command("describe")
 def describe_model(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    model = _session().client.describe_model(name)
+    model = common.client().describe_model(name)
     if as_json:
         print_json(model)
         return
@@ -94,7 +89,7 @@ def describe_model(name: str, as_json: bool = typer.Option(False, "--json")) -> 
 
 @models_app.command("delete")
 def delete_model(name: str) -> None:
-    _session().client.delete_model(name)
+    common.client().delete_model(name)
     console.print(f"Deleted model {name}")
 
 
@@ -103,7 +98,7 @@ def list_endpoints(
     status: str = typer.Option(None, help="Only endpoints in this status."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    endpoints = _session().client.list_endpoints(status)
+    endpoints = common.client().list_endpoints(status)
     if as_json:
         print_json(endpoints)
         return
@@ -127,7 +122,7 @@ def list_endpoints(
 
 @endpoints_app.command("describe")
 def describe_endpoint(name: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    endpoint = _session().client.describe_endpoint(name)
+    endpoint = common.client().describe_endpoint(name)
     if as_json:
         print_json(endpoint)
         return
@@ -177,7 +172,7 @@ def invoke(
     headers = {"Content-Type": content_type, "Accept": accept}
     if target_variant:
         headers["X-Amzn-SageMaker-Target-Variant"] = target_variant
-    response = _session().client.invoke_endpoint(name, _read_body(body), headers)
+    response = common.client().invoke_endpoint(name, _read_body(body), headers)
     variant = response.headers.get("x-amzn-invoked-production-variant", "")
     if response.headers.get("content-type", "").startswith(("application/json", "text/")):
         sys.stdout.write(response.text + "\n")
@@ -190,7 +185,7 @@ def invoke(
 @endpoints_app.command("logs")
 def logs(name: str, tail: int = typer.Option(200, "--tail", help="Lines per instance.")) -> None:
     """The instances' logs (model loading, errors and tracebacks of failed requests)."""
-    for instance in _session().client.endpoint_logs(name, tail):
+    for instance in common.client().endpoint_logs(name, tail):
         print(f"==> {instance['InstanceId']} ({instance['Variant']}) <==")
         for line in instance["Lines"]:
             print(line)
@@ -227,7 +222,7 @@ def metrics(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Invocations, errors and latencies per variant (SageMaker's CloudWatch endpoint metrics)."""
-    answer = _session().client.endpoint_metrics(
+    answer = common.client().endpoint_metrics(
         name, period=period, start=_since(since) if since else None, variant=variant
     )
     if as_json:
@@ -275,7 +270,7 @@ def update(
     instance_count: list[str] = typer.Option([], "--instance-count", help="VARIANT=COUNT (repeatable)."),
 ) -> None:
     """Switch an endpoint to another config, or change variant weights and instance counts in place."""
-    client = _session().client
+    client = common.client()
     if config:
         client.update_endpoint(name, config)
     desired: dict[str, dict[str, Any]] = {}
@@ -299,7 +294,7 @@ def update(
 @endpoints_app.command("delete")
 def delete(name: str, keep_config: bool = typer.Option(False, "--keep-config")) -> None:
     """Delete an endpoint: its instances stop and their ports are freed."""
-    client = _session().client
+    client = common.client()
     config = client.describe_endpoint(name)["EndpointConfigName"]
     client.delete_endpoint(name)
     if not keep_config:

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
 from kiln.codecs.hyperparameters import decode_hyperparameter
-from kiln.errors import ValidationError
 
 app = typer.Typer(help="Training jobs.", no_args_is_help=True)
-
-
-def _session() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session()
-
-
-def _pairs(values: list[str], what: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"{what} {value!r} must look like NAME=VALUE")
-        pairs[key] = rest
-    return pairs
 
 
 def train(
@@ -46,9 +28,9 @@ def train(
     """Run ENTRY_POINT as a training job."""
     from kiln.sdk.estimator import Estimator
 
-    hyperparameters = {k: decode_hyperparameter(v) for k, v in _pairs(hp, "--hp").items()}
-    channels = _pairs(input_, "--input")
-    metrics = [{"Name": k, "Regex": v} for k, v in _pairs(metric, "--metric").items()]
+    hyperparameters = {k: decode_hyperparameter(v) for k, v in common.pairs(hp, "--hp").items()}
+    channels = common.pairs(input_, "--input")
+    metrics = [{"Name": k, "Regex": v} for k, v in common.pairs(metric, "--metric").items()]
     estimator = Estimator(
         entry_point,
         source_dir=source_dir,
@@ -58,7 +40,7 @@ def train(
         metric_definitions=metrics,
         max_run=max_run,
         priority=priority,
-        sagemaker_session=_session(),
+        sagemaker_session=common.session(),
     )
     estimator.fit(channels or None, wait=follow, job_name=name)
     assert estimator.latest_training_job is not None
@@ -80,7 +62,7 @@ def list_jobs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List training jobs, newest first."""
-    jobs = _session().client.list_training_jobs(status=status, name_contains=name, limit=limit)
+    jobs = common.client().list_training_jobs(status=status, name_contains=name, limit=limit)
     if as_json:
         print_json(jobs)
         return
@@ -104,7 +86,7 @@ def list_jobs(
 @app.command()
 def describe(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Describe a training job (SageMaker's DescribeTrainingJob)."""
-    job = _session().describe_training_job(name)
+    job = common.session().describe_training_job(name)
     if as_json:
         print_json(job)
         return
@@ -140,13 +122,13 @@ def logs(
     """Print a job's log lines (with -f, as they arrive)."""
     from kiln.sdk.job_logs import print_job_logs
 
-    print_job_logs(_session().client, name, follow=follow)
+    print_job_logs(common.client(), name, follow=follow)
 
 
 @app.command()
 def stop(name: str) -> None:
     """Stop a job: SIGTERM to its processes, SIGKILL after the grace period."""
-    job = _session().stop_training_job(name)
+    job = common.session().stop_training_job(name)
     console.print(f"Stopping training job {name} (status {job['TrainingJobStatus']}).")
 
 
@@ -159,7 +141,7 @@ def tensorboard(
 
     from kiln.sdk.tensorboard import TensorBoardSession
 
-    board = TensorBoardSession(_session().client, jobs, port=port)
+    board = TensorBoardSession(common.client(), jobs, port=port)
     console.print(f"TensorBoard at {board.start()} (Ctrl-C to stop)")
     try:
         while True:

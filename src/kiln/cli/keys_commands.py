@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
 
 app = typer.Typer(
     help="Access keys for boto3 and the SageMaker SDK (AWS_ACCESS_KEY_ID / _SECRET_).", no_args_is_help=True
 )
-
-
-def _client() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session().client
 
 
 @app.command("create")
@@ -25,7 +18,7 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Make a key and print its id and secret: the secret is shown this once, never again."""
-    answer = _client().call("POST", "/access-keys", json={"Name": name})
+    answer = common.client().call("POST", "/access-keys", json={"Name": name})
     if as_json:
         print_json(answer)
         return
@@ -41,7 +34,7 @@ def create(
 @app.command("list")
 def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Every key, active or revoked (never the secrets)."""
-    answer = _client().call("GET", "/access-keys")
+    answer = common.client().call("GET", "/access-keys")
     if as_json:
         print_json(answer)
         return
@@ -55,5 +48,5 @@ def list_keys(as_json: bool = typer.Option(False, "--json", help="Print JSON."))
 @app.command("revoke")
 def revoke(access_key_id: str = typer.Argument(..., help="The access key id (AKIA…).")) -> None:
     """Refuse every request signed with this key from now on."""
-    answer = _client().call("POST", f"/access-keys/{access_key_id}/revoke")
+    answer = common.client().call("POST", f"/access-keys/{access_key_id}/revoke")
     console.print(f"Access key {answer['AccessKeyId']} ({answer['Name']}) is revoked.", markup=False)

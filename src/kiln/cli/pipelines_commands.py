@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
-from kiln.errors import ValidationError
 
 app = typer.Typer(help="Pipelines and their executions.", no_args_is_help=True)
-
-
-def _client() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session().client
 
 
 def _when(value: str | None) -> str:
@@ -30,7 +23,7 @@ def _execution_id(execution: str) -> str:
 @app.command("list")
 def list_pipelines(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List pipelines, newest first."""
-    pipelines = _client().call("GET", "/pipelines")["PipelineSummaries"]
+    pipelines = common.client().call("GET", "/pipelines")["PipelineSummaries"]
     if as_json:
         print_json(pipelines)
         return
@@ -44,7 +37,7 @@ def list_pipelines(as_json: bool = typer.Option(False, "--json", help="Print JSO
 @app.command()
 def describe(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Describe a pipeline: its parameters and steps (SageMaker's DescribePipeline)."""
-    pipeline = _client().call("GET", f"/pipelines/{name}")
+    pipeline = common.client().call("GET", f"/pipelines/{name}")
     if as_json:
         print_json(pipeline)
         return
@@ -66,9 +59,7 @@ def describe(name: str, as_json: bool = typer.Option(False, "--json", help="Prin
 
 
 def _parameter(value: str) -> dict[str, str]:
-    name, sep, given = value.partition("=")
-    if not sep or not name:
-        raise ValidationError(f"--parameter {value!r} must look like NAME=VALUE")
+    name, given = common.pair(value, "--parameter")
     return {"Name": name, "Value": given}
 
 
@@ -80,7 +71,7 @@ def start(
 ) -> None:
     """Start an execution of pipeline NAME."""
     body = {"PipelineParameters": [_parameter(p) for p in parameter]}
-    started = _client().call("POST", f"/pipelines/{name}/executions", json=body)
+    started = common.client().call("POST", f"/pipelines/{name}/executions", json=body)
     if as_json:
         print_json(started)
         return
@@ -91,7 +82,7 @@ def start(
 @app.command()
 def executions(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List pipeline NAME's executions, newest first."""
-    found = _client().call("GET", f"/pipelines/{name}/executions")["PipelineExecutionSummaries"]
+    found = common.client().call("GET", f"/pipelines/{name}/executions")["PipelineExecutionSummaries"]
     if as_json:
         print_json(found)
         return
@@ -113,7 +104,7 @@ def executions(name: str, as_json: bool = typer.Option(False, "--json", help="Pr
 @app.command()
 def steps(execution: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List an execution's steps (by its id or ARN) in the order they started, with their jobs."""
-    client = _client()
+    client = common.client()
     execution_id = _execution_id(execution)
     described = client.call("GET", f"/pipeline-executions/{execution_id}")
     listed = client.call(
@@ -147,5 +138,5 @@ def steps(execution: str, as_json: bool = typer.Option(False, "--json", help="Pr
 @app.command()
 def stop(execution: str) -> None:
     """Stop an execution (by its id or ARN): its running steps' jobs are stopped."""
-    stopped = _client().call("POST", f"/pipeline-executions/{_execution_id(execution)}/stop")
+    stopped = common.client().call("POST", f"/pipeline-executions/{_execution_id(execution)}/stop")
     console.print(f"Stopping {stopped['PipelineExecutionArn']}")

@@ -6,18 +6,13 @@ from typing import Any
 
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
 from kiln.errors import ValidationError
 
 app = typer.Typer(help="Processing jobs.", no_args_is_help=True)
 
 DEFAULT_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
-
-
-def _session() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session()
 
 
 def _split(value: str, option: str) -> tuple[str, str]:
@@ -62,7 +57,7 @@ def run(
         for o in output
     ]
     environment = dict(_split(e, "--env") for e in env)
-    session = _session()
+    session = common.session()
     processor = ScriptProcessor(
         image_uri=image,
         command=command.split(),
@@ -101,7 +96,7 @@ def list_jobs(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """List processing jobs, newest first."""
-    jobs = _session().client.list_processing_jobs(status=status, name_contains=name, limit=limit)
+    jobs = common.client().list_processing_jobs(status=status, name_contains=name, limit=limit)
     if as_json:
         print_json(jobs)
         return
@@ -124,7 +119,7 @@ def list_jobs(
 @app.command()
 def describe(name: str, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Describe a processing job (SageMaker's DescribeProcessingJob)."""
-    job = _session().client.describe_processing_job(name)
+    job = common.client().describe_processing_job(name)
     if as_json:
         print_json(job)
         return
@@ -164,7 +159,7 @@ def logs(
     """Print a processing job's log lines (with -f, as they arrive)."""
     from kiln.sdk.processing_job import ProcessingJob
 
-    session = _session()
+    session = common.session()
     ProcessingJob.from_processing_name(session, name).logs(wait=follow)
     if follow:
         console.print(
@@ -175,5 +170,5 @@ def logs(
 @app.command()
 def stop(name: str) -> None:
     """Stop a processing job: SIGTERM to its processes, SIGKILL after the grace period."""
-    job = _session().client.stop_processing_job(name)
+    job = common.client().stop_processing_job(name)
     console.print(f"Stopping processing job {name} (status {job['ProcessingJobStatus']}).")

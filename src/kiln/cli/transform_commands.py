@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
 
 app = typer.Typer(
     help="Batch transform jobs: a model run over every object under a prefix.", no_args_is_help=True
 )
-
-
-def _session() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session()
 
 
 def transform(
@@ -67,7 +61,7 @@ def transform(
         max_concurrent_transforms=max_concurrent,
         max_payload=max_payload,
         env=environment,
-        sagemaker_session=_session(),
+        sagemaker_session=common.session(),
     )
     transformer.transform(
         input_uri,
@@ -93,7 +87,7 @@ def list_jobs(
     status: str = typer.Option(None, "--status", help="InProgress, Completed, Failed, Stopping, Stopped."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    jobs = _session().client.list_transform_jobs(status=status)
+    jobs = common.client().list_transform_jobs(status=status)
     if as_json:
         print_json(jobs)
         return
@@ -114,12 +108,12 @@ def list_jobs(
 
 @app.command("describe")
 def describe(name: str) -> None:
-    print_json(_session().client.describe_transform_job(name))
+    print_json(common.client().describe_transform_job(name))
 
 
 @app.command("stop")
 def stop(name: str) -> None:
-    job = _session().client.stop_transform_job(name)
+    job = common.client().stop_transform_job(name)
     console.print(f"Transform job {name} is {job['TransformJobStatus']}")
 
 
@@ -127,7 +121,7 @@ def stop(name: str) -> None:
 def logs(
     name: str, tail: int = typer.Option(1000, "--tail"), as_json: bool = typer.Option(False, "--json")
 ) -> None:
-    streams = _session().client.transform_job_logs(name, tail)
+    streams = common.client().transform_job_logs(name, tail)
     if as_json:
         typer.echo(json.dumps(streams))
         return

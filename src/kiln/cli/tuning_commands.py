@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from kiln.cli import common
 from kiln.cli.output import console, print_json, print_table
 from kiln.cli.tune_spec import load_tune_file, parse_range_flag, parse_value
 from kiln.errors import ValidationError
@@ -15,26 +16,10 @@ from kiln.errors import ValidationError
 app = typer.Typer(help="Hyperparameter tuning jobs.", no_args_is_help=True)
 
 
-def _session() -> Any:
-    from kiln.sdk.session import Session
-
-    return Session()
-
-
 def _client() -> Any:
     from kiln.sdk.tuning_client import TuningClient
 
-    return TuningClient(_session().client)
-
-
-def _pairs(values: list[str], what: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for value in values:
-        key, sep, rest = value.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"{what} {value!r} must look like NAME=VALUE")
-        pairs[key] = rest
-    return pairs
+    return TuningClient(common.client())
 
 
 def _flag_overrides(**flags: Any) -> dict[str, Any]:
@@ -73,9 +58,9 @@ def tune(
     for kind, flags in (("continuous", continuous), ("integer", integer), ("categorical", categorical)):
         ranges.update(parse_range_flag(kind, flag) for flag in flags)
     hyperparameters = {**(spec.get("hyperparameters") or {})}
-    hyperparameters.update({k: parse_value(v) for k, v in _pairs(hp, "--hp").items()})
+    hyperparameters.update({k: parse_value(v) for k, v in common.pairs(hp, "--hp").items()})
     metrics = list(spec.get("metric_definitions") or [])
-    metrics += [{"Name": k, "Regex": v} for k, v in _pairs(metric, "--metric").items()]
+    metrics += [{"Name": k, "Regex": v} for k, v in common.pairs(metric, "--metric").items()]
     spec.update(
         _flag_overrides(
             entry_point=entry_point,
@@ -92,7 +77,7 @@ def tune(
             job_name=name,
         )
     )
-    inputs = {**(spec.get("inputs") or {}), **_pairs(input_, "--input")}
+    inputs = {**(spec.get("inputs") or {}), **common.pairs(input_, "--input")}
     if not spec.get("entry_point"):
         raise ValidationError("no training script: give ENTRY_POINT or entry_point in --config")
     if not spec.get("objective_metric_name"):
@@ -105,7 +90,7 @@ def tune(
         instance_count=int(spec.get("instance_count", 1)),
         max_run=int(spec.get("max_run", 24 * 3600)),
         metric_definitions=metrics,
-        sagemaker_session=_session(),
+        sagemaker_session=common.session(),
     )
     tuner = HyperparameterTuner(
         estimator,

@@ -32,6 +32,7 @@ from fastapi import Request
 from kiln.errors import Unauthorized
 from kiln.records import utcnow
 from kiln.server.credentials import Credentials, Session, bearer_token
+from kiln.server.state import request_state
 
 __all__ = [
     "CONSOLE_COOKIE",
@@ -182,7 +183,7 @@ async def _refuse(send: Send, status: int, message: str) -> None:
 
 
 def _credentials(request: Request) -> Credentials:
-    found: Credentials = request.app.state.credentials
+    found = request_state(request).credentials
     return found
 
 
@@ -211,7 +212,7 @@ def require_host(request: Request, name: str) -> None:
             f"only the hosts of training job {name!r} report on this route, "
             "with the credential Kiln gave them"
         )
-    job = request.app.state.training_jobs.describe(name)
+    job = request_state(request).training_jobs.describe(name)
     ended = job.training_end_time
     if job.status.is_terminal() and ended is not None and utcnow() - ended > HOST_CREDENTIAL_GRACE:
         raise Unauthorized(f"training job {name!r} has ended; its hosts' credential has expired")

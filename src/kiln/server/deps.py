@@ -1,4 +1,4 @@
-"""Annotated dependency aliases, so routes say what they need in one word."""
+"""Annotated dependency aliases, so routes say what they need in one word (from ``server.state``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from kiln.artifacts import ArtifactStore
+from kiln.server.state import request_state
 from kiln.services import TrainingJobService
+from kiln.services.access_keys import AccessKeyService
+from kiln.services.capacity import CapacityService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.pipelines.service import PipelineService
@@ -16,6 +19,8 @@ from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
+    "AccessKeys",
+    "Capacity",
     "EndpointMetricsStore",
     "Endpoints",
     "Pipelines",
@@ -28,58 +33,52 @@ __all__ = [
 
 
 def _training_jobs(request: Request) -> TrainingJobService:
-    service: TrainingJobService = request.app.state.training_jobs
-    return service
+    return request_state(request).training_jobs
 
 
 def _endpoints(request: Request) -> EndpointService:
-    service: EndpointService = request.app.state.endpoints
-    return service
+    return request_state(request).endpoints
 
 
 def _tuning_jobs(request: Request) -> TuningJobService:
-    service: TuningJobService = request.app.state.tuning_jobs
-    return service
+    return request_state(request).tuning_jobs
 
 
 def _store(request: Request) -> ArtifactStore:
-    store: ArtifactStore = request.app.state.store
-    return store
+    return request_state(request).store
+
+
+def _endpoint_metrics(request: Request) -> EndpointMetrics:
+    return request_state(request).endpoint_metrics
+
+
+def _transform_jobs(request: Request) -> TransformJobService:
+    return request_state(request).transform_jobs
+
+
+def _processing_jobs(request: Request) -> ProcessingJobService:
+    return request_state(request).processing_jobs
+
+
+def _pipelines(request: Request) -> PipelineService:
+    return request_state(request).pipelines
+
+
+def _capacity(request: Request) -> CapacityService:
+    return request_state(request).capacity
+
+
+def _access_keys(request: Request) -> AccessKeyService:
+    return request_state(request).access_keys
 
 
 TrainingJobs = Annotated[TrainingJobService, Depends(_training_jobs)]
 Store = Annotated[ArtifactStore, Depends(_store)]
 Endpoints = Annotated[EndpointService, Depends(_endpoints)]
 TuningJobs = Annotated[TuningJobService, Depends(_tuning_jobs)]
-
-
-def _endpoint_metrics(request: Request) -> EndpointMetrics:
-    metrics: EndpointMetrics = request.app.state.endpoint_metrics
-    return metrics
-
-
 EndpointMetricsStore = Annotated[EndpointMetrics, Depends(_endpoint_metrics)]
-
-
-def _transform_jobs(request: Request) -> TransformJobService:
-    service: TransformJobService = request.app.state.transform_jobs
-    return service
-
-
 TransformJobs = Annotated[TransformJobService, Depends(_transform_jobs)]
-
-
-def _processing_jobs(request: Request) -> ProcessingJobService:
-    service: ProcessingJobService = request.app.state.processing_jobs
-    return service
-
-
 ProcessingJobs = Annotated[ProcessingJobService, Depends(_processing_jobs)]
-
-
-def _pipelines(request: Request) -> PipelineService:
-    service: PipelineService = request.app.state.pipelines
-    return service
-
-
 Pipelines = Annotated[PipelineService, Depends(_pipelines)]
+Capacity = Annotated[CapacityService, Depends(_capacity)]
+AccessKeys = Annotated[AccessKeyService, Depends(_access_keys)]

@@ -24,6 +24,7 @@ from kiln.metadata import Database
 from kiln.server.address import hold_home, listen, remember_address
 from kiln.server.app import create_app
 from kiln.server.credentials import MIN_TOKEN_LENGTH, Credentials
+from kiln.server.state import state_of
 from kiln.server.supervisor import Supervisor
 
 __all__ = ["read_server_record", "serve"]
@@ -109,15 +110,14 @@ def serve(settings: Settings) -> None:
     url = f"http://{shown_host}:{port}"
     previous_url = f"http://{shown_host}:{listener.previous_port}" if listener.previous_port else None
     app = create_app(settings, db, store, resolve_executor("local"), server_url=url, credentials=credentials)
-    app.state.endpoints.restore_routes()  # endpoints that were serving keep serving
-    app.state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it
-    supervisor = Supervisor(
-        app.state.training_jobs, app.state.endpoints, app.state.tuning_jobs, app.state.pipeline_engine
-    )
-    app.state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
-    app.state.pipelines.wake = supervisor.wake  # a started execution's first steps start at once
+    state = state_of(app)
+    state.endpoints.restore_routes()  # endpoints that were serving keep serving
+    state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it
+    supervisor = Supervisor(state.training_jobs, state.endpoints, state.tuning_jobs, state.pipeline_engine)
+    state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
+    state.pipelines.wake = supervisor.wake  # a started execution's first steps start at once
     supervisor.start()
-    app.state.endpoint_metrics.start()  # stores each 10-second period of invocation counts
+    state.endpoint_metrics.start()  # stores each 10-second period of invocation counts
     record: dict[str, Any] = {"url": url, "pid": os.getpid(), "host": settings.host, "port": port}
     if previous_url:
         record["previous_url"] = previous_url  # clients of the old address follow it here
@@ -125,7 +125,7 @@ def serve(settings: Settings) -> None:
     remember_address(settings, port)
     print(f"Kiln server listening on {url} (home {settings.home})", flush=True)
     config = uvicorn.Config(
-        app.state.asgi,
+        state.asgi,
         log_level="warning",
         access_log=False,  # a log line per request costs more than routing the request
         timeout_graceful_shutdown=3,
@@ -144,7 +144,7 @@ def serve(settings: Settings) -> None:
         _Server(config).run(sockets=[sock])
     finally:
         supervisor.stop()
-        app.state.endpoint_metrics.stop()  # the periods counted so far are stored too
+        state.endpoint_metrics.stop()  # the periods counted so far are stored too
         current = read_server_record(settings)
         if current is not None and current.get("pid") == os.getpid():
             settings.server_record_path.unlink(missing_ok=True)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from kiln.asgi_body import read_body
 from kiln.errors import (
     Conflict,
     KilnError,
@@ -124,13 +125,13 @@ class RuntimeRouter:
                 attributes = value.decode("latin-1")
         wire = "kiln.wire" in scope  # signed and checked by the AWS wire: answer as sagemaker-runtime
         if length > MAX_PAYLOAD_BYTES:
-            await _drain(receive)
+            await read_body(receive, 0)  # read it all, so the client, still sending, sees the answer
             await _answer(send, *_too_large(length), wire=wire)
             return
-        received = await _read_body(receive)
+        received = await read_body(receive, MAX_PAYLOAD_BYTES)
         if received is None:
             return  # the client went away
-        body, size = received
+        body, size, _ = received
         if size > MAX_PAYLOAD_BYTES:
             await _answer(send, *_too_large(size), wire=wire)
             return
@@ -290,36 +291,6 @@ def _too_large(size: int) -> tuple[int, bytes]:
         f"The request body is {size:,} bytes, over the 6 MB (6,291,456 bytes) limit of InvokeEndpoint; "
         "send fewer records per request.",
     )
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, int] | None:
-    """(body, size); past the limit the rest is read but not kept. None if the client left."""
-    message = await receive()
-    if message["type"] != "http.request":
-        return None
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body, len(body)  # the common case: one message holds the whole body
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body", False):
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size <= MAX_PAYLOAD_BYTES:
-            chunks.append(chunk)
-        else:
-            chunks.clear()
-    return b"".join(chunks), size
-
-
-async def _drain(receive: Receive, message: Message | None = None) -> None:
-    while message is None or message.get("more_body", False):
-        message = await receive()
-        if message["type"] != "http.request":
-            return
 
 
 async def _answer(send: Send, status: int, body: bytes, *, wire: bool = False) -> None:

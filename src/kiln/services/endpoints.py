@@ -36,9 +36,15 @@ from kiln.records import (
 )
 from kiln.scheduler import Scheduler
 from kiln.services.endpoint_instances import InstanceStartFailed
+from kiln.services.hosting_request import (
+    CreateEndpointConfigRequest,
+    CreateEndpointRequest,
+    CreateModelRequest,
+    UpdateEndpointRequest,
+    UpdateWeightsRequest,
+)
 from kiln.services.hosting_validation import validate_endpoint_config, validate_model
 from kiln.services.instance_fleet import InstanceFleet, RunningProcess
-from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
 
 log = logging.getLogger("kiln.services.endpoints")
@@ -87,9 +93,14 @@ class EndpointService:
 
     # -- models and configs ---------------------------------------------------------------------------
 
-    def create_model(self, request: dict[str, Any]) -> ModelRecord:
+    def create_model(
+        self, request: CreateModelRequest, *, as_submitted: dict[str, Any] | None = None
+    ) -> ModelRecord:
+        """Check what needs the store, then store the model. A door that keeps members Kiln does not
+        act on (the AWS wire, to echo them in Describe) passes the request ``as_submitted``."""
         validate_model(request, self.store)
-        return hosting.insert_model(self.db, request["ModelName"], request, utcnow())
+        spec = dict(as_submitted) if as_submitted is not None else request.spec
+        return hosting.insert_model(self.db, request.ModelName, spec, utcnow())
 
     def describe_model(self, name: str) -> ModelRecord:
         return hosting.get_model(self.db, name)
@@ -100,9 +111,14 @@ class EndpointService:
     def delete_model(self, name: str) -> None:
         hosting.delete_model(self.db, name)
 
-    def create_endpoint_config(self, request: dict[str, Any]) -> EndpointConfigRecord:
+    def create_endpoint_config(
+        self, request: CreateEndpointConfigRequest, *, as_submitted: dict[str, Any] | None = None
+    ) -> EndpointConfigRecord:
+        """Check the variants' models and instance types, then store the config (``as_submitted`` as
+        for ``create_model``)."""
         validate_endpoint_config(request, self.db)
-        return hosting.insert_endpoint_config(self.db, request["EndpointConfigName"], request, utcnow())
+        spec = dict(as_submitted) if as_submitted is not None else request.spec
+        return hosting.insert_endpoint_config(self.db, request.EndpointConfigName, spec, utcnow())
 
     def describe_endpoint_config(self, name: str) -> EndpointConfigRecord:
         return hosting.get_endpoint_config(self.db, name)
@@ -180,8 +196,8 @@ class EndpointService:
             if reservation.owner.startswith(prefix):
                 self.scheduler.release(reservation.owner)
 
-    def create_endpoint(self, name: str, config_name: str) -> Endpoint:
-        validate_job_name(name, "EndpointName")
+    def create_endpoint(self, request: CreateEndpointRequest) -> Endpoint:
+        name, config_name = request.EndpointName, request.EndpointConfigName
         config = hosting.get_endpoint_config(self.db, config_name)
         weights = {v["VariantName"]: float(v.get("InitialVariantWeight", 1.0)) for v in config.variants}
         counts = {v["VariantName"]: int(v.get("InitialInstanceCount", 1)) for v in config.variants}
@@ -197,9 +213,9 @@ class EndpointService:
         self._in_background(name, self._bring_up, name, config)
         return endpoint
 
-    def update_endpoint(self, name: str, config_name: str) -> Endpoint:
+    def update_endpoint(self, name: str, request: UpdateEndpointRequest) -> Endpoint:
         endpoint = hosting.get_endpoint(self.db, name)
-        config = hosting.get_endpoint_config(self.db, config_name)
+        config = hosting.get_endpoint_config(self.db, request.EndpointConfigName)
         if endpoint.status is not EndpointStatus.IN_SERVICE:
             raise Conflict(
                 f"Endpoint {name} is {endpoint.status.value}; it can be updated only when InService."
@@ -212,31 +228,24 @@ class EndpointService:
         self._in_background(name, self._swap_config, name, config)
         return updated
 
-    def update_weights_and_capacities(self, name: str, desired: list[dict[str, Any]]) -> Endpoint:
+    def update_weights_and_capacities(self, name: str, request: UpdateWeightsRequest) -> Endpoint:
         endpoint = hosting.get_endpoint(self.db, name)
         if endpoint.status is not EndpointStatus.IN_SERVICE:
             raise Conflict(
                 f"Endpoint {name} is {endpoint.status.value}; it can be updated only when InService."
             )
         weights, counts = dict(endpoint.weights), dict(endpoint.counts)
-        for change in desired:
-            variant = str(change.get("VariantName", ""))
+        for change in request.DesiredWeightsAndCapacities:
+            variant = change.VariantName
             if variant not in weights:
                 raise ValidationError(
                     f"Endpoint {name} has no variant {variant!r}; its variants are {', '.join(weights)}"
                 )
-            if change.get("DesiredWeight") is not None:
-                weight = change["DesiredWeight"]
-                if not isinstance(weight, (int, float)) or weight < 0:
-                    raise ValidationError(f"DesiredWeight {weight!r} for {variant} must be a number ≥ 0")
-                weights[variant] = float(weight)
-            if change.get("DesiredInstanceCount") is not None:
-                count = change["DesiredInstanceCount"]
-                if not isinstance(count, int) or count < 1:
-                    raise ValidationError(
-                        f"DesiredInstanceCount {count!r} for {variant} must be a whole number ≥ 1"
-                    )
-                counts[variant] = count
+            # The request's shape already holds weights ≥ 0 and counts ≥ 1.
+            if change.DesiredWeight is not None:
+                weights[variant] = float(change.DesiredWeight)
+            if change.DesiredInstanceCount is not None:
+                counts[variant] = change.DesiredInstanceCount
         resized = counts != endpoint.counts
         self._resize_reservations(name, endpoint.config_name, endpoint.counts, counts)
         updated = hosting.update_endpoint(

@@ -10,12 +10,12 @@ request checks and its views of the shared table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from kiln import metadata
 from kiln.metadata.training_jobs import PROCESSING_JOBS
 from kiln.records import CapacityUse, JobStatus, LogLine, TrainingJob
 from kiln.services.host_jobs import HostJobService
+from kiln.services.processing_request import CreateProcessingJobRequest
 from kiln.services.processing_validation import validate_processing_request
 from kiln.services.status_filter import parse_status
 
@@ -28,11 +28,11 @@ KIND = "processing"
 class ProcessingJobService:
     jobs: HostJobService  # the server's one host-job lifecycle (its TrainingJobService)
 
-    def create(self, request: dict[str, Any]) -> TrainingJob:
-        """Validate, check the account limits for processing (ResourceLimitExceeded at once), then
-        start the job or leave it waiting for capacity."""
+    def create(self, request: CreateProcessingJobRequest) -> TrainingJob:
+        """Check the instance type and the URIs, check the account limits for processing
+        (ResourceLimitExceeded at once), then start the job or leave it waiting for capacity."""
         validate_processing_request(request, self.jobs.store, self.jobs.capacity.instance_type)
-        return self.jobs.submit(request["ProcessingJobName"], request, KIND, CapacityUse.PROCESSING)
+        return self.jobs.submit(request.ProcessingJobName, request.spec, KIND, CapacityUse.PROCESSING)
 
     def describe(self, name: str) -> TrainingJob:
         job = metadata.find_training_job(self.jobs.db, name)

@@ -1,5 +1,9 @@
 """Checks a CreateProcessingJob request before anything is stored: each refusal names the field and value.
 
+``check_processing_request`` runs while the typed request is parsed (``processing_request``), on the
+request as sent, so a malformed member is refused in these words rather than the shape's;
+``validate_processing_request`` is the service's part, which needs the catalog and the store.
+
 The limits are SageMaker's (botocore's model and the Processing developer guide): ≤10 inputs and
 outputs, every LocalPath under /opt/ml/processing/, ≤100 entrypoint / argument items of ≤256
 characters, ≤100 environment variables. What Kiln cannot do is refused with what to use instead:
@@ -11,8 +15,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from kiln.artifacts import ArtifactStore
 from kiln.errors import ValidationError
@@ -20,7 +24,10 @@ from kiln.images import parse_image_uri
 from kiln.scheduler import InstanceType, get_instance_type
 from kiln.services.job_validation import MAX_RUNTIME_LIMIT_SECONDS, validate_job_name
 
-__all__ = ["PROCESSING_ROOT", "validate_processing_request"]
+if TYPE_CHECKING:
+    from kiln.services.processing_request import CreateProcessingJobRequest
+
+__all__ = ["PROCESSING_ROOT", "check_processing_request", "validate_processing_request"]
 
 PROCESSING_ROOT = "/opt/ml/processing/"  # every LocalPath lies under it (SageMaker's rule)
 MAX_INPUTS = 10
@@ -31,22 +38,6 @@ MAX_ENVIRONMENT = 100
 MAX_ENVIRONMENT_VALUE = 256
 MAX_INSTANCES = 100
 MAX_PROCESSING_RUNTIME_SECONDS = 777600  # 9 days: CreateProcessingJob's ceiling
-# CreateProcessingJob's members (botocore's CreateProcessingJobRequest): the REST door takes the same JSON.
-REQUEST_MEMBERS = frozenset(
-    {
-        "ProcessingInputs",
-        "ProcessingOutputConfig",
-        "ProcessingJobName",
-        "ProcessingResources",
-        "StoppingCondition",
-        "AppSpecification",
-        "Environment",
-        "NetworkConfig",
-        "RoleArn",
-        "Tags",
-        "ExperimentConfig",
-    }
-)
 ENVIRONMENT_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 IO_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{1,256}$")
 
@@ -83,7 +74,7 @@ def _check_command(app: dict[str, Any]) -> None:
         )
 
 
-def _check_inputs(inputs: list[dict[str, Any]], store: ArtifactStore, paths: set[str]) -> None:
+def _check_inputs(inputs: list[dict[str, Any]], paths: set[str]) -> None:
     if len(inputs) > MAX_INPUTS:
         raise ValidationError(f"ProcessingInputs has {len(inputs)} entries; at most {MAX_INPUTS} are allowed")
     names: set[str] = set()
@@ -106,8 +97,6 @@ def _check_inputs(inputs: list[dict[str, Any]], store: ArtifactStore, paths: set
         if local in paths:
             raise ValidationError(f"input {name!r}: LocalPath {local!r} is used twice; give each its own")
         paths.add(local)
-        uri = str(s3.get("S3Uri", ""))
-        store.resolve_uri(uri, field=f"input {name!r}: S3Uri")
         if s3.get("S3DataType") not in ("S3Prefix", "ManifestFile"):
             raise ValidationError(
                 f"input {name!r}: S3DataType {s3.get('S3DataType')!r} must be S3Prefix or ManifestFile"
@@ -127,14 +116,9 @@ def _check_inputs(inputs: list[dict[str, Any]], store: ArtifactStore, paths: set
             raise ValidationError(
                 f"input {name!r}: S3CompressionType Gzip needs Pipe mode, which Kiln does not have"
             )
-        if not store.exists(uri):
-            raise ValidationError(
-                f"input {name!r}: S3Uri {uri!r} does not exist; upload the data first "
-                "(Session.upload_data or `kiln upload`) and pass the URI it returns"
-            )
 
 
-def _check_outputs(outputs: list[dict[str, Any]], store: ArtifactStore, paths: set[str]) -> None:
+def _check_outputs(outputs: list[dict[str, Any]], paths: set[str]) -> None:
     if len(outputs) > MAX_OUTPUTS:
         raise ValidationError(
             f"ProcessingOutputConfig.Outputs has {len(outputs)} entries; at most {MAX_OUTPUTS}"
@@ -157,7 +141,6 @@ def _check_outputs(outputs: list[dict[str, Any]], store: ArtifactStore, paths: s
         if local in paths:
             raise ValidationError(f"output {name!r}: LocalPath {local!r} is used twice; give each its own")
         paths.add(local)
-        store.resolve_uri(str(s3.get("S3Uri", "")), field=f"output {name!r}: S3Uri")
         if s3.get("S3UploadMode") not in ("EndOfJob", "Continuous"):
             raise ValidationError(
                 f"output {name!r}: S3UploadMode {s3.get('S3UploadMode')!r} must be EndOfJob or Continuous"
@@ -176,37 +159,62 @@ def _check_environment(environment: Any) -> None:
             )
 
 
-def validate_processing_request(
-    request: dict[str, Any],
-    store: ArtifactStore,
-    instance_type: Callable[[str], InstanceType] = get_instance_type,
-) -> None:
-    """Raise ValidationError for the first problem found; changes nothing."""
-    unknown = sorted(set(request) - REQUEST_MEMBERS)
+def _members(value: Any) -> dict[str, Any]:
+    """A member that should be an object; anything else reads as empty (the shape then names it)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    return [item if isinstance(item, dict) else {} for item in value] if isinstance(value, list) else []
+
+
+def check_processing_request(request: dict[str, Any], members: Iterable[str]) -> None:
+    """What the request alone can tell, run while it is parsed (``processing_request``, whose fields
+    are CreateProcessingJob's ``members``): raise ValidationError for the first problem found."""
+    unknown = sorted(set(request) - set(members))
     if unknown:
         raise ValidationError(
             f"CreateProcessingJob has no member {', '.join(map(repr, unknown))}; "
-            f"its members are {', '.join(sorted(REQUEST_MEMBERS))}"
+            f"its members are {', '.join(sorted(members))}"
         )
     validate_job_name(str(request.get("ProcessingJobName", "")), "ProcessingJobName")
-    cluster = (request.get("ProcessingResources") or {}).get("ClusterConfig")
+    cluster = _members(request.get("ProcessingResources")).get("ClusterConfig")
     if not isinstance(cluster, dict):
         raise ValidationError("ProcessingResources.ClusterConfig (InstanceCount, InstanceType) is required")
-    instance_type(str(cluster.get("InstanceType", "")))
     count = cluster.get("InstanceCount")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_INSTANCES:
         raise ValidationError(
             f"ProcessingResources.ClusterConfig.InstanceCount {count!r} must be a whole number "
             f"from 1 to {MAX_INSTANCES}"
         )
-    _check_command(request.get("AppSpecification") or {})
+    _check_command(_members(request.get("AppSpecification")))
     paths: set[str] = set()
-    _check_inputs(list(request.get("ProcessingInputs") or []), store, paths)
-    _check_outputs(list((request.get("ProcessingOutputConfig") or {}).get("Outputs") or []), store, paths)
+    _check_inputs(_items(request.get("ProcessingInputs")), paths)
+    _check_outputs(_items(_members(request.get("ProcessingOutputConfig")).get("Outputs")), paths)
     _check_environment(request.get("Environment") or {})
-    max_run = (request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+    max_run = _members(request.get("StoppingCondition")).get("MaxRuntimeInSeconds")
     limit = min(MAX_PROCESSING_RUNTIME_SECONDS, MAX_RUNTIME_LIMIT_SECONDS)
     if max_run is not None and not (isinstance(max_run, int) and 1 <= max_run <= limit):
         raise ValidationError(
             f"StoppingCondition.MaxRuntimeInSeconds {max_run!r} must be between 1 and {limit}"
         )
+
+
+def validate_processing_request(
+    request: CreateProcessingJobRequest,
+    store: ArtifactStore,
+    instance_type: Callable[[str], InstanceType] = get_instance_type,
+) -> None:
+    """The service's part, which needs the catalog and the store: the instance type, and every URI
+    confined (inputs must exist). Raise ValidationError for the first problem found."""
+    instance_type(request.ProcessingResources.ClusterConfig.InstanceType)
+    for item in request.inputs:
+        name, uri = item.InputName, item.S3Input.S3Uri
+        store.resolve_uri(uri, field=f"input {name!r}: S3Uri")
+        if not store.exists(uri):
+            raise ValidationError(
+                f"input {name!r}: S3Uri {uri!r} does not exist; upload the data first "
+                "(Session.upload_data or `kiln upload`) and pass the URI it returns"
+            )
+    for output in request.outputs:
+        store.resolve_uri(output.S3Output.S3Uri, field=f"output {output.OutputName!r}: S3Uri")

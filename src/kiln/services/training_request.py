@@ -8,7 +8,6 @@ artifact store or the instance-type catalog is checked by the service (``job_val
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -16,6 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from kiln.errors import ValidationError
 from kiln.services.job_validation import check_training_request
+from kiln.services.request_members import describe_shape_errors
 
 __all__ = [
     "AlgorithmSpecificationShape",
@@ -28,6 +28,7 @@ __all__ = [
     "RetryStrategyShape",
     "StoppingConditionShape",
     "TensorBoardOutputConfigShape",
+    "TrainingJobSettingsShape",
     "describe_shape_errors",
     "parse_training_request",
 ]
@@ -97,7 +98,23 @@ class TensorBoardOutputConfigShape(_Shape):
     LocalPath: str | None = None
 
 
-class CreateTrainingJobRequest(_Shape):
+class TrainingJobSettingsShape(_Shape):
+    """The members a CreateTrainingJob request shares with a tuning job's TrainingJobDefinition
+    (SageMaker's HyperParameterTrainingJobDefinition), written once for both: a trial's training job
+    takes them over as they are."""
+
+    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
+    RoleArn: str | None = None  # accepted for compatibility; Kiln has no IAM
+    InputDataConfig: list[ChannelShape] = []
+    OutputDataConfig: OutputDataConfigShape
+    ResourceConfig: ResourceConfigShape
+    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
+    CheckpointConfig: CheckpointConfigShape | None = None
+    Environment: dict[str, str] = {}
+    RetryStrategy: RetryStrategyShape | None = None
+
+
+class CreateTrainingJobRequest(TrainingJobSettingsShape):
     """SageMaker's CreateTrainingJob request, checked as far as the request alone allows.
 
     Kiln's own checks run as validators and raise ``kiln.errors.ValidationError``, which pydantic lets
@@ -108,15 +125,6 @@ class CreateTrainingJobRequest(_Shape):
     TrainingJobName: str
     # Any values here, so that the check below names the hyperparameter whose value is not a string.
     HyperParameters: dict[str, Any] = {}
-    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
-    RoleArn: str | None = None  # accepted for compatibility; Kiln has no IAM
-    InputDataConfig: list[ChannelShape] = []
-    OutputDataConfig: OutputDataConfigShape
-    ResourceConfig: ResourceConfigShape
-    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
-    CheckpointConfig: CheckpointConfigShape | None = None
-    Environment: dict[str, str] = {}
-    RetryStrategy: RetryStrategyShape | None = None
     TensorBoardOutputConfig: TensorBoardOutputConfigShape | None = None
     Tags: list[dict[str, str]] = []
     # Kiln's: order among jobs waiting for capacity, higher first (then first come, first served).
@@ -142,14 +150,3 @@ def parse_training_request(data: Any) -> CreateTrainingJobRequest:
         return CreateTrainingJobRequest.model_validate(data)
     except PydanticValidationError as e:
         raise ValidationError(describe_shape_errors(e.errors())) from None
-
-
-def describe_shape_errors(errors: Sequence[Any]) -> str:
-    """Pydantic's errors as one line: ``field.path: what is wrong (got value)``, at most five."""
-    problems = []
-    for error in errors[:5]:
-        parts = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
-        got = error.get("input")
-        shown = "" if isinstance(got, dict) or got is None else f" (got {got!r})"
-        problems.append(f"{'.'.join(parts) or 'request'}: {error.get('msg', 'invalid')}{shown}")
-    return "; ".join(problems)

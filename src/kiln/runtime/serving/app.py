@@ -11,6 +11,7 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from kiln.asgi_body import read_body
 from kiln.runtime.serving.batching import Batcher
 from kiln.runtime.serving.handlers import HandlerChain
 from kiln.runtime.serving.invocation import Invocation, Reply, error_reply, reply_for_exception
@@ -77,7 +78,7 @@ class InferenceApp:
         if declared_length > self._limit:
             await self._too_large(receive, send, declared_length)
             return
-        received = await _read_body(receive, self._limit, _DRAIN_FACTOR * self._limit)
+        received = await read_body(receive, self._limit, _DRAIN_FACTOR * self._limit)
         if received is None:
             return  # the client went away
         body, size, complete = received
@@ -100,7 +101,7 @@ class InferenceApp:
         """Answer 413 to a request whose Content-Length is over the limit."""
         if size <= _DRAIN_FACTOR * self._limit:
             # Read the body first so the client, still sending, sees the answer instead of a reset.
-            await _read_body(receive, 0, size)
+            await read_body(receive, 0, size)
             await _send(send, self._too_large_reply(size))
         else:
             await _send(send, self._too_large_reply(size), close=True)
@@ -112,35 +113,6 @@ class InferenceApp:
             "(SAGEMAKER_MAX_PAYLOAD_IN_MB). Send fewer records per request, or use a batch transform "
             "job for large inputs.",
         )
-
-
-async def _read_body(receive: Receive, keep: int, read: int) -> tuple[bytes, int, bool] | None:
-    """``(body, size, complete)``, reading up to ``read`` bytes and keeping up to ``keep``.
-
-    Past ``keep`` the body is read but not held in memory; past ``read`` reading stops (``complete``
-    False), so an endless body cannot keep the instance busy. None if the client went away.
-    """
-    message = await receive()
-    if message["type"] != "http.request":
-        return None
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body, len(body), True  # the common case: one message holds the whole body
-    chunks = [body]
-    size = len(body)
-    while size <= read:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size <= keep:
-            chunks.append(chunk)
-        else:
-            chunks.clear()  # over the limit: stop holding memory, the caller answers 413
-        if not message.get("more_body", False):
-            return b"".join(chunks), size, True
-    return b"", size, False
 
 
 async def _send(send: Send, reply: Reply, close: bool = False) -> None:

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from kiln.server.auth import CONSOLE_COOKIE, console_session
 from kiln.server.console.templating import render
 from kiln.server.credentials import SESSION_SECONDS, Credentials
+from kiln.server.state import request_state
 
 __all__ = ["ConsoleAccess", "require_csrf", "router"]
 
@@ -36,7 +37,7 @@ def _login_css() -> Markup:
 
 
 def _credentials(request: Request) -> Credentials:
-    found: Credentials = request.app.state.credentials
+    found = request_state(request).credentials
     return found
 
 

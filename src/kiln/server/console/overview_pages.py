@@ -31,12 +31,10 @@ def overview(request: Request, _access: ConsoleAccess) -> Response:
     queued = [j for j in active if j.secondary_status.value == "Pending"]
     in_service = services.endpoints(request).list_endpoints(EndpointStatus.IN_SERVICE.value, ACTIVE_LIMIT)
     capacity = services.capacity(request)
-    limits_in_use = [limit for limit in capacity.limits() if limit.current > 0] if capacity else []
+    limits_in_use = [limit for limit in capacity.limits() if limit.current > 0]
     month_start = utcnow().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    month_cost = None
-    if capacity is not None:
-        _, lines = capacity.usage(since=month_start.isoformat(), by="type")
-        month_cost = sum(line.estimated_cost for line in lines)
+    _, lines = capacity.usage(since=month_start.isoformat(), by="type")
+    month_cost = sum(line.estimated_cost for line in lines)
     return render(
         request,
         "overview.html",
@@ -57,14 +55,11 @@ def usage(request: Request, _access: ConsoleAccess, since: str = "", by: str = "
     lines: list[UsageLine] = []
     limits: list[LimitUsage] = []
     error: str | None = None
-    if capacity is None:
-        error = "This server has no capacity service, so it reports no usage or limits."
-    else:
-        limits = capacity.limits()
-        try:
-            _, lines = capacity.usage(since=since, by=by)
-        except ValidationError as e:
-            error = e.message
+    limits = capacity.limits()
+    try:
+        _, lines = capacity.usage(since=since, by=by)
+    except ValidationError as e:
+        error = e.message
     return render(
         request,
         "usage.html",

@@ -8,20 +8,15 @@ from fastapi.responses import Response
 
 from kiln.errors import NotFound
 from kiln.records import PipelineStep
+from kiln.server.console import services
 from kiln.server.console.login import ConsoleAccess
 from kiln.server.console.pipeline_graph import step_graph
 from kiln.server.console.templating import message_page, render
 from kiln.services.pipelines.definition import parse_definition
-from kiln.services.pipelines.service import PipelineService
 
 __all__ = ["router"]
 
 router = APIRouter()
-
-
-def _pipelines(request: Request) -> PipelineService:
-    service: PipelineService = request.app.state.pipelines
-    return service
 
 
 def _job_link(step: PipelineStep) -> str | None:
@@ -41,7 +36,7 @@ def _job_link(step: PipelineStep) -> str | None:
 
 @router.get("/pipelines")
 def pipeline_list(request: Request, _access: ConsoleAccess) -> Response:
-    service = _pipelines(request)
+    service = services.pipelines(request)
     rows = []
     for pipeline in service.list_pipelines(limit=200):
         executions = service.list_executions(pipeline.name)
@@ -51,7 +46,7 @@ def pipeline_list(request: Request, _access: ConsoleAccess) -> Response:
 
 @router.get("/pipelines/{name}")
 def pipeline_page(request: Request, name: str, _access: ConsoleAccess) -> Response:
-    service = _pipelines(request)
+    service = services.pipelines(request)
     try:
         pipeline = service.describe(name)
     except NotFound as e:
@@ -71,7 +66,7 @@ def pipeline_page(request: Request, name: str, _access: ConsoleAccess) -> Respon
 
 @router.get("/pipeline-executions/{execution_id}")
 def execution_page(request: Request, execution_id: str, _access: ConsoleAccess) -> Response:
-    service = _pipelines(request)
+    service = services.pipelines(request)
     try:
         execution = service.describe_execution(execution_id)
     except NotFound as e:

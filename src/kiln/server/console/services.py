@@ -8,10 +8,13 @@ from kiln.artifacts import ArtifactStore
 from kiln.errors import ValidationError
 from kiln.records import TrainingJob, utcnow
 from kiln.scheduler import get_instance_type
+from kiln.server.state import request_state
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
 from kiln.services.endpoints import EndpointService
+from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.transform import TransformJobService
 from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
@@ -19,42 +22,46 @@ __all__ = [
     "endpoints",
     "instance_type_names",
     "job_cost",
+    "pipelines",
     "processing_jobs",
     "store",
     "training_jobs",
+    "transform_jobs",
     "tuning_jobs",
 ]
 
 
 def training_jobs(request: Request) -> TrainingJobService:
-    service: TrainingJobService = request.app.state.training_jobs
-    return service
+    return request_state(request).training_jobs
 
 
 def endpoints(request: Request) -> EndpointService:
-    service: EndpointService = request.app.state.endpoints
-    return service
+    return request_state(request).endpoints
 
 
-def tuning_jobs(request: Request) -> TuningJobService | None:
-    service: TuningJobService | None = getattr(request.app.state, "tuning_jobs", None)
-    return service
+def tuning_jobs(request: Request) -> TuningJobService:
+    return request_state(request).tuning_jobs
 
 
-def capacity(request: Request) -> CapacityService | None:
-    service: CapacityService | None = getattr(request.app.state, "capacity", None)
-    return service
+def capacity(request: Request) -> CapacityService:
+    return request_state(request).capacity
+
+
+def transform_jobs(request: Request) -> TransformJobService:
+    return request_state(request).transform_jobs
+
+
+def pipelines(request: Request) -> PipelineService:
+    return request_state(request).pipelines
 
 
 def instance_type_names(request: Request) -> list[str]:
     """Every instance type this server knows (``local`` first), for the console's forms."""
-    found = capacity(request)
-    return [fit.instance_type.name for fit in found.instance_types()] if found else ["local"]
+    return [fit.instance_type.name for fit in capacity(request).instance_types()]
 
 
 def store(request: Request) -> ArtifactStore:
-    found: ArtifactStore = request.app.state.store
-    return found
+    return request_state(request).store
 
 
 def _reference_price(instance_type: str, cache: dict[str, float]) -> float:
@@ -76,5 +83,4 @@ def job_cost(job: TrainingJob, prices: dict[str, float]) -> tuple[int, float]:
 
 
 def processing_jobs(request: Request) -> ProcessingJobService:
-    service: ProcessingJobService = request.app.state.processing_jobs
-    return service
+    return request_state(request).processing_jobs

@@ -13,6 +13,7 @@ import kiln
 from kiln.server.auth import console_session
 from kiln.server.console import formatting
 from kiln.server.console.charts import line_chart
+from kiln.server.state import request_state
 
 __all__ = ["message_page", "render"]
 
@@ -32,7 +33,7 @@ _env.globals["version"] = kiln.__version__
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     session = console_session(request)
-    csrf = request.app.state.credentials.csrf_token(session) if session is not None else ""
+    csrf = request_state(request).credentials.csrf_token(session) if session is not None else ""
     page = _env.get_template(template).render(
         request=request,
         signed_in=session is not None,

@@ -7,9 +7,9 @@ from fastapi.responses import Response
 
 from kiln.errors import NotFound, ValidationError
 from kiln.records import utcnow
+from kiln.server.console import services
 from kiln.server.console.login import ConsoleAccess
 from kiln.server.console.templating import message_page, render
-from kiln.services.transform import TransformJobService
 
 __all__ = ["router"]
 
@@ -19,23 +19,15 @@ LIST_LIMIT = 100
 LOG_LINES_RENDERED = 500
 
 
-def _service(request: Request) -> TransformJobService | None:
-    service: TransformJobService | None = getattr(request.app.state, "transform_jobs", None)
-    return service
-
-
 @router.get("/transform-jobs")
 def transform_list(request: Request, _access: ConsoleAccess, status: str = "", name: str = "") -> Response:
-    service = _service(request)
+    service = services.transform_jobs(request)
     error = None
     found = []
-    if service is None:
-        error = "This server has no batch transform service."
-    else:
-        try:
-            found = service.list_jobs(status=status or None, name_contains=name or None, limit=LIST_LIMIT)
-        except ValidationError as e:
-            error = e.message
+    try:
+        found = service.list_jobs(status=status or None, name_contains=name or None, limit=LIST_LIMIT)
+    except ValidationError as e:
+        error = e.message
     in_progress = any(not job.status.is_terminal() for job in found)
     return render(
         request,
@@ -50,9 +42,7 @@ def transform_list(request: Request, _access: ConsoleAccess, status: str = "", n
 
 @router.get("/transform-jobs/{name}")
 def transform_page(request: Request, name: str, _access: ConsoleAccess) -> Response:
-    service = _service(request)
-    if service is None:
-        return message_page(request, "No batch transform", "This server has no batch transform service.", 404)
+    service = services.transform_jobs(request)
     try:
         job = service.describe(name)
     except NotFound as e:

@@ -33,13 +33,10 @@ def tuning_list(request: Request, _access: ConsoleAccess, status: str = "", name
     tuning = services.tuning_jobs(request)
     error = None
     found = []
-    if tuning is None:
-        error = "This server has no hyperparameter tuning service."
-    else:
-        try:
-            found = tuning.list_jobs(status=status or None, name_contains=name or None, limit=LIST_LIMIT)
-        except ValidationError as e:
-            error = e.message
+    try:
+        found = tuning.list_jobs(status=status or None, name_contains=name or None, limit=LIST_LIMIT)
+    except ValidationError as e:
+        error = e.message
     in_progress = any(not o.job.status.is_terminal() for o in found)
     return render(
         request,
@@ -106,8 +103,6 @@ def tuning_page(
     request: Request, name: str, _access: ConsoleAccess, sort: str = "objective", order: str = ""
 ) -> Response:
     tuning = services.tuning_jobs(request)
-    if tuning is None:
-        return message_page(request, "No tuning", "This server has no hyperparameter tuning service.", 404)
     sort = sort if sort in SORT_COLUMNS else "objective"
     order = order if order in ("Ascending", "Descending") else ""
     try:

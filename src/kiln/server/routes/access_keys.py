@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from kiln.records import AccessKey
-from kiln.services.access_keys import MAX_NAME_LENGTH, AccessKeyService
+from kiln.server.deps import AccessKeys
+from kiln.services.access_keys import MAX_NAME_LENGTH
 
 router = APIRouter(prefix="/access-keys", tags=["access keys"])
 
@@ -17,11 +18,6 @@ class CreateAccessKeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     Name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
-
-
-def _keys(request: Request) -> AccessKeyService:
-    service: AccessKeyService = request.app.state.access_keys
-    return service
 
 
 def _public(key: AccessKey) -> dict[str, Any]:
@@ -35,18 +31,18 @@ def _public(key: AccessKey) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-def create_access_key(body: CreateAccessKeyRequest, request: Request) -> dict[str, Any]:
+def create_access_key(body: CreateAccessKeyRequest, keys: AccessKeys) -> dict[str, Any]:
     """A new key; the answer is the only time its secret is shown."""
-    key, secret = _keys(request).create(body.Name)
+    key, secret = keys.create(body.Name)
     return {**_public(key), "SecretAccessKey": secret}
 
 
 @router.get("")
-def list_access_keys(request: Request) -> dict[str, Any]:
-    return {"AccessKeys": [_public(k) for k in _keys(request).list_keys()]}
+def list_access_keys(keys: AccessKeys) -> dict[str, Any]:
+    return {"AccessKeys": [_public(k) for k in keys.list_keys()]}
 
 
 @router.post("/{access_key_id}/revoke")
-def revoke_access_key(access_key_id: str, request: Request) -> dict[str, Any]:
+def revoke_access_key(access_key_id: str, keys: AccessKeys) -> dict[str, Any]:
     """Requests signed with the key are refused from now on; the key stays listed as Inactive."""
-    return _public(_keys(request).revoke(access_key_id))
+    return _public(keys.revoke(access_key_id))

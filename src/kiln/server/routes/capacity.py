@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 
 from kiln.scheduler import USAGE_GROUPINGS
+from kiln.server.deps import Capacity
 from kiln.server.schemas.capacity import capacity_public, instance_type_public, limit_public, usage_public
-from kiln.services.capacity import CapacityService
 
 router = APIRouter(tags=["capacity"])
-
-
-def _capacity(request: Request) -> CapacityService:
-    service: CapacityService = request.app.state.capacity
-    return service
-
-
-Capacity = Annotated[CapacityService, Depends(_capacity)]
 
 
 @router.get("/limits")

@@ -25,7 +25,7 @@ router = APIRouter(tags=["hosting"])
 
 @router.post("/models", status_code=201)
 def create_model(request: CreateModelRequest, endpoints: Endpoints) -> dict[str, Any]:
-    return describe_model(endpoints.create_model(request.model_dump(exclude_none=True)))
+    return describe_model(endpoints.create_model(request))
 
 
 @router.get("/models")
@@ -45,7 +45,7 @@ def delete_model(name: str, endpoints: Endpoints) -> None:
 
 @router.post("/endpoint-configs", status_code=201)
 def create_endpoint_config(request: CreateEndpointConfigRequest, endpoints: Endpoints) -> dict[str, Any]:
-    return describe_endpoint_config(endpoints.create_endpoint_config(request.model_dump(exclude_none=True)))
+    return describe_endpoint_config(endpoints.create_endpoint_config(request))
 
 
 @router.get("/endpoint-configs")
@@ -65,7 +65,7 @@ def delete_endpoint_config(name: str, endpoints: Endpoints) -> None:
 
 @router.post("/endpoints", status_code=201)
 def create_endpoint(request: CreateEndpointRequest, endpoints: Endpoints) -> dict[str, Any]:
-    return describe_endpoint(endpoints.create_endpoint(request.EndpointName, request.EndpointConfigName))
+    return describe_endpoint(endpoints.create_endpoint(request))
 
 
 @router.get("/endpoints")
@@ -82,13 +82,12 @@ def get_endpoint(name: str, endpoints: Endpoints) -> dict[str, Any]:
 
 @router.post("/endpoints/{name}/update")
 def update_endpoint(name: str, request: UpdateEndpointRequest, endpoints: Endpoints) -> dict[str, Any]:
-    return describe_endpoint(endpoints.update_endpoint(name, request.EndpointConfigName))
+    return describe_endpoint(endpoints.update_endpoint(name, request))
 
 
 @router.post("/endpoints/{name}/weights-and-capacities")
 def update_weights(name: str, request: UpdateWeightsRequest, endpoints: Endpoints) -> dict[str, Any]:
-    desired = [d.model_dump(exclude_none=True) for d in request.DesiredWeightsAndCapacities]
-    return describe_endpoint(endpoints.update_weights_and_capacities(name, desired))
+    return describe_endpoint(endpoints.update_weights_and_capacities(name, request))
 
 
 @router.delete("/endpoints/{name}", status_code=204)

@@ -1,14 +1,14 @@
 """/api/v1/processing-jobs: SageMaker's processing-job operations, and live logs.
 
-The request body is CreateProcessingJob's JSON as boto3 sends it; the service checks it (the same
-checks for the AWS wire), so both doors refuse the same requests with the same messages.
+The request body is CreateProcessingJob's JSON as boto3 sends it, parsed into the same typed request
+as the AWS wire's, so both doors refuse the same requests with the same messages.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from kiln.server.deps import ProcessingJobs
@@ -16,17 +16,13 @@ from kiln.server.routes.bounds import MAX_ROW_NUMBER
 from kiln.server.routes.training_jobs import LOG_PAGE_LINES, follow_job_logs
 from kiln.server.schemas.processing_jobs import describe_processing_job, summarize_processing_job
 from kiln.server.schemas.training_jobs import log_line_public
+from kiln.services.processing_request import CreateProcessingJobRequest
 
 router = APIRouter(prefix="/processing-jobs", tags=["processing jobs"])
 
 
 @router.post("", status_code=201)
-def create_processing_job(
-    jobs: ProcessingJobs,
-    request: dict[str, Any] = Body(
-        ..., description="CreateProcessingJob's request (SageMaker's field names)"
-    ),
-) -> dict[str, Any]:
+def create_processing_job(request: CreateProcessingJobRequest, jobs: ProcessingJobs) -> dict[str, Any]:
     return describe_processing_job(jobs.create(request))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 import kiln
+from kiln.server.state import request_state
 
 router = APIRouter(tags=["system"])
 
@@ -17,11 +18,11 @@ def health(request: Request) -> dict[str, Any]:
     """Open to anyone so that load balancers and ``kiln server status`` can probe it; an anonymous
     caller of a server with auth on learns only that it answers, not its pid or home folder."""
     known = request.scope.get("state", {}).get("principal") is not None
-    if request.app.state.credentials.enabled and not known:
+    if request_state(request).credentials.enabled and not known:
         return {"status": "ok"}
     return {
         "status": "ok",
         "version": kiln.__version__,
         "pid": os.getpid(),
-        "home": str(request.app.state.settings.home),
+        "home": str(request_state(request).settings.home),
     }

@@ -18,7 +18,7 @@ router = APIRouter(tags=["transform jobs"])
 
 @router.post("/transform-jobs", status_code=201)
 def create_transform_job(request: CreateTransformJobRequest, jobs: TransformJobs) -> dict[str, Any]:
-    return describe_transform_job(jobs.create(request.model_dump(exclude_none=True)))
+    return describe_transform_job(jobs.create(request))
 
 
 @router.get("/transform-jobs")

@@ -21,7 +21,7 @@ router = APIRouter(prefix="/tuning-jobs", tags=["tuning jobs"])
 @router.post("", status_code=201)
 def create_tuning_job(request: CreateTuningJobRequest, tuning: TuningJobs) -> dict[str, Any]:
     """CreateHyperParameterTuningJob."""
-    return describe_tuning_job(tuning.create(request.model_dump(exclude_none=True)))
+    return describe_tuning_job(tuning.create(request))
 
 
 @router.get("")

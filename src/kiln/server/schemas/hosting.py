@@ -1,13 +1,18 @@
-"""CreateModel, CreateEndpointConfig, CreateEndpoint and their Describe answers (SageMaker's fields)."""
+"""The hosting Describe answers (SageMaker's fields); the requests are ``services.hosting_request``'s."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from kiln.records import Endpoint, EndpointConfigRecord, ModelRecord
+from kiln.services.hosting_request import (
+    CreateEndpointConfigRequest,
+    CreateEndpointRequest,
+    CreateModelRequest,
+    UpdateEndpointRequest,
+    UpdateWeightsRequest,
+)
 
 __all__ = [
     "CreateEndpointConfigRequest",
@@ -21,61 +26,6 @@ __all__ = [
 ]
 
 ARN = "arn:kiln:sagemaker:local:000000000000"
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ContainerShape(_Shape):
-    ModelDataUrl: str | None = None
-    Environment: dict[str, str] = {}
-    Image: str | None = None  # accepted for compatibility; Kiln serves with its own runtime
-    Mode: str | None = None
-    Framework: str | None = None  # Kiln: "pytorch", "sklearn", … (informational)
-
-
-class CreateModelRequest(_Shape):
-    ModelName: str
-    PrimaryContainer: ContainerShape
-    ExecutionRoleArn: str | None = None
-    Tags: list[dict[str, str]] = []
-    # Kiln's: SageMaker SDK arguments Kiln accepted but has no counterpart for; stored and echoed.
-    SdkArguments: dict[str, Any] | None = None
-
-
-class VariantShape(_Shape):
-    VariantName: str
-    ModelName: str
-    InitialInstanceCount: int = Field(default=1, ge=1, le=64)
-    InstanceType: str = "local"
-    InitialVariantWeight: float = Field(default=1.0, ge=0)
-
-
-class CreateEndpointConfigRequest(_Shape):
-    EndpointConfigName: str
-    ProductionVariants: list[VariantShape] = Field(min_length=1)
-    Tags: list[dict[str, str]] = []
-
-
-class CreateEndpointRequest(_Shape):
-    EndpointName: str
-    EndpointConfigName: str
-    Tags: list[dict[str, str]] = []
-
-
-class UpdateEndpointRequest(_Shape):
-    EndpointConfigName: str
-
-
-class DesiredWeightAndCapacity(_Shape):
-    VariantName: str
-    DesiredWeight: float | None = Field(default=None, ge=0)
-    DesiredInstanceCount: int | None = Field(default=None, ge=1, le=64)
-
-
-class UpdateWeightsRequest(_Shape):
-    DesiredWeightsAndCapacities: list[DesiredWeightAndCapacity] = Field(min_length=1)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,7 +1,7 @@
 """DescribeProcessingJob's and ListProcessingJobs' answers, in SageMaker's field names.
 
-CreateProcessingJob's request is checked by the service (``processing_validation``) whichever door
-it came through, so the REST door takes SageMaker's request as it is: the same JSON boto3 sends.
+CreateProcessingJob's request is ``services.processing_request``'s, parsed once whichever door it came
+through; the REST door takes SageMaker's request as it is: the same JSON boto3 sends.
 """
 
 from __future__ import annotations
@@ -12,22 +12,12 @@ from typing import Any
 from kiln.errors import ValidationError
 from kiln.records import TrainingJob, processing_job_arn, utcnow
 from kiln.scheduler import get_instance_type
+from kiln.services.processing_request import CreateProcessingJobRequest
 
 __all__ = ["REQUEST_FIELDS", "describe_processing_job", "summarize_processing_job"]
 
-# CreateProcessingJob's members (botocore's CreateProcessingJobRequest), echoed by Describe.
-REQUEST_FIELDS = (
-    "ProcessingInputs",
-    "ProcessingOutputConfig",
-    "ProcessingJobName",
-    "ProcessingResources",
-    "StoppingCondition",
-    "AppSpecification",
-    "Environment",
-    "NetworkConfig",
-    "RoleArn",
-    "ExperimentConfig",
-)
+# CreateProcessingJob's members echoed by Describe: the typed request's, Tags aside (ListTags has them).
+REQUEST_FIELDS = tuple(field for field in CreateProcessingJobRequest.model_fields if field != "Tags")
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,90 +1,23 @@
-"""CreateTransformJob's request and DescribeTransformJob's answer, in SageMaker's field names."""
+"""DescribeTransformJob's answer in SageMaker's field names (the request: ``services.transform.request``)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from kiln.records import TransformJob, utcnow
+from kiln.services.transform.request import CreateTransformJobRequest
 
 __all__ = ["CreateTransformJobRequest", "describe_transform_job", "summarize_transform_job"]
 
 ARN = "arn:kiln:sagemaker:local:000000000000"
-# What DescribeTransformJob repeats of the request, as submitted.
+# What DescribeTransformJob repeats of the request as submitted: the typed request's members (its name
+# and tags aside: Describe names the job itself, ListTags has the tags), and the members the AWS wire
+# keeps without acting on them.
 _ECHOED = (
-    "ModelName",
-    "MaxConcurrentTransforms",
-    "ModelClientConfig",
-    "MaxPayloadInMB",
-    "BatchStrategy",
-    "Environment",
-    "TransformInput",
-    "TransformOutput",
-    "TransformResources",
-    "DataProcessing",
+    *(field for field in CreateTransformJobRequest.model_fields if field not in ("TransformJobName", "Tags")),
     "DataCaptureConfig",
     "ExperimentConfig",
 )
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class S3DataSourceShape(_Shape):
-    S3DataType: Literal["S3Prefix", "ManifestFile"] = "S3Prefix"
-    S3Uri: str = Field(min_length=1)
-
-
-class DataSourceShape(_Shape):
-    S3DataSource: S3DataSourceShape
-
-
-class TransformInputShape(_Shape):
-    DataSource: DataSourceShape
-    ContentType: str | None = None
-    CompressionType: Literal["None", "Gzip"] | None = None
-    SplitType: Literal["None", "Line", "RecordIO"] | None = None
-
-
-class TransformOutputShape(_Shape):
-    S3OutputPath: str = Field(min_length=1)
-    Accept: str | None = None
-    AssembleWith: Literal["None", "Line"] | None = None
-    KmsKeyId: str | None = None
-
-
-class TransformResourcesShape(_Shape):
-    InstanceType: str = "local"
-    InstanceCount: int = Field(default=1, ge=1, le=64)
-    VolumeKmsKeyId: str | None = None
-
-
-class DataProcessingShape(_Shape):
-    InputFilter: str | None = None
-    OutputFilter: str | None = None
-    JoinSource: Literal["None", "Input"] | None = None
-
-
-class ModelClientConfigShape(_Shape):
-    InvocationsTimeoutInSeconds: int | None = Field(default=None, ge=1, le=3600)
-    InvocationsMaxRetries: int | None = Field(default=None, ge=0, le=3)
-
-
-class CreateTransformJobRequest(_Shape):
-    TransformJobName: str
-    ModelName: str
-    TransformInput: TransformInputShape
-    TransformOutput: TransformOutputShape
-    TransformResources: TransformResourcesShape = TransformResourcesShape()
-    MaxConcurrentTransforms: int | None = Field(default=None, ge=0)
-    MaxPayloadInMB: int | None = Field(default=None, ge=0, le=100)
-    BatchStrategy: Literal["SingleRecord", "MultiRecord"] | None = None
-    Environment: dict[str, str] | None = None
-    DataProcessing: DataProcessingShape | None = None
-    ModelClientConfig: ModelClientConfigShape | None = None
-    Tags: list[dict[str, str]] = []
 
 
 def summarize_transform_job(job: TransformJob) -> dict[str, Any]:

@@ -1,128 +1,24 @@
-"""CreateHyperParameterTuningJob's request and the Describe / List answers, in SageMaker's field names."""
+"""The tuning jobs' Describe / List answers in SageMaker's field names (the request is
+``services.tuning.request``'s)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from kiln.records import ObjectiveStatus, TrainingJobStatus, TuningTrial, utcnow
-from kiln.services.training_request import (
-    AlgorithmSpecificationShape,
-    ChannelShape,
-    CheckpointConfigShape,
-    OutputDataConfigShape,
-    ResourceConfigShape,
-    RetryStrategyShape,
-    StoppingConditionShape,
-)
 from kiln.services.tuning.config import TuningConfig
 from kiln.services.tuning.jobs import TuningJobOverview
+from kiln.services.tuning.request import CreateTuningJobRequest, TrainingJobDefinitionShape
 
 __all__ = [
     "CreateTuningJobRequest",
+    "TrainingJobDefinitionShape",
     "describe_tuning_job",
     "summarize_trial",
     "summarize_tuning_job",
     "tuning_job_arn",
 ]
-
-ScalingType = Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"]
-
-
-class _Shape(BaseModel):
-    # Range bounds and values are strings in SageMaker's API; numbers are taken and kept as strings.
-    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
-
-
-class NumericRangeShape(_Shape):
-    Name: str = Field(min_length=1, max_length=256)
-    MinValue: str
-    MaxValue: str
-    ScalingType: ScalingType = "Auto"
-
-
-class CategoricalRangeShape(_Shape):
-    Name: str = Field(min_length=1, max_length=256)
-    Values: list[str] = Field(min_length=1)
-
-
-class ParameterRangesShape(_Shape):
-    IntegerParameterRanges: list[NumericRangeShape] = []
-    ContinuousParameterRanges: list[NumericRangeShape] = []
-    CategoricalParameterRanges: list[CategoricalRangeShape] = []
-
-
-class ObjectiveShape(_Shape):
-    Type: Literal["Maximize", "Minimize"]
-    MetricName: str = Field(min_length=1, max_length=255)
-
-
-class ResourceLimitsShape(_Shape):
-    MaxNumberOfTrainingJobs: int | None = None
-    MaxParallelTrainingJobs: int = 1
-    MaxRuntimeInSeconds: int | None = None
-
-
-class HyperbandStrategyConfigShape(_Shape):
-    MinResource: int | None = None
-    MaxResource: int | None = None
-
-
-class StrategyConfigShape(_Shape):
-    HyperbandStrategyConfig: HyperbandStrategyConfigShape | None = None
-
-
-class TuningJobConfigShape(_Shape):
-    Strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
-    StrategyConfig: StrategyConfigShape | None = None
-    HyperParameterTuningJobObjective: ObjectiveShape
-    ResourceLimits: ResourceLimitsShape
-    ParameterRanges: ParameterRangesShape
-    TrainingJobEarlyStoppingType: Literal["Off", "Auto"] = "Off"
-    RandomSeed: int | None = None
-    TuningJobCompletionCriteria: dict[str, Any] | None = None  # accepted; Kiln stops at the limits
-
-
-class TrainingJobDefinitionShape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    # Values are checked by the service so that the error names the hyperparameter.
-    StaticHyperParameters: dict[str, Any] = {}
-    AlgorithmSpecification: AlgorithmSpecificationShape = AlgorithmSpecificationShape()
-    RoleArn: str | None = None
-    InputDataConfig: list[ChannelShape] = []
-    OutputDataConfig: OutputDataConfigShape
-    ResourceConfig: ResourceConfigShape
-    StoppingCondition: StoppingConditionShape = StoppingConditionShape()
-    CheckpointConfig: CheckpointConfigShape | None = None
-    Environment: dict[str, str] = {}
-    RetryStrategy: RetryStrategyShape | None = None
-    EnableManagedSpotTraining: bool | None = None  # accepted for compatibility
-
-
-class ParentJobShape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    HyperParameterTuningJobName: str
-
-
-class WarmStartConfigShape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ParentHyperParameterTuningJobs: list[ParentJobShape] = Field(min_length=1)
-    WarmStartType: Literal["IdenticalDataAndAlgorithm", "TransferLearning"]
-
-
-class CreateTuningJobRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    HyperParameterTuningJobName: str
-    HyperParameterTuningJobConfig: TuningJobConfigShape
-    TrainingJobDefinition: TrainingJobDefinitionShape
-    WarmStartConfig: WarmStartConfigShape | None = None
-    Tags: list[dict[str, str]] = []
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -19,6 +19,7 @@ from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kiln.asgi_body import read_body
 from kiln.errors import KilnError
 from kiln.server.wire._base import WireCall, WireService
 from kiln.server.wire.protocols import Protocol, error_response, kiln_error_response
@@ -95,24 +96,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body; None if it is over MAX_BODY_BYTES or the client went away."""
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
 
 
 def is_aws_request(scope: Scope) -> bool:
@@ -199,8 +182,9 @@ class WireDispatcher:
             return
         body: bytes | None = None
         if service.reads_body:
-            body = await _read_body(receive)
-            if body is None:
+            received = await read_body(receive, MAX_BODY_BYTES, MAX_BODY_BYTES)
+            body = None if received is None or received[1] > MAX_BODY_BYTES else received[0]
+            if body is None:  # over the limit (or the client went away: it hears nothing)
                 await error_response(
                     service.protocol,
                     "RequestEntityTooLarge",

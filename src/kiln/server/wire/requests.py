@@ -9,7 +9,6 @@ echoed by Describe, and listed in docs/wire.md as not acted on.
 
 from __future__ import annotations
 
-import types
 import typing
 from typing import Any
 
@@ -17,55 +16,11 @@ import pydantic
 from pydantic import BaseModel
 
 from kiln.errors import ValidationError
+from kiln.services.request_members import known_members, overlay
 
 __all__ = ["accept_request", "accept_typed", "ignored_members"]
 
 M = typing.TypeVar("M", bound=BaseModel)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside ``X``, ``X | None`` or ``list[X]``; None for plain values."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType, list):
-        for arg in typing.get_args(annotation):
-            found = _model_in(arg)
-            if found is not None:
-                return found
-    return None
-
-
-def _known(model: type[BaseModel], data: dict[str, Any], path: str, ignored: list[str]) -> dict[str, Any]:
-    known: dict[str, Any] = {}
-    for key, value in data.items():
-        field = model.model_fields.get(key)
-        if field is None:
-            ignored.append(f"{path}{key}")
-            continue
-        inner = _model_in(field.annotation)
-        if inner is not None and isinstance(value, dict):
-            known[key] = _known(inner, value, f"{path}{key}.", ignored)
-        elif inner is not None and isinstance(value, list):
-            known[key] = [
-                _known(inner, item, f"{path}{key}[{i}].", ignored) if isinstance(item, dict) else item
-                for i, item in enumerate(value)
-            ]
-        else:
-            known[key] = value
-    return known
-
-
-def _overlay(checked: Any, original: Any) -> Any:
-    """``original`` with the checked values (and their defaults) laid over it."""
-    if isinstance(checked, dict) and isinstance(original, dict):
-        merged = dict(original)
-        for key, value in checked.items():
-            merged[key] = _overlay(value, original[key]) if key in original else value
-        return merged
-    if isinstance(checked, list) and isinstance(original, list) and len(checked) == len(original):
-        return [_overlay(c, o) for c, o in zip(checked, original, strict=True)]
-    return checked
 
 
 def _problem(error: Any) -> str:
@@ -78,13 +33,13 @@ def _problem(error: Any) -> str:
 def accept_typed(model: type[M], data: dict[str, Any]) -> tuple[M, dict[str, Any]]:
     """The typed request the services take, parsed from the members Kiln acts on, and the request to
     store: ``data`` with the checked values (and their defaults) laid over it."""
-    known = _known(model, data, "", [])
+    known = known_members(model, data)
     try:
         typed = model.model_validate(known)
     except pydantic.ValidationError as e:
         problems = "; ".join(_problem(err) for err in e.errors()[:5])
         raise ValidationError(f"{e.error_count()} validation error(s) detected: {problems}") from None
-    merged: dict[str, Any] = _overlay(typed.model_dump(exclude_none=True), data)
+    merged: dict[str, Any] = overlay(typed.model_dump(exclude_none=True), data)
     return typed, merged
 
 
@@ -96,7 +51,7 @@ def accept_request(model: type[BaseModel], data: dict[str, Any]) -> dict[str, An
 def ignored_members(model: type[BaseModel], data: dict[str, Any]) -> list[str]:
     """The members of ``data`` that Kiln accepts but does not act on, as dotted paths."""
     ignored: list[str] = []
-    _known(model, data, "", ignored)
+    known_members(model, data, "", ignored)
     return ignored
 
 

@@ -6,18 +6,18 @@ from typing import Any
 
 from kiln.errors import ValidationError
 from kiln.images import parse_image_uri
-from kiln.server.schemas.hosting import (
-    CreateEndpointConfigRequest,
-    CreateModelRequest,
-    UpdateWeightsRequest,
-    describe_endpoint,
-    describe_endpoint_config,
-    describe_model,
-)
+from kiln.server.schemas.hosting import describe_endpoint, describe_endpoint_config, describe_model
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
-from kiln.server.wire.requests import accept_request, refuse_unsupported
+from kiln.server.wire.requests import accept_typed, refuse_unsupported
 from kiln.server.wire.sagemaker_tags import forget_tags, store_tags
+from kiln.services.hosting_request import (
+    CreateEndpointConfigRequest,
+    CreateEndpointRequest,
+    CreateModelRequest,
+    UpdateEndpointRequest,
+    UpdateWeightsRequest,
+)
 
 __all__ = ["HOSTING_OPERATIONS"]
 
@@ -38,11 +38,12 @@ def create_model(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
             "PrimaryContainer is required: Kiln serves one container per model (Containers and "
             "inference pipelines are not supported)"
         )
-    request = accept_request(CreateModelRequest, params)
-    container = request["PrimaryContainer"]
-    if container.get("Image"):
-        container.setdefault("Framework", parse_image_uri(str(container["Image"])).runtime)
-    model = call.state.endpoints.create_model(request)
+    container = params["PrimaryContainer"]
+    if isinstance(container, dict) and container.get("Image") and "Framework" not in container:
+        params = {**params, "PrimaryContainer": {**container}}
+        params["PrimaryContainer"]["Framework"] = parse_image_uri(str(container["Image"])).runtime
+    request, submitted = accept_typed(CreateModelRequest, params)
+    model = call.state.endpoints.create_model(request, as_submitted=submitted)
     store_tags(call, f"model/{model.name}", params)
     return {"ModelArn": call.arn(f"model/{model.name}")}
 
@@ -83,8 +84,8 @@ def _model_exists(call: WireCall, params: dict[str, Any]) -> tuple[str, str]:
 
 def create_endpoint_config(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     refuse_unsupported(params, UNSUPPORTED_CONFIG)
-    request = accept_request(CreateEndpointConfigRequest, params)
-    config = call.state.endpoints.create_endpoint_config(request)
+    request, submitted = accept_typed(CreateEndpointConfigRequest, params)
+    config = call.state.endpoints.create_endpoint_config(request, as_submitted=submitted)
     store_tags(call, f"endpoint-config/{config.name}", params)
     return {"EndpointConfigArn": call.arn(f"endpoint-config/{config.name}")}
 
@@ -134,7 +135,8 @@ def _variant_model_not_found(call: WireCall, params: dict[str, Any]) -> tuple[st
 
 
 def create_endpoint(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
-    endpoint = call.state.endpoints.create_endpoint(params["EndpointName"], params["EndpointConfigName"])
+    request, _ = accept_typed(CreateEndpointRequest, params)
+    endpoint = call.state.endpoints.create_endpoint(request)
     store_tags(call, f"endpoint/{endpoint.name}", params)
     return {"EndpointArn": call.arn(f"endpoint/{endpoint.name}")}
 
@@ -156,17 +158,14 @@ def list_endpoints(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_endpoint(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
-    endpoint = call.state.endpoints.update_endpoint(params["EndpointName"], params["EndpointConfigName"])
+    request, _ = accept_typed(UpdateEndpointRequest, params)
+    endpoint = call.state.endpoints.update_endpoint(params["EndpointName"], request)
     return {"EndpointArn": call.arn(f"endpoint/{endpoint.name}")}
 
 
 def update_weights(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
-    request = accept_request(
-        UpdateWeightsRequest, {"DesiredWeightsAndCapacities": params["DesiredWeightsAndCapacities"]}
-    )
-    endpoint = call.state.endpoints.update_weights_and_capacities(
-        params["EndpointName"], request["DesiredWeightsAndCapacities"]
-    )
+    request, _ = accept_typed(UpdateWeightsRequest, params)
+    endpoint = call.state.endpoints.update_weights_and_capacities(params["EndpointName"], request)
     return {"EndpointArn": call.arn(f"endpoint/{endpoint.name}")}
 
 

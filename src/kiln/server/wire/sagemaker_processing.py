@@ -1,7 +1,7 @@
 """SageMaker's processing-job operations, on ``ProcessingJobService``.
 
-CreateProcessingJob's body goes to the service as boto3 sent it (botocore's input shape has already
-checked its members); the service's checks are the REST door's too. Refusals are worded as SageMaker
+CreateProcessingJob's body is parsed into the same typed request as the REST door's (botocore's input
+shape has already checked its members), so both refuse alike. Refusals are worded as SageMaker
 words them for processing jobs.
 """
 
@@ -13,6 +13,7 @@ from kiln.server.schemas.processing_jobs import describe_processing_job, summari
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
 from kiln.server.wire.sagemaker_tags import store_tags
+from kiln.services.processing_request import parse_processing_request
 
 __all__ = ["PROCESSING_OPERATIONS"]
 
@@ -20,7 +21,7 @@ LIST_ALL = 10_000  # a List answer filters and pages in the wire; the service li
 
 
 def create_processing_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
-    request = {k: v for k, v in params.items() if k != "Tags"}
+    request = parse_processing_request({k: v for k, v in params.items() if k != "Tags"})
     job = call.state.processing_jobs.create(request)
     store_tags(call, f"processing-job/{job.name}", params)
     return {"ProcessingJobArn": call.arn(f"processing-job/{job.name}")}

@@ -20,7 +20,7 @@ from kiln.server.schemas.tuning_jobs import (
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
 from kiln.server.wire.paging import page
-from kiln.server.wire.requests import accept_request, accept_typed, refuse_unsupported
+from kiln.server.wire.requests import accept_typed, refuse_unsupported
 from kiln.server.wire.sagemaker_tags import store_tags
 
 __all__ = ["TRAINING_OPERATIONS"]
@@ -138,8 +138,8 @@ def create_tuning_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     )
     refuse_unsupported(params, UNSUPPORTED_TUNING)
     _resources_of_trials(definition)
-    request = accept_request(CreateTuningJobRequest, params)
-    overview = call.state.tuning_jobs.create(request)
+    request, submitted = accept_typed(CreateTuningJobRequest, params)
+    overview = call.state.tuning_jobs.create(request, as_submitted=submitted)
     store_tags(call, f"hyper-parameter-tuning-job/{overview.job.name}", params)
     return {"HyperParameterTuningJobArn": call.arn(f"hyper-parameter-tuning-job/{overview.job.name}")}
 

@@ -11,7 +11,7 @@ from kiln.server.schemas.transform_jobs import (
 )
 from kiln.server.wire._base import WireCall
 from kiln.server.wire.operations import Operation, select_page
-from kiln.server.wire.requests import accept_request, refuse_unsupported
+from kiln.server.wire.requests import accept_typed, refuse_unsupported
 from kiln.server.wire.sagemaker_tags import store_tags
 
 __all__ = ["TRANSFORM_OPERATIONS"]
@@ -27,8 +27,8 @@ UNSUPPORTED = {
 
 def create_transform_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     refuse_unsupported(params, UNSUPPORTED)
-    request = accept_request(CreateTransformJobRequest, params)
-    job = call.state.transform_jobs.create(request)
+    request, submitted = accept_typed(CreateTransformJobRequest, params)
+    job = call.state.transform_jobs.create(request, as_submitted=submitted)
     store_tags(call, f"transform-job/{job.name}", params)
     return {"TransformJobArn": call.arn(f"transform-job/{job.name}")}
 

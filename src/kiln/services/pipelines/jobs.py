@@ -19,11 +19,16 @@ from kiln.metadata import Database
 from kiln.metadata import transform_jobs as transform_rows
 from kiln.metadata import tuning_jobs as tuning_rows
 from kiln.services.endpoints import EndpointService
+from kiln.services.hosting_request import CreateModelRequest
 from kiln.services.processing_jobs import ProcessingJobService
+from kiln.services.processing_request import parse_processing_request
+from kiln.services.request_members import parse_known
 from kiln.services.training_jobs import TrainingJobService
 from kiln.services.training_request import parse_training_request
 from kiln.services.transform import TransformJobService
+from kiln.services.transform.request import CreateTransformJobRequest
 from kiln.services.tuning.jobs import TuningJobService
+from kiln.services.tuning.request import CreateTuningJobRequest
 
 __all__ = ["NAME_FIELDS", "JobState", "StepJobs"]
 
@@ -62,13 +67,16 @@ class StepJobs:
         if step_type == "Training":
             self.training_jobs.create(parse_training_request(request))
         elif step_type == "Processing":
-            self.processing_jobs.create(request)
+            self.processing_jobs.create(parse_processing_request(request))
         elif step_type == "Tuning":
-            self.tuning_jobs.create(request)
+            tuning, submitted = parse_known(CreateTuningJobRequest, request)
+            self.tuning_jobs.create(tuning, as_submitted=submitted)
         elif step_type == "Transform":
-            self.transform_jobs.create(request)
+            transform, submitted = parse_known(CreateTransformJobRequest, request)
+            self.transform_jobs.create(transform, as_submitted=submitted)
         else:
-            self.endpoints.create_model(request)
+            model, submitted = parse_known(CreateModelRequest, request)
+            self.endpoints.create_model(model, as_submitted=submitted)
 
     def exists(self, step_type: str, name: str) -> bool:
         if step_type in ("Training", "Processing"):

@@ -23,9 +23,9 @@ from kiln.records import CapacityUse, JobStatus, ReservationState, TransformJob,
 from kiln.services.endpoint_instances import InstanceStartFailed
 from kiln.services.instance_fleet import InstanceFleet, RunningProcess
 from kiln.services.instance_links import InstanceLink
-from kiln.services.job_validation import validate_job_name
 from kiln.services.status_filter import parse_status
-from kiln.services.transform.plan import build_plan, list_inputs, validate_request
+from kiln.services.transform.plan import build_plan, confine_uris, list_inputs
+from kiln.services.transform.request import CreateTransformJobRequest
 from kiln.services.transform.worker import TransformFailed, TransformRun
 
 __all__ = ["TransformJobService"]
@@ -53,24 +53,26 @@ class TransformJobService:
 
     # -- use-cases ------------------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any]) -> TransformJob:
-        name = str(request.get("TransformJobName", ""))
-        validate_job_name(name, "TransformJobName")
-        hosting.get_model(self.db, str(request.get("ModelName", "")))
-        validate_request(request, self.store)
+    def create(
+        self, request: CreateTransformJobRequest, *, as_submitted: dict[str, Any] | None = None
+    ) -> TransformJob:
+        """Check the model and the URIs, hold capacity, store the job and start it in the background.
+        A door that keeps members Kiln does not act on (the AWS wire, a pipeline step) passes the
+        request ``as_submitted``, which is stored instead."""
+        name = request.TransformJobName
+        hosting.get_model(self.db, request.ModelName)
+        confine_uris(request, self.store)
         if metadata.find_transform_job(self.db, name) is not None:
             raise metadata.TRANSFORM_JOBS.already_exists(name)
-        resources = request.get("TransformResources") or {}
+        resources = request.TransformResources
         if self.scheduler is not None:
             # Refused at once over the account limit; otherwise held, or queued until there is room.
             self.scheduler.reserve(
-                CapacityUse.TRANSFORM,
-                self._owner(name),
-                str(resources.get("InstanceType", "local")),
-                int(resources.get("InstanceCount", 1)),
+                CapacityUse.TRANSFORM, self._owner(name), resources.InstanceType, resources.InstanceCount
             )
+        spec = dict(as_submitted) if as_submitted is not None else request.spec
         try:
-            job = metadata.insert_transform_job(self.db, name, request, utcnow())
+            job = metadata.insert_transform_job(self.db, name, spec, utcnow())
         except Exception:
             if self.scheduler is not None:
                 self.scheduler.release(self._owner(name), forget=True)

@@ -1,7 +1,8 @@
-"""A CreateTransformJob request checked against SageMaker's rules and turned into a TransformPlan.
+"""A CreateTransformJob request's URIs confined, and the stored request turned into a TransformPlan.
 
 Checks that need no data run when the job is created (a bad request is refused at once, as SageMaker
-does); the input objects are listed when the job starts, so an empty prefix fails the job, not the call.
+does: ``request`` parses it); the input objects are listed when the job starts, so an empty prefix
+fails the job, not the call.
 """
 
 from __future__ import annotations
@@ -13,76 +14,21 @@ from typing import Any
 from kiln.artifacts import ArtifactStore
 from kiln.errors import NotFound, ValidationError
 from kiln.services.transform.filters import compile_filter
+from kiln.services.transform.request import DEFAULT_MAX_PAYLOAD_MB, CreateTransformJobRequest
 from kiln.services.transform.worker import InputObject, TransformFailed, TransformPlan
 
-__all__ = ["build_plan", "list_inputs", "validate_request"]
+__all__ = ["build_plan", "confine_uris", "list_inputs"]
 
-DEFAULT_MAX_PAYLOAD_MB = 6
-MAX_PAYLOAD_MB = 100
 DEFAULT_TIMEOUT_SECONDS = 600.0  # ModelClientConfig.InvocationsTimeoutInSeconds (SageMaker: 600, 1-3600)
 DEFAULT_MAX_RETRIES = 3  # ModelClientConfig.InvocationsMaxRetries (SageMaker: 3, 0-3)
 
 
-def _choice(value: Any, field: str, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValidationError(f"{field} {value!r} is not valid; use one of {', '.join(allowed)}")
-    return str(value)
-
-
-def _source(request: dict[str, Any]) -> dict[str, Any]:
-    data_source = (request.get("TransformInput") or {}).get("DataSource") or {}
-    s3 = data_source.get("S3DataSource")
-    if not isinstance(s3, dict) or not s3.get("S3Uri"):
-        raise ValidationError(
-            "TransformInput.DataSource.S3DataSource.S3Uri is required: "
-            "the S3 prefix (or manifest file) of the input"
-        )
-    return s3
-
-
-def validate_request(request: dict[str, Any], store: ArtifactStore) -> None:
-    """Refuse what SageMaker refuses at CreateTransformJob, with the field, the value and the fix."""
-    transform_input = request.get("TransformInput") or {}
-    s3 = _source(request)
-    _choice(s3.get("S3DataType", "S3Prefix"), "S3DataType", ("S3Prefix", "ManifestFile"))
-    store.resolve_uri(str(s3["S3Uri"]), field="TransformInput S3Uri")
-    _choice(transform_input.get("SplitType", "None"), "SplitType", ("None", "Line", "RecordIO"))
-    _choice(transform_input.get("CompressionType", "None"), "CompressionType", ("None", "Gzip"))
-    output = request.get("TransformOutput") or {}
-    if not output.get("S3OutputPath"):
-        raise ValidationError("TransformOutput.S3OutputPath is required: where the .out objects go")
-    store.resolve_uri(str(output["S3OutputPath"]), field="TransformOutput S3OutputPath")
-    _choice(output.get("AssembleWith", "None"), "AssembleWith", ("None", "Line"))
-    _choice(request.get("BatchStrategy", "MultiRecord"), "BatchStrategy", ("SingleRecord", "MultiRecord"))
-    payload = request.get("MaxPayloadInMB", DEFAULT_MAX_PAYLOAD_MB)
-    if not isinstance(payload, int) or not 0 <= payload <= MAX_PAYLOAD_MB:
-        raise ValidationError(f"MaxPayloadInMB {payload!r} must be a whole number from 0 to {MAX_PAYLOAD_MB}")
-    concurrency = request.get("MaxConcurrentTransforms", 1)
-    if not isinstance(concurrency, int) or concurrency < 0:
-        raise ValidationError(f"MaxConcurrentTransforms {concurrency!r} must be a whole number ≥ 0")
-    if max(concurrency, 1) * max(payload, 1) > MAX_PAYLOAD_MB:
-        raise ValidationError(
-            f"MaxConcurrentTransforms × MaxPayloadInMB is {concurrency * payload}, over SageMaker's "
-            f"{MAX_PAYLOAD_MB}; lower one of them"
-        )
-    resources = request.get("TransformResources") or {}
-    count = resources.get("InstanceCount", 1)
-    if not isinstance(count, int) or count < 1:
-        raise ValidationError(f"TransformResources.InstanceCount {count!r} must be a whole number ≥ 1")
-    processing = request.get("DataProcessing") or {}
-    compile_filter(processing.get("InputFilter"), "InputFilter")
-    compile_filter(processing.get("OutputFilter"), "OutputFilter")
-    _choice(processing.get("JoinSource", "None"), "JoinSource", ("None", "Input"))
-    client = request.get("ModelClientConfig") or {}
-    timeout = client.get("InvocationsTimeoutInSeconds", DEFAULT_TIMEOUT_SECONDS)
-    if not isinstance(timeout, (int, float)) or not 1 <= timeout <= 3600:
-        raise ValidationError(f"InvocationsTimeoutInSeconds {timeout!r} must be from 1 to 3600")
-    retries = client.get("InvocationsMaxRetries", DEFAULT_MAX_RETRIES)
-    if not isinstance(retries, int) or not 0 <= retries <= 3:
-        raise ValidationError(f"InvocationsMaxRetries {retries!r} must be from 0 to 3")
-    environment = request.get("Environment") or {}
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in environment.items()):
-        raise ValidationError("Environment must map names to strings")
+def confine_uris(request: CreateTransformJobRequest, store: ArtifactStore) -> None:
+    """The input and output URIs must pass the store's one confinement rule (the rest of the request
+    was checked when it was parsed)."""
+    s3 = request.TransformInput.DataSource.S3DataSource
+    store.resolve_uri(s3.S3Uri, field="TransformInput S3Uri")
+    store.resolve_uri(request.TransformOutput.S3OutputPath, field="TransformOutput S3OutputPath")
 
 
 def _manifest_inputs(store: ArtifactStore, uri: str) -> list[InputObject]:

@@ -11,7 +11,6 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiln.algorithms import add_metric_definitions
 from kiln.errors import Conflict, NotFound, ValidationError
 from kiln.metadata import Database
 from kiln.metadata import tuning_jobs as tuning_rows
@@ -25,6 +24,7 @@ from kiln.services.tuning.config import (
     parse_tuning_request,
 )
 from kiln.services.tuning.engine import TuningEngine
+from kiln.services.tuning.request import CreateTuningJobRequest
 from kiln.services.tuning.trials import trial_job_name, trial_training_request
 
 __all__ = ["TuningJobOverview", "TuningJobService", "best_trial"]
@@ -67,14 +67,19 @@ class TuningJobService:
 
     # -- users' verbs ---------------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any]) -> TuningJobOverview:
-        add_metric_definitions(request)  # a built-in algorithm's metrics: the objective needs no regex
-        config = parse_tuning_request(request)
-        self._check_definition(request, config)
-        self._check_parents(request, config)
+    def create(
+        self, request: CreateTuningJobRequest, *, as_submitted: dict[str, Any] | None = None
+    ) -> TuningJobOverview:
+        """Check the definition as a trial's and the warm-start parents, then store the job (the
+        engine starts its trials). A door that keeps members Kiln does not act on (the AWS wire, a
+        pipeline step) passes the request ``as_submitted``, which is stored instead."""
+        config = request.config
+        spec = dict(as_submitted) if as_submitted is not None else request.spec
+        self._check_definition(spec, config)
+        self._check_parents(config)
         seed = config.random_seed if config.random_seed is not None else secrets.randbelow(MAX_SEED)
         job = tuning_rows.insert_tuning_job(
-            self.db, request["HyperParameterTuningJobName"], request, seed, utcnow()
+            self.db, request.HyperParameterTuningJobName, spec, seed, utcnow()
         )
         return TuningJobOverview(job, config, (), None)
 
@@ -162,7 +167,7 @@ class TuningJobService:
             auth_enabled=self.training_jobs.settings.auth_enabled,
         )
 
-    def _check_parents(self, request: dict[str, Any], config: TuningConfig) -> None:
+    def _check_parents(self, config: TuningConfig) -> None:
         for parent in config.warm_start_parents:
             job = tuning_rows.find_tuning_job(self.db, parent)
             if job is None:

@@ -6,22 +6,16 @@ import copy
 import hashlib
 from typing import Any
 
-from kiln.services.training_request import CreateTrainingJobRequest, parse_training_request
+from kiln.services.training_request import (
+    CreateTrainingJobRequest,
+    TrainingJobSettingsShape,
+    parse_training_request,
+)
 
 __all__ = ["trial_job_name", "trial_training_request"]
 
 # TrainingJobDefinition fields that a trial's CreateTrainingJob request takes over as they are.
-_COPIED_FIELDS = (
-    "AlgorithmSpecification",
-    "RoleArn",
-    "InputDataConfig",
-    "OutputDataConfig",
-    "ResourceConfig",
-    "StoppingCondition",
-    "CheckpointConfig",
-    "Environment",
-    "RetryStrategy",
-)
+_COPIED_FIELDS = tuple(TrainingJobSettingsShape.model_fields)
 
 
 def trial_job_name(tuning_job_name: str, number: int) -> str:
