@@ -179,9 +179,16 @@ def _import_user_module(model_dir: Path, settings: ServingSettings) -> ModuleTyp
     path = code_dir / settings.program
     if not path.is_file():
         if settings.program_explicit:
-            raise ModelLoadError(
-                f"SAGEMAKER_PROGRAM={settings.program} but there is no code/{settings.program} in the "
-                "model; put the handler module in model.tar.gz under code/, or unset SAGEMAKER_PROGRAM."
+            # SageMaker's inference toolkit serves with its default handlers when the module is not
+            # found (``find_spec`` is None), and code written for it relies on that (SDK v3's
+            # ModelBuilder from a ModelTrainer sets SAGEMAKER_PROGRAM without shipping the module);
+            # Kiln does the same, and says so in the endpoint's log.
+            print(
+                f"Kiln: SAGEMAKER_PROGRAM={settings.program} but there is no code/{settings.program} in "
+                "the model: serving with the default handlers, as SageMaker's inference toolkit does; "
+                "put the handler module in model.tar.gz under code/ to use your own.",
+                file=sys.stderr,
+                flush=True,
             )
         return None
     # Like SageMaker, put code/ on sys.path so the module can import its sibling files.
