@@ -8,12 +8,23 @@ $XDG_CACHE_HOME/kiln-tests-v3, apart from v2's), so its pins never meet Kiln's; 
 
 from __future__ import annotations
 
+import io
 import subprocess
+import tarfile
 import textwrap
 from pathlib import Path
 
 import pytest
-from tests.wire.wire_support import INSTALL_TIMEOUT, sagemaker_sdk_env, sagemaker_v3  # noqa: F401  (a fixture)
+from botocore.exceptions import WaiterError
+from tests.wire.wire_support import (  # noqa: F401  (sagemaker_v3: a fixture)
+    FAST,
+    INSTALL_TIMEOUT,
+    PYTORCH_INFERENCE_IMAGE,
+    client,
+    sagemaker_sdk_env,
+    sagemaker_v3,
+    use_kiln,
+)
 
 from conftest import RunningServer
 
@@ -243,3 +254,56 @@ def test_sagemaker_core_resources_create_wait_invoke_and_delete_an_endpoint(
     output = _run(server, sagemaker_v3, tmp_path, CORE_ROUND_TRIP, {"inference.py": INFERENCE})
     assert "PREDICTION [4, 10.0]" in output
     assert "LEFT False" in output
+
+
+def test_a_model_builder_inference_spec_model_fails_its_endpoint_saying_why(
+    server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ModelBuilder(inference_spec=..., model_path=<local>) ships a handler that imports the SDK
+    (and a pickle of the spec): Kiln cannot serve it, and the endpoint's FailureReason says so."""
+    use_kiln(monkeypatch, server.url)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, data in {
+            "model.json": b"{}",
+            "code/inference.py": b"import cloudpickle\nfrom sagemaker.serve.spec.inference_spec import InferenceSpec\n",
+            "code/serve.pkl": b"pickled spec",
+            "code/metadata.json": b"{}",
+        }.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    s3 = client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key="spec/model.tar.gz", Body=archive.getvalue())
+    sm = client("sagemaker")
+    sm.create_model(
+        ModelName="v3-spec-model",
+        PrimaryContainer={
+            "Image": PYTORCH_INFERENCE_IMAGE,
+            "ModelDataUrl": f"s3://{BUCKET}/spec/model.tar.gz",
+            "Environment": {
+                "SAGEMAKER_PROGRAM": "inference.py",
+                "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            },
+        },
+        ExecutionRoleArn="arn:aws:iam::000000000000:role/SageMakerRole",
+    )
+    sm.create_endpoint_config(
+        EndpointConfigName="v3-spec-config",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "v3-spec-model",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sm.create_endpoint(EndpointName="v3-spec-endpoint", EndpointConfigName="v3-spec-config")
+    with pytest.raises(WaiterError):
+        sm.get_waiter("endpoint_in_service").wait(EndpointName="v3-spec-endpoint", WaiterConfig=FAST)
+    described = sm.describe_endpoint(EndpointName="v3-spec-endpoint")
+    assert described["EndpointStatus"] == "Failed"
+    assert "SageMaker Python SDK v3 ModelBuilder's handler" in described["FailureReason"]
+    assert "model_fn" in described["FailureReason"]  # what to do instead

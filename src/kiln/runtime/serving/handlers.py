@@ -174,6 +174,16 @@ def _batching_allowed(chain: HandlerChain, declared: bool | None, mode: Batching
     return mode is BatchingMode.ON
 
 
+SDK_V3_PICKLE = "serve.pkl"  # SageMaker SDK v3 ModelBuilder's pickled InferenceSpec (or model) and schema
+SDK_V3_HANDLER = (
+    "code/{program} is SageMaker Python SDK v3 ModelBuilder's handler for an InferenceSpec or a pickled "
+    "model (code/serve.pkl): it imports the sagemaker package, and Kiln serves models in its own "
+    "environment, which does not have it (Kiln runs no containers). Serve the model with model_fn / "
+    "input_fn / predict_fn / output_fn in code/inference.py (sagemaker-core's repack_model and "
+    "Model.create), or with the default handlers (a TorchScript model.pth, no InferenceSpec)."
+)
+
+
 def _import_user_module(model_dir: Path, settings: ServingSettings) -> ModuleType | None:
     code_dir = model_dir / "code"
     path = code_dir / settings.program
@@ -199,7 +209,12 @@ def _import_user_module(model_dir: Path, settings: ServingSettings) -> ModuleTyp
         raise ModelLoadError(f"code/{settings.program} cannot be imported as a Python module.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
-    spec.loader.exec_module(module)  # errors propagate: the user's own traceback is the best report
+    try:
+        spec.loader.exec_module(module)  # errors propagate: the user's own traceback is the best report
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] == "sagemaker" and (code_dir / SDK_V3_PICKLE).is_file():
+            raise ModelLoadError(SDK_V3_HANDLER.format(program=settings.program)) from e
+        raise
     return module
 
 

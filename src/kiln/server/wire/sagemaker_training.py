@@ -37,10 +37,6 @@ UNSUPPORTED_TRAINING = {
     "InputDataConfig[].DataSource.DatasetSource": "use an S3DataSource",
 }
 UNSUPPORTED_TUNING = {
-    "TrainingJobDefinition.AlgorithmSpecification.ContainerEntrypoint": (
-        f"tuning trials run the toolkit's script: {_ENTRY}"
-    ),
-    "TrainingJobDefinition.AlgorithmSpecification.ContainerArguments": "pass arguments as HyperParameters",
     "TrainingJobDefinitions": "give one TrainingJobDefinition",
     "Autotune": "give the strategy and ranges in HyperParameterTuningJobConfig",
     "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters": "give explicit parameter ranges",
