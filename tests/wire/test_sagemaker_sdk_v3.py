@@ -202,6 +202,53 @@ print("LEFT", "v3-core-model" in names, flush=True)
 """
 
 
+TUNE_SCRIPT = """
+import argparse
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=0.1)
+parser.add_argument("--epochs", type=int, default=1)
+args, _ = parser.parse_known_args()
+print(f"Test set: Average loss: {abs(args.lr - 0.05):.4f}", flush=True)
+"""
+
+# SageMaker's v3 hyperparameter tuning example, small: the tuner runs a ModelTrainer's script through
+# the framework toolkit (sagemaker_program / sagemaker_submit_directory), not its entry point.
+TUNE = """
+import sys
+from sagemaker.core.helper.session_helper import Session
+from sagemaker.core.parameter import ContinuousParameter
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import Compute, SourceCode, StoppingCondition
+from sagemaker.train.tuner import HyperparameterTuner
+
+trainer = ModelTrainer(
+    training_image="763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310",
+    source_code=SourceCode(source_dir=sys.argv[1], entry_script="tune.py"),
+    compute=Compute(instance_type="ml.m5.large", instance_count=1),
+    stopping_condition=StoppingCondition(max_runtime_in_seconds=600),
+    hyperparameters={"epochs": 1},
+    sagemaker_session=Session(),
+    role="arn:aws:iam::000000000000:role/SageMakerRole",
+    base_job_name="v3-hpo",
+)
+tuner = HyperparameterTuner(
+    model_trainer=trainer,
+    objective_metric_name="average test loss",
+    hyperparameter_ranges={"lr": ContinuousParameter(0.001, 0.1)},
+    metric_definitions=[{"Name": "average test loss", "Regex": "Test set: Average loss: ([0-9\\.]+)"}],
+    max_jobs=2,
+    max_parallel_jobs=2,
+    strategy="Random",
+    objective_type="Minimize",
+)
+tuner.tune(wait=True)
+print("STATUS", tuner.describe().hyper_parameter_tuning_job_status, flush=True)
+trials = tuner.analytics().dataframe().sort_values("FinalObjectiveValue")
+print("BEST", tuner.best_training_job(), trials.iloc[0]["TrainingJobName"], len(trials), flush=True)
+"""
+
+
 def _run(server: RunningServer, python: Path, tmp_path: Path, script: str, files: dict[str, str]) -> str:
     """``script`` run by the SDK's Python with a SageMaker user's environment aimed at Kiln."""
     source = tmp_path / "src"
@@ -254,6 +301,20 @@ def test_sagemaker_core_resources_create_wait_invoke_and_delete_an_endpoint(
     output = _run(server, sagemaker_v3, tmp_path, CORE_ROUND_TRIP, {"inference.py": INFERENCE})
     assert "PREDICTION [4, 10.0]" in output
     assert "LEFT False" in output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT)  # the first run installs the SDK
+def test_the_hyperparameter_tuner_runs_a_model_trainers_trials_and_names_the_best(
+    server: RunningServer,
+    sagemaker_v3: Path,  # noqa: F811  (the fixture, from wire_support)
+    tmp_path: Path,
+) -> None:
+    output = _run(server, sagemaker_v3, tmp_path, TUNE, {"tune.py": TUNE_SCRIPT})
+    assert "STATUS Completed" in output
+    best = next(line.split() for line in output.splitlines() if line.startswith("BEST "))
+    assert best[1] == best[2]  # best_training_job() is the trial with the lowest loss
+    assert best[3] == "2"
 
 
 def test_a_model_builder_inference_spec_model_fails_its_endpoint_saying_why(
