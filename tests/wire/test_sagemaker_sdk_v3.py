@@ -81,7 +81,7 @@ trainer = ModelTrainer(
     sagemaker_session=session,
     training_image=PYTORCH_TRAINING_IMAGE,
     role=role,
-    source_code=SourceCode(source_dir=sys.argv[1], entry_script="train.py"),
+    source_code=SourceCode(source_dir=sys.argv[1], entry_script="train.py", requirements="requirements.txt"),
     compute=Compute(instance_type="ml.m5.large", instance_count=1),
     hyperparameters={"factor": 3, "epochs": 2},
     base_job_name="v3-e2e",
@@ -278,12 +278,14 @@ def test_model_trainer_trains_and_model_builder_deploys_invokes_and_deletes(
     sagemaker_v3: Path,  # noqa: F811  (the fixture, from wire_support)
     tmp_path: Path,
 ) -> None:
-    output = _run(server, sagemaker_v3, tmp_path, TRAIN_AND_DEPLOY, {"train.py": TRAIN})
+    files = {"train.py": TRAIN, "requirements.txt": "numpy\n"}  # installed by sm_train.sh with pip
+    output = _run(server, sagemaker_v3, tmp_path, TRAIN_AND_DEPLOY, files)
     # ModelTrainer's sm_train.sh ran in /opt/ml, its driver ran train.py with the hyperparameters,
     # and train(logs=True) streamed the lines through CloudWatch Logs.
     for epoch in range(2):
         assert f"epoch {epoch} loss={1 / (epoch + 1):.3f}" in output
     assert "OPT_ML ['code', 'sm_drivers']" in output
+    assert "Requirement already satisfied: numpy" in output  # the job's pip, over Kiln's environment
     assert "Training Container Execution Completed" in output
     assert "STATUS Completed" in output
     assert f"MODEL s3://{BUCKET}/v3-e2e/" in output
