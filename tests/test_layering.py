@@ -73,6 +73,7 @@ SHARED_RUNTIME_MODULES = frozenset(
         "kiln.runtime.training.user_code",
         "kiln.runtime.training.library_check",
         "kiln.runtime.training.frameworks",
+        "kiln.runtime.training.opt_ml_view",
         "kiln.runtime.serving.ipc",
         "kiln.runtime.serving.model_archive",
     }

@@ -30,6 +30,7 @@ OPERATIONS = (
     [("sagemaker", "sagemaker", op) for op in sorted(sagemaker.OPERATIONS)]
     + [("logs", "logs", op) for op in sorted(logs.OPERATIONS)]
     + [("sts", "sts", "GetCallerIdentity"), ("sagemaker-runtime", "sagemaker", "InvokeEndpoint")]
+    + [("iam", "iam", "SimulatePrincipalPolicy")]  # answered AccessDenied once signed: Kiln has no IAM
 )
 # (missing, unknown key, wrong signature) codes in each service's protocol, as AWS answers them.
 REFUSALS = {
@@ -49,6 +50,7 @@ REFUSALS = {
         "InvalidSignatureException",
     ),
     "sts": ("MissingAuthenticationToken", "InvalidClientTokenId", "SignatureDoesNotMatch"),
+    "iam": ("MissingAuthenticationToken", "InvalidClientTokenId", "SignatureDoesNotMatch"),
 }
 AUTH_CODES = {code for codes in REFUSALS.values() for code in codes}
 
@@ -81,11 +83,12 @@ def key(secured: RunningServer) -> dict[str, str]:
 def raw_request(server: RunningServer, service: str, operation: str) -> AWSRequest:
     """The request boto3 would send for ``operation`` with empty parameters (refused or not, the
     signature is checked first)."""
-    if service == "sts":
+    if service in ("sts", "iam"):
+        version = "2011-06-15" if service == "sts" else "2010-05-08"
         return AWSRequest(
             "POST",
             f"{server.url}/",
-            data=b"Action=GetCallerIdentity&Version=2011-06-15",
+            data=f"Action={operation}&Version={version}".encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
         )
     if service == "sagemaker-runtime":

@@ -108,11 +108,10 @@ def test_what_kiln_does_not_support_is_refused_before_anything_is_stored(
     request = training_job_request(
         "wire-entrypoint", uploaded["source"], uploaded["data"], uploaded["output"]
     )
-    request["AlgorithmSpecification"]["ContainerEntrypoint"] = ["bash", "run.sh"]
+    request["AlgorithmSpecification"]["ContainerArguments"] = ["run.sh"]  # no image entry point to take them
     code, message, _ = refusal(sm.create_training_job, **request)
     assert code == "ValidationException"
-    assert "ContainerEntrypoint is not supported" in message
-    assert "sagemaker_program" in message
+    assert "ContainerArguments needs a ContainerEntrypoint" in message
     assert not {"wire-pipe-mode", "wire-no-data", "wire-entrypoint"} & job_names(sm)
 
 

@@ -23,6 +23,7 @@ PYTORCH_INFERENCE_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 FAST = {"Delay": 1, "MaxAttempts": 180}  # waiters poll every second here (SageMaker's: 30-120 s)
 SDK_VERSION = "2.257.7"  # the SageMaker Python SDK v2's last release
+SDK_V3_VERSION = "3.27.0"  # the SageMaker Python SDK v3 (sagemaker-train / -serve / -core) tested
 INSTALL_TIMEOUT = 900  # seconds: the first run installs the SDK and its dependencies
 SAGEMAKER_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "sagemaker_config.yaml"
 
@@ -172,31 +173,44 @@ def upload_code_and_data(server: Any, folder: Path) -> dict[str, str]:
     }
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kiln-tests"
+def _cache_dir(name: str = "kiln-tests") -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / name
 
 
-@pytest.fixture(scope="session")
-def sagemaker_v2() -> Path:
-    """The Python of a virtual environment with sagemaker==SDK_VERSION (made once, then reused)."""
-    folder = _cache_dir() / f"sagemaker-{SDK_VERSION}"
+def _sdk_python(cache: Path, version: str) -> Path:
+    """The Python of a virtual environment under ``cache`` with sagemaker==``version`` (made once,
+    then reused)."""
+    folder = cache / f"sagemaker-{version}"
     python = folder / "bin" / "python"
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f".sagemaker-{SDK_VERSION}.lock", "w") as lock:
+    with open(folder.parent / f".sagemaker-{version}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time (xdist workers, parallel runs)
         if not (folder / ".ready").exists():
             venv.create(folder, with_pip=True, clear=True)
             installed = subprocess.run(
-                [str(python), "-m", "pip", "install", "-q", f"sagemaker=={SDK_VERSION}"],
+                [str(python), "-m", "pip", "install", "-q", f"sagemaker=={version}"],
                 capture_output=True,
                 text=True,
                 timeout=INSTALL_TIMEOUT,
             )
             assert installed.returncode == 0, (
-                f"installing sagemaker=={SDK_VERSION} failed:\n{installed.stderr[-3000:]}"
+                f"installing sagemaker=={version} failed:\n{installed.stderr[-3000:]}"
             )
             (folder / ".ready").touch()
     return python
+
+
+@pytest.fixture(scope="session")
+def sagemaker_v2() -> Path:
+    """The Python of a virtual environment with sagemaker==SDK_VERSION (made once, then reused)."""
+    return _sdk_python(_cache_dir(), SDK_VERSION)
+
+
+@pytest.fixture(scope="session")
+def sagemaker_v3() -> Path:
+    """The Python of a virtual environment with sagemaker==SDK_V3_VERSION, apart from v2's (its own
+    cache folder, ``kiln-tests-v3``: the two SDKs' pins never meet)."""
+    return _sdk_python(_cache_dir("kiln-tests-v3"), SDK_V3_VERSION)
 
 
 def sagemaker_sdk_env(url: str, home: Path) -> dict[str, str]:

@@ -35,6 +35,7 @@ MAX_HYPERPARAMETER_KEY = 256
 MAX_HYPERPARAMETER_VALUE = 2500
 MAX_RUNTIME_LIMIT_SECONDS = 28 * 24 * 3600  # SageMaker's ceiling
 MAX_PRIORITY = 1000  # Kiln's Priority: -1000 (last) … 1000 (first); 0 by default
+MAX_ENTRYPOINT_ITEM = 256  # characters in one ContainerEntrypoint or ContainerArguments item
 LOCAL_INSTANCE_TYPES = ("local", "local_gpu")  # SageMaker local mode's instance types
 
 
@@ -108,7 +109,20 @@ def check_training_request(request: CreateTrainingJobRequest) -> None:
     hyperparameters = _validate_hyperparameters(request.HyperParameters)
     program = decode_hyperparameter(hyperparameters.get("sagemaker_program", '""'))
     image = request.AlgorithmSpecification.TrainingImage
-    if not program and algorithm_for_image(image) is None:  # a built-in algorithm needs no script
+    entrypoint = request.AlgorithmSpecification.ContainerEntrypoint
+    if request.AlgorithmSpecification.ContainerArguments and not entrypoint:
+        raise ValidationError(
+            "AlgorithmSpecification.ContainerArguments needs a ContainerEntrypoint: Kiln runs no "
+            "containers, so there is no image entry point to pass them to"
+        )
+    for item in [*(entrypoint or []), *(request.AlgorithmSpecification.ContainerArguments or [])]:
+        if len(item) > MAX_ENTRYPOINT_ITEM:
+            raise ValidationError(
+                f"AlgorithmSpecification.ContainerEntrypoint/ContainerArguments item {item[:40]!r}... "
+                f"is {len(item)} characters long; SageMaker allows {MAX_ENTRYPOINT_ITEM}"
+            )
+    # A built-in algorithm needs no script, nor does a job that names its own command.
+    if not program and not entrypoint and algorithm_for_image(image) is None:
         raise ValidationError(
             "the job has no entry point: set hyperparameter sagemaker_program (the SDK's entry_point) "
             "to the script to run, e.g. 'train.py'"

@@ -48,6 +48,10 @@ class AlgorithmSpecificationShape(_Shape):
     TrainingImage: str | None = None
     MetricDefinitions: list[MetricDefinitionShape] = []
     EnableSageMakerMetricsTimeSeries: bool | None = None
+    # Run verbatim in the host's private /opt/ml instead of the toolkit's script (SageMaker SDK v3's
+    # ModelTrainer runs its sm_train.sh this way); SageMaker's limits: 100 items of 256 characters.
+    ContainerEntrypoint: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    ContainerArguments: list[str] | None = Field(default=None, min_length=1, max_length=100)
 
 
 class S3DataSourceShape(_Shape):

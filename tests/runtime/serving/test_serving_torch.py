@@ -225,3 +225,22 @@ def test_two_candidate_model_files_are_ambiguous(tmp_path: Path) -> None:
     (tmp_path / "b.pth").write_bytes(b"")
     with pytest.raises(ModelLoadError, match="Several model files"):
         load_default_model(tmp_path)
+
+
+def test_a_named_program_that_is_absent_serves_with_the_defaults_and_says_so(
+    cnn: tuple[Path, Any], module_tmp: Path, launch: Callable[..., Any]
+) -> None:
+    """SageMaker's toolkit serves with its default handlers when SAGEMAKER_PROGRAM's module is not in
+    code/ (SDK v3's ModelBuilder from a ModelTrainer relies on it); so does Kiln, and its log says so."""
+    model_dir = module_tmp / "cnn-program-absent"
+    model_dir.mkdir()
+    (model_dir / "model.pt").write_bytes((cnn[0] / "model.pt").read_bytes())
+    instance = launch(model_dir, env={"SAGEMAKER_PROGRAM": "inference.py"})
+    x = image(9)
+    with instance.client() as client:
+        response = client.post("/invocations", json=x.tolist())
+    assert_ok(response)
+    np.testing.assert_allclose(response.json(), expected(cnn[1], x), rtol=1e-4, atol=1e-5)
+    log = instance.stderr()
+    assert "SAGEMAKER_PROGRAM=inference.py but there is no code/inference.py" in log
+    assert "serving with the default handlers" in log

@@ -174,14 +174,31 @@ def _batching_allowed(chain: HandlerChain, declared: bool | None, mode: Batching
     return mode is BatchingMode.ON
 
 
+SDK_V3_PICKLE = "serve.pkl"  # SageMaker SDK v3 ModelBuilder's pickled InferenceSpec (or model) and schema
+SDK_V3_HANDLER = (
+    "code/{program} is SageMaker Python SDK v3 ModelBuilder's handler for an InferenceSpec or a pickled "
+    "model (code/serve.pkl): it imports the sagemaker package, and Kiln serves models in its own "
+    "environment, which does not have it (Kiln runs no containers). Serve the model with model_fn / "
+    "input_fn / predict_fn / output_fn in code/inference.py (sagemaker-core's repack_model and "
+    "Model.create), or with the default handlers (a TorchScript model.pth, no InferenceSpec)."
+)
+
+
 def _import_user_module(model_dir: Path, settings: ServingSettings) -> ModuleType | None:
     code_dir = model_dir / "code"
     path = code_dir / settings.program
     if not path.is_file():
         if settings.program_explicit:
-            raise ModelLoadError(
-                f"SAGEMAKER_PROGRAM={settings.program} but there is no code/{settings.program} in the "
-                "model; put the handler module in model.tar.gz under code/, or unset SAGEMAKER_PROGRAM."
+            # SageMaker's inference toolkit serves with its default handlers when the module is not
+            # found (``find_spec`` is None), and code written for it relies on that (SDK v3's
+            # ModelBuilder from a ModelTrainer sets SAGEMAKER_PROGRAM without shipping the module);
+            # Kiln does the same, and says so in the endpoint's log.
+            print(
+                f"Kiln: SAGEMAKER_PROGRAM={settings.program} but there is no code/{settings.program} in "
+                "the model: serving with the default handlers, as SageMaker's inference toolkit does; "
+                "put the handler module in model.tar.gz under code/ to use your own.",
+                file=sys.stderr,
+                flush=True,
             )
         return None
     # Like SageMaker, put code/ on sys.path so the module can import its sibling files.
@@ -192,7 +209,12 @@ def _import_user_module(model_dir: Path, settings: ServingSettings) -> ModuleTyp
         raise ModelLoadError(f"code/{settings.program} cannot be imported as a Python module.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
-    spec.loader.exec_module(module)  # errors propagate: the user's own traceback is the best report
+    try:
+        spec.loader.exec_module(module)  # errors propagate: the user's own traceback is the best report
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] == "sagemaker" and (code_dir / SDK_V3_PICKLE).is_file():
+            raise ModelLoadError(SDK_V3_HANDLER.format(program=settings.program)) from e
+        raise
     return module
 
 

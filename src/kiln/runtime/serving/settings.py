@@ -40,7 +40,7 @@ class ServingSettings:
     max_payload_bytes: int = int(DEFAULT_MAX_PAYLOAD_MB * MEGABYTE)
     default_accept: str = "application/json"  # for requests without Accept, or with */*
     program: str = "inference.py"  # the handler module inside <model_dir>/code
-    program_explicit: bool = False  # SAGEMAKER_PROGRAM was set, so a missing module is an error
+    program_explicit: bool = False  # SAGEMAKER_PROGRAM was set, so a missing module is reported in the log
     batching: BatchingMode = BatchingMode.AUTO
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     max_batch_delay_s: float = DEFAULT_MAX_BATCH_DELAY_MS / 1000.0

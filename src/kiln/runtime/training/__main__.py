@@ -23,6 +23,7 @@ from kiln.artifacts.archives import ArchiveLimits
 from kiln.config import load_allowed_roots, load_settings, result_file
 from kiln.hardening import make_undumpable
 from kiln.runtime.training.channels import download_channels
+from kiln.runtime.training.entrypoint import NO_PRIVATE_VIEW, entrypoint_command, job_interpreter
 from kiln.runtime.training.environment import (
     decode_hyperparameters,
     distributed_environment,
@@ -32,7 +33,12 @@ from kiln.runtime.training.environment import (
 )
 from kiln.runtime.training.estimator_functions import ESTIMATOR_METRIC_LINE, defines_estimator_functions
 from kiln.runtime.training.folder_sync import FolderSync, restore_folder
-from kiln.runtime.training.frameworks import FrameworkUnavailable, requested_framework, resolve_framework
+from kiln.runtime.training.frameworks import (
+    FrameworkEnvironment,
+    FrameworkUnavailable,
+    requested_framework,
+    resolve_framework,
+)
 from kiln.runtime.training.layout import OptMl
 from kiln.runtime.training.library_check import check_torch_libraries
 from kiln.runtime.training.opt_ml_view import OPT_ML, private_view_prefix, write_hosts_file
@@ -113,8 +119,9 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     # A built-in algorithm (an algorithm image, no entry point) is Kiln's own training code: it runs
     # as a script would, on the server's libraries, whatever version the image's tag names.
     algorithm = algorithm_for_image(spec.job.get("AlgorithmSpecification", {}).get("TrainingImage"))
-    if algorithm is not None and not is_algorithm_mode(spec.job):
-        algorithm = None  # an XGBoost image with a script: script mode
+    own_command = entrypoint_command(spec.job)
+    if algorithm is not None and (own_command is not None or not is_algorithm_mode(spec.job)):
+        algorithm = None  # an XGBoost image with a script (or a command of its own): script mode
     # A framework version that cannot be had fails the job now, before any data moves.
     framework_request = requested_framework(spec.job) if algorithm is None else None
     framework_env = resolve_framework(framework_request) if framework_request else None
@@ -128,6 +135,8 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     )
     user, framework = decode_hyperparameters(spec.hyperparameters)
     entry_point = str(framework.get("sagemaker_program") or "")
+    if own_command is not None:
+        return run_entrypoint_host(spec, layout, store, reporter, stop_event, own_command, framework_env)
     if algorithm is not None:
         return run_algorithm_host(spec, layout, store, reporter, stop_event, algorithm)
     if not entry_point:
@@ -200,6 +209,53 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     )
 
 
+def run_entrypoint_host(
+    spec: HostSpec,
+    layout: OptMl,
+    store: ArtifactStore,
+    reporter: Reporter,
+    stop_event: threading.Event,
+    command: list[str],
+    framework_env: FrameworkEnvironment | None,
+) -> dict[str, Any]:
+    """The job's ContainerEntrypoint + ContainerArguments, verbatim, in the private /opt/ml view,
+    with the image's runtime (a job-own environment on the framework's) first on PATH."""
+    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts)
+    view_prefix = private_view_prefix(layout.root, hosts_file)
+    if view_prefix is None:
+        raise UserCodeError(NO_PRIVATE_VIEW)
+    notes: list[str] = []
+    venvs = Path(spec.environment.get("KILN_VENVS_DIR", str(layout.root.parent.parent.parent / "venvs")))
+    base = python_for_requirements(
+        layout.code_dir, venvs, notes, framework_env.requirement if framework_env else None
+    )
+    if framework_env is not None:
+        notes.append(framework_env.note)
+    bin_dir = job_interpreter(layout.root.parent / "python", base)
+    notes.append(f"Kiln: running the job's ContainerEntrypoint in its /opt/ml view: {' '.join(command)}")
+    return _run_command(
+        spec,
+        layout,
+        store,
+        reporter,
+        stop_event,
+        command,
+        [*view_prefix, *command],
+        notes,
+        entry_point="",
+        estimator_mode=False,
+        framework={},
+        user={},
+        distributed=distributed_environment(spec, hosts_resolve=True),
+        is_tensorflow=False,
+        model_dir_uri=None,
+        python=str(bin_dir / "python"),
+        hosts_resolve=True,
+        view_prefix=view_prefix,
+        path_first=bin_dir,
+    )
+
+
 def run_algorithm_host(
     spec: HostSpec,
     layout: OptMl,
@@ -258,6 +314,7 @@ def _run_command(
     python: str,
     hosts_resolve: bool,
     view_prefix: list[str] | None,
+    path_first: Path | None = None,
 ) -> dict[str, Any]:
     """Run the job's process (a user's script or a built-in algorithm) and report how it ended."""
     tf_mode = distribution_mode(framework, len(spec.hosts)) if is_tensorflow else None
@@ -277,6 +334,8 @@ def _run_command(
         reporter.line(f"Kiln: {tf_mode} training; TF_CONFIG={env['TF_CONFIG']}", "stderr")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(layout.code_dir), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # lines must reach followers as they are printed, not at exit
+    if path_first is not None:  # the image's interpreter, as `python3` on the command line finds it
+        env["PATH"] = os.pathsep.join(filter(None, [str(path_first), env.get("PATH")]))
 
     memory_cap = MemoryCap(spec.memory_bytes, f"{spec.job_name}-{spec.host}")
     if spec.gpus is not None:  # a scheduled type (not local mode): say what this host was granted

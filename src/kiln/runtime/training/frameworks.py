@@ -29,6 +29,7 @@ from kiln.images import parse_image_uri
 __all__ = [
     "FRAMEWORKS",
     "Framework",
+    "FrameworkEnvironment",
     "FrameworkRequest",
     "framework_for_image",
     "installed_version",

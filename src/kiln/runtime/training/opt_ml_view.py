@@ -10,12 +10,14 @@ paths are valid.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
-__all__ = ["OPT_ML", "private_view_prefix", "write_hosts_file"]
+__all__ = ["OPT_ML", "private_view_missing", "private_view_prefix", "write_hosts_file"]
 
 OPT_ML = Path("/opt/ml")
 PROBE_TIMEOUT_SECONDS = 5
@@ -85,3 +87,20 @@ def private_view_prefix(tree: Path, hosts_file: Path | None = None, probe: str =
     except (OSError, subprocess.TimeoutExpired):
         return None
     return wrapper if answer.returncode == 0 else None
+
+
+@functools.cache
+def private_view_missing() -> str | None:
+    """Why this machine gives no private /opt/ml (None: it does). Probed once per process, with a
+    throwaway tree, for what must refuse up front work that cannot run without one."""
+    if os.environ.get("KILN_PRIVATE_OPT_ML", "1") == "0":
+        return "the server runs with KILN_PRIVATE_OPT_ML=0"
+    if shutil.which("unshare") is None:
+        return "the unshare command (util-linux) is not installed"
+    if not Path("/opt").is_dir():
+        return "this machine has no /opt folder to lay /opt/ml into"
+    with tempfile.TemporaryDirectory(prefix="kiln-opt-ml-probe-") as folder:
+        (Path(folder) / "input").mkdir()
+        if private_view_prefix(Path(folder)) is None:
+            return "unshare cannot make a mount namespace here (unprivileged user namespaces are off?)"
+    return None

@@ -6,6 +6,7 @@ from typing import Any
 
 from kiln.errors import ValidationError
 from kiln.images import parse_image_uri
+from kiln.runtime.training.opt_ml_view import private_view_missing
 from kiln.server.schemas.training_jobs import (
     CreateTrainingJobRequest,
     describe_training_job,
@@ -31,8 +32,6 @@ NO_ROLE = "kiln-no-role"  # the role a job made without RoleArn (through Kiln's 
 _ENTRY = "name the script in hyperparameter sagemaker_program (the SDK's entry_point)"
 # Members that change what runs: refused rather than ignored (docs/wire.md lists what is ignored).
 UNSUPPORTED_TRAINING = {
-    "AlgorithmSpecification.ContainerEntrypoint": _ENTRY,
-    "AlgorithmSpecification.ContainerArguments": "pass arguments as HyperParameters",
     "ResourceConfig.InstanceGroups": "use InstanceType and InstanceCount (one group)",
     "InputDataConfig[].DataSource.FileSystemDataSource": "use an S3DataSource",
     "InputDataConfig[].DataSource.DatasetSource": "use an S3DataSource",
@@ -56,12 +55,28 @@ def _check_image(specification: dict[str, Any], where: str) -> None:
     parse_image_uri(str(image))
 
 
+def _check_entrypoint(specification: dict[str, Any]) -> None:
+    """A ContainerEntrypoint runs verbatim in the host's private /opt/ml (Kiln runs no containers):
+    refused up front where this machine cannot give one."""
+    if not specification.get("ContainerEntrypoint"):
+        return
+    missing = private_view_missing()
+    if missing is not None:
+        raise ValidationError(
+            "AlgorithmSpecification.ContainerEntrypoint is not supported on this Kiln server: Kiln runs "
+            "no containers, and runs an entry point as the command of a private /opt/ml view (a mount "
+            f"namespace made with unshare), which this machine does not allow: {missing}. Run the "
+            f"script through the framework's toolkit instead ({_ENTRY})"
+        )
+
+
 # -- training jobs ----------------------------------------------------------------------------------
 
 
 def create_training_job(call: WireCall, params: dict[str, Any]) -> dict[str, Any]:
     _check_image(params.get("AlgorithmSpecification") or {}, "AlgorithmSpecification")
     refuse_unsupported(params, UNSUPPORTED_TRAINING)
+    _check_entrypoint(params.get("AlgorithmSpecification") or {})
     request, submitted = accept_typed(CreateTrainingJobRequest, params)
     job = call.state.training_jobs.create(request, as_submitted=submitted)
     store_tags(call, f"training-job/{job.name}", params)

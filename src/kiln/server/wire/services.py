@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kiln.server.wire import logs, sagemaker, sts
+from kiln.server.wire import iam, logs, sagemaker, sts
 from kiln.server.wire._base import Handler, WireCall, WireService
 from kiln.server.wire.protocols import Protocol
 
@@ -68,6 +68,7 @@ def wire_services() -> list[WireService]:
             targets=tuple(logs.TARGET_PREFIX + op for op in logs.OPERATIONS),
         ),
         WireService("sts", "sts", Protocol.QUERY, sts.handle),
+        WireService("iam", "iam", Protocol.QUERY, iam.handle),
     ]
     s3 = _s3_handler()
     if s3 is not None:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import types
+import typing
 from typing import Any
+
+from pydantic import BaseModel
 
 from kiln.services.training_request import (
     CreateTrainingJobRequest,
@@ -39,4 +43,35 @@ def trial_training_request(
     if "CheckpointConfig" in request:  # each trial checkpoints apart, or one would resume another's run
         uri = str(request["CheckpointConfig"]["S3Uri"]).rstrip("/")
         request["CheckpointConfig"]["S3Uri"] = f"{uri}/{training_job_name}"
-    return parse_training_request(request)
+    return parse_training_request(_acted_on(CreateTrainingJobRequest, request))
+
+
+def _acted_on(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` less the members ``model`` does not know: the definition keeps what the AWS wire
+    accepted without acting on it (``OutputDataConfig.CompressionType``, which SDK v3 sends, …), and
+    a trial, like a training job made through the wire, runs without them."""
+    kept: dict[str, Any] = {}
+    for key, value in data.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            continue
+        inner = _model_in(field.annotation)
+        if inner is not None and isinstance(value, dict):
+            kept[key] = _acted_on(inner, value)
+        elif inner is not None and isinstance(value, list):
+            kept[key] = [_acted_on(inner, item) if isinstance(item, dict) else item for item in value]
+        else:
+            kept[key] = value
+    return kept
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``X``, ``X | None`` or ``list[X]``; None for plain values."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
