@@ -31,6 +31,9 @@ _STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk, or the owner'
 TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
 COPY_CHUNK_BYTES = 1 << 20
 COPY_RANGE_BYTES = 1 << 30  # per copy_file_range call; the kernel copies less when the file ends
+# s3fs remembers each prefix it listed and then answers "no such file" for any object written
+# since by another process (a job's host, a second server): every look goes to S3 instead.
+_OPTIONS: dict[str, dict[str, Any]] = {"s3": {"use_listings_cache": False}}
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class ArtifactStore:
         """The filesystem and path of ``uri``, with its errors mapped to Kiln's."""
         physical = self.resolve_uri(uri, anywhere=True)
         try:
-            fs, path = fsspec.core.url_to_fs(physical)
+            fs, path = fsspec.core.url_to_fs(physical, **_OPTIONS.get(physical.partition("://")[0], {}))
         except (ImportError, ValueError) as e:
             raise ValidationError(f"cannot open artifact URI {uri!r}: {e}") from e
         try:
