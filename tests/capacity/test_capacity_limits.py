@@ -13,8 +13,10 @@ import httpx
 import pytest
 from capacity_support import Jobs, capacity_server
 
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
 from kiln.errors import ResourceLimitExceeded
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 CONFIG = """
 [limits.training]

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from capacity_support import CPUS, Jobs, capacity_server, transition
 
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 CONFIG = f"""
 [instance_types."kiln.whole"]  # this machine's every CPU: one job at a time

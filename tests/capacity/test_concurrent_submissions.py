@@ -13,7 +13,9 @@ from pathlib import Path
 
 from capacity_support import Jobs, capacity_server
 
-from conftest import wait_until
+from conftest import ON_EVERY_BACKEND, wait_until
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 PROCESSES = 10
 JOBS_PER_PROCESS = 5

@@ -10,9 +10,11 @@ import textwrap
 from pathlib import Path
 
 import kiln
-from conftest import start_server, wait_until
+from conftest import ON_EVERY_BACKEND, start_server, wait_until
 from kiln.deserializers import JSONDeserializer
 from kiln.serializers import JSONSerializer
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 INFERENCE = """
 import json, os

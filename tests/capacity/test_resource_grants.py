@@ -10,8 +10,10 @@ from collections.abc import Iterator
 import pytest
 from capacity_support import CPUS, Jobs, capacity_server
 
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
 from kiln.errors import ValidationError
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 GIB = 1024**3
 CONFIG = """

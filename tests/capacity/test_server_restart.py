@@ -11,7 +11,9 @@ from pathlib import Path
 import psutil
 from capacity_support import CPUS, Jobs, capacity_server, transition
 
-from conftest import processes_mentioning, start_server, wait_until
+from conftest import ON_EVERY_BACKEND, processes_mentioning, start_server, wait_until
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 CONFIG = f"""
 [instance_types."kiln.whole"]

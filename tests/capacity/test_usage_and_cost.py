@@ -14,8 +14,10 @@ import pytest
 from capacity_support import capacity_server
 
 import kiln
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
 from kiln.errors import ValidationError
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 PRICE = 36.0  # USD per hour: one cent per second, so costs are easy to check
 

@@ -14,11 +14,13 @@ import pytest
 from hosting_fixtures import torchscript_model_bytes, upload_model
 
 import kiln
-from conftest import RunningServer, processes_mentioning, wait_until
+from conftest import ON_EVERY_BACKEND, RunningServer, processes_mentioning, wait_until
 from kiln.deserializers import JSONDeserializer, NumpyDeserializer
 from kiln.errors import ModelError, UnexpectedStatusException
 from kiln.sdk.client import KilnClient
 from kiln.serializers import CSVSerializer, JSONSerializer, NumpySerializer, TensorProtoSerializer
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 torch = pytest.importorskip("torch")
 

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from hosting_fixtures import torchscript_model_bytes, upload_model
 
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 pytest.importorskip("torch")
 

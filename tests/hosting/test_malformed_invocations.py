@@ -13,7 +13,9 @@ from hosting_fixtures import upload_model
 from malformed_load import USER_MARK, VALID_BODY, _tensor_proto, run
 
 import kiln
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 INFERENCE = f"""
 import numpy as np

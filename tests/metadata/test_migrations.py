@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from conftest import ON_EVERY_BACKEND
 from kiln.metadata import Database
 from kiln.metadata.tables import Base
 
@@ -31,7 +32,8 @@ def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_pids_stored_before_0009_become_local_executor_handles_and_back(tmp_path: Path) -> None:
+@ON_EVERY_BACKEND
+def test_pids_stored_before_0009_become_local_executor_handles_and_back(database_url: str) -> None:
     from alembic import command
     from alembic.config import Config
     from sqlalchemy import create_engine, text
@@ -39,7 +41,7 @@ def test_pids_stored_before_0009_become_local_executor_handles_and_back(tmp_path
     from kiln.executors import LocalExecutor
     from kiln.metadata.database import MIGRATIONS_DIR
 
-    url = f"sqlite:///{tmp_path / 'kiln.db'}"
+    url = database_url
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url)

@@ -225,9 +225,9 @@ def test_the_sdk_raises_unauthorized_without_the_token_and_works_with_it(
     with pytest.raises(Unauthorized, match="requires an API token"):
         kiln.Session(token_server.url, token="wrong").list_artifacts(token_server.home.as_uri())
 
-    assert kiln.Session(token_server.url, token=TOKEN).default_bucket() == "kiln"
+    assert kiln.Session(token_server.url, token=TOKEN).default_bucket() == token_server.default_bucket
     monkeypatch.setenv("KILN_API_TOKEN", TOKEN)  # the SDK's default source of the token
-    assert kiln.Session(token_server.url).default_bucket() == "kiln"
+    assert kiln.Session(token_server.url).default_bucket() == token_server.default_bucket
 
 
 def test_the_cli_sends_the_token_from_the_environment(token_server: RunningServer) -> None:

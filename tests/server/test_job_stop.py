@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 import kiln
-from conftest import RunningServer, processes_mentioning, wait_until
+from conftest import ON_EVERY_BACKEND, RunningServer, processes_mentioning, wait_until
 from kiln.errors import Conflict
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 
 def test_stopping_a_job_leaves_no_process_behind(

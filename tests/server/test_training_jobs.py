@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 import kiln
-from conftest import RunningServer
+from conftest import ON_EVERY_BACKEND, RunningServer
 from kiln.errors import UnexpectedStatusException
+
+pytestmark = ON_EVERY_BACKEND  # PostgreSQL + S3 as well as SQLite + a folder (conftest.py)
 
 SAGEMAKER_SCRIPT = """
 import argparse

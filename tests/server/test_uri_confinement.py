@@ -165,6 +165,7 @@ def test_local_mode_writes_a_file_output_path_where_it_says(
 def test_a_dangling_symlink_in_a_channel_fails_the_job_naming_it(
     session: kiln.Session, server: RunningServer, request_for: Callable[[str], dict[str, Any]], tmp_path: Path
 ) -> None:
+    server.needs_local_store("a symbolic link is a file system's; S3 has none")
     folder = server.home / "artifacts" / "kiln" / f"dangling-{tmp_path.name}"
     folder.mkdir(parents=True)
     (folder / "good.csv").write_text("1\n")
@@ -181,7 +182,10 @@ def test_a_dangling_symlink_in_a_channel_fails_the_job_naming_it(
 
 
 def test_a_dot_dot_entry_in_the_source_archive_is_refused_naming_it(
-    session: kiln.Session, request_for: Callable[[str], dict[str, Any]], tmp_path: Path
+    session: kiln.Session,
+    server: RunningServer,
+    request_for: Callable[[str], dict[str, Any]],
+    tmp_path: Path,
 ) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -189,9 +193,17 @@ def test_a_dot_dot_entry_in_the_source_archive_is_refused_naming_it(
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
-    code = session.upload_bytes(buffer.getvalue(), f"s3://kiln/evil-src-{tmp_path.name}/sourcedir.tar.gz")
+    code = session.upload_bytes(
+        buffer.getvalue(), f"s3://{session.default_bucket()}/evil-src-{tmp_path.name}/sourcedir.tar.gz"
+    )
     request = request_for("ml.m5.large")
     request["HyperParameters"]["sagemaker_submit_directory"] = json.dumps(code)
 
-    message = _refused(session, request, "'../escaped.py'", "outside the code folder")
+    if server.backend == "local":  # read in place: refused before the job exists
+        message = _refused(session, request, "'../escaped.py'", "outside the code folder")
+    else:  # an S3 archive is read when the job starts, and the job fails naming the entry
+        session.client.create_training_job(request)
+        message = session.wait_for_job(request["TrainingJobName"])["FailureReason"]
+        assert "'../escaped.py'" in message, message
+        assert "outside the code folder" in message, message
     assert code in message

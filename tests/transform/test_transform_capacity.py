@@ -32,20 +32,21 @@ def test_over_the_transform_limit_is_refused_and_a_job_releases_what_it_held(
     limited: RunningServer, tmp_path: Path
 ) -> None:
     session = limited.session()
+    data = f"s3://{session.default_bucket()}/limits"  # on S3 too: the store's own bucket
     client = session.client
     model = create_linear_model(session, tmp_path / "model")
-    client.upload(b"1,2,3\n", "s3://limits/in/x.csv")
+    client.upload(b"1,2,3\n", f"{data}/in/x.csv")
     resources = {"InstanceType": "ml.m5.large", "InstanceCount": 2}
     with pytest.raises(kiln.errors.ResourceLimitExceeded, match=r"ml\.m5\.large for transform job usage"):
         client.create_transform_job(
-            job_request("two", model, "s3://limits/in/", "s3://limits/out", TransformResources=resources)
+            job_request("two", model, f"{data}/in/", f"{data}/out", TransformResources=resources)
         )
     with pytest.raises(kiln.errors.NotFound):
         client.describe_transform_job("two")  # refused at once: nothing stored
 
     resources["InstanceCount"] = 1
     client.create_transform_job(
-        job_request("one", model, "s3://limits/in/", "s3://limits/out", TransformResources=resources)
+        job_request("one", model, f"{data}/in/", f"{data}/out", TransformResources=resources)
     )
     limits = httpx.get(f"{limited.url}/api/v1/limits", timeout=10).json()["Limits"]
     entry = next(e for e in limits if e["Name"] == "ml.m5.large for transform job usage")

@@ -22,20 +22,21 @@ def kiln(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_transform_then_list_describe_and_logs(server: RunningServer, tmp_path: Path) -> None:
     session = server.session()
+    data = f"s3://{session.default_bucket()}/cli-transform"  # on S3 too: the store's own bucket
     model = create_linear_model(session, tmp_path / "model")
     rows = np.arange(30, dtype=float).reshape(10, 3)
     session.client.upload(
         "".join(",".join(str(int(v)) for v in row) + "\n" for row in rows).encode(),
-        "s3://cli-transform/in/x.csv",
+        f"{data}/in/x.csv",
     )
     done = kiln(
         server,
         "transform",
         model,
         "--input",
-        "s3://cli-transform/in/",
+        f"{data}/in/",
         "--output",
-        "s3://cli-transform/out",
+        f"{data}/out",
         "--name",
         "cli-transform",
         "--env",
@@ -43,7 +44,7 @@ def test_transform_then_list_describe_and_logs(server: RunningServer, tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert "Transform job cli-transform is Completed" in done.stdout
-    out = session.client.download("s3://cli-transform/out/x.csv.out").decode()
+    out = session.client.download(f"{data}/out/x.csv.out").decode()
     np.testing.assert_allclose([float(v) for v in out.split()], predict(rows))
 
     listed = kiln(server, "transform-jobs", "list", "--json")
@@ -58,7 +59,7 @@ def test_transform_then_list_describe_and_logs(server: RunningServer, tmp_path: 
     assert 'href="/transform-jobs/cli-transform"' in page.text
     detail = httpx.get(f"{server.url}/transform-jobs/cli-transform", timeout=10)
     assert detail.status_code == 200
-    assert "s3://cli-transform/in/" in detail.text
+    assert f"{data}/in/" in detail.text
     assert "1 of 1 objects, 10 records" in detail.text
     assert "cli-transform/instance-1" in detail.text
     assert httpx.get(f"{server.url}/transform-jobs/nope", timeout=10).status_code == 404

@@ -49,7 +49,8 @@ def test_model_errors_are_retried_then_fail_the_job_and_environment_reaches_the_
     session: kiln.Session, tmp_path: Path
 ) -> None:
     client = session.client
-    client.upload(b"a\nb\n", "s3://retries/in/x.txt")
+    data = f"s3://{session.default_bucket()}/retries"  # on S3 too: the store's own bucket
+    client.upload(b"a\nb\n", f"{data}/in/x.txt")
     extra = {
         "TransformInput": {"ContentType": "text/plain"},
         "TransformOutput": {"Accept": "text/plain"},
@@ -57,20 +58,18 @@ def test_model_errors_are_retried_then_fail_the_job_and_environment_reaches_the_
         "ModelClientConfig": {"InvocationsTimeoutInSeconds": 30, "InvocationsMaxRetries": 2},
     }
     client.create_transform_job(
-        job_request(
-            "retried", _model(session, tmp_path / "twice", 2), "s3://retries/in", "s3://retries/out", **extra
-        )
+        job_request("retried", _model(session, tmp_path / "twice", 2), f"{data}/in", f"{data}/out", **extra)
     )
     job = wait_for_job(client, "retried")
     assert job["TransformJobStatus"] == "Completed", job.get("FailureReason")
-    assert client.download("s3://retries/out/x.txt.out") == b"a,hello,true\nb,hello,true\n"
+    assert client.download(f"{data}/out/x.txt.out") == b"a,hello,true\nb,hello,true\n"
 
     client.create_transform_job(
         job_request(
             "gave-up",
             _model(session, tmp_path / "thrice", 3),
-            "s3://retries/in",
-            "s3://retries/gone",
+            f"{data}/in",
+            f"{data}/gone",
             **extra,
         )
     )

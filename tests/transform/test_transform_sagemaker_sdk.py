@@ -19,7 +19,7 @@ import sys
 import sagemaker
 from sagemaker.transformer import Transformer
 
-model_name = sys.argv[1]
+model_name, data = sys.argv[1], sys.argv[2]
 session = sagemaker.Session(default_bucket="sdk-v2-transform")
 transformer = Transformer(
     model_name,
@@ -29,12 +29,12 @@ transformer = Transformer(
     assemble_with="Line",
     accept="text/csv",
     max_payload=1,
-    output_path="s3://sdk-v2-transform/out",
+    output_path=f"{data}/out",
     env={"EXTRA": "1"},
     sagemaker_session=session,
 )
 transformer.transform(
-    "s3://sdk-v2-transform/in/",
+    f"{data}/in/",
     content_type="text/csv",
     split_type="Line",
     input_filter="$[1:]",
@@ -57,10 +57,11 @@ def test_the_sagemaker_sdks_transformer_runs_a_job_and_attaches(
     tmp_path: Path,
 ) -> None:
     session = server.session()
+    data = f"s3://{session.default_bucket()}/sdk-v2-transform"  # on S3 too: the store's own bucket
     model = create_linear_model(session, tmp_path / "model")
     rows = np.random.default_rng(5).integers(0, 9, size=(200, 3)).astype(float)
     text = "".join(f"id{i}," + ",".join(str(int(v)) for v in row) + "\n" for i, row in enumerate(rows))
-    session.client.upload(text.encode(), "s3://sdk-v2-transform/in/rows.csv")
+    session.client.upload(text.encode(), f"{data}/in/rows.csv")
     config = tmp_path / "sagemaker-config.yaml"
     config.write_text(
         "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
@@ -78,7 +79,7 @@ def test_the_sagemaker_sdks_transformer_runs_a_job_and_attaches(
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
     }
     ran = subprocess.run(
-        [str(sagemaker_v2), str(script), model],
+        [str(sagemaker_v2), str(script), model, data],
         env=env,
         capture_output=True,
         text=True,
@@ -87,8 +88,8 @@ def test_the_sagemaker_sdks_transformer_runs_a_job_and_attaches(
     )
     assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
     job = next(line.split()[1] for line in ran.stdout.splitlines() if line.startswith("JOB"))
-    assert f"ATTACHED {model} MultiRecord s3://sdk-v2-transform/out" in ran.stdout
-    out = session.client.download("s3://sdk-v2-transform/out/rows.csv.out").decode().splitlines()
+    assert f"ATTACHED {model} MultiRecord {data}/out" in ran.stdout
+    out = session.client.download(f"{data}/out/rows.csv.out").decode().splitlines()
     assert [line.split(",")[0] for line in out] == [f"id{i}" for i in range(200)]
     np.testing.assert_allclose([float(line.split(",")[1]) for line in out], predict(rows))
     assert session.client.describe_transform_job(job)["Environment"] == {"EXTRA": "1"}

@@ -19,23 +19,24 @@ def test_create_wait_describe_list_and_stop_through_boto3(
     server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session = server.session()
+    data = f"s3://{session.default_bucket()}/wire-transform"  # on S3 too: the store's own bucket
     model = create_linear_model(session, tmp_path / "model")
     rows = np.random.default_rng(4).integers(0, 50, size=(300, 3)).astype(float)
     text = "".join(",".join(str(int(v)) for v in row) + "\n" for row in rows)
-    session.client.upload(text.encode(), "s3://wire-transform/in/data.csv")
+    session.client.upload(text.encode(), f"{data}/in/data.csv")
     session.close()
     use_kiln(monkeypatch, server.url)
     sm, s3 = client("sagemaker"), client("s3")
     request = {
         "ModelName": model,
         "TransformInput": {
-            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://wire-transform/in/"}},
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"{data}/in/"}},
             "ContentType": "text/csv",
             "CompressionType": "None",
             "SplitType": "Line",
         },
         "TransformOutput": {
-            "S3OutputPath": "s3://wire-transform/out",
+            "S3OutputPath": f"{data}/out",
             "Accept": "text/csv",
             "AssembleWith": "Line",
         },
@@ -56,7 +57,11 @@ def test_create_wait_describe_list_and_stop_through_boto3(
     assert described["TransformJobStatus"] == "Completed", described.get("FailureReason")
     assert described["TransformResources"] == request["TransformResources"]
     assert described["TransformStartTime"] <= described["TransformEndTime"]
-    body = s3.get_object(Bucket="wire-transform", Key="out/data.csv.out")["Body"].read().decode()
+    body = (
+        s3.get_object(Bucket=data.split("/")[2], Key="wire-transform/out/data.csv.out")["Body"]
+        .read()
+        .decode()
+    )
     np.testing.assert_allclose([float(v) for v in body.split()], predict(rows))
 
     listed = sm.list_transform_jobs(StatusEquals="Completed", NameContains="wire-")["TransformJobSummaries"]

@@ -31,6 +31,9 @@ _STORE_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # the disk, or the owner'
 TEMP_PREFIX = ".kiln-tmp-"  # half-written local objects; never listed, never downloaded
 COPY_CHUNK_BYTES = 1 << 20
 COPY_RANGE_BYTES = 1 << 30  # per copy_file_range call; the kernel copies less when the file ends
+# s3fs remembers each prefix it listed and then answers "no such file" for any object written
+# since by another process (a job's host, a second server): every look goes to S3 instead.
+_OPTIONS: dict[str, dict[str, Any]] = {"s3": {"use_listings_cache": False}}
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ class ArtifactStore:
         """The filesystem and path of ``uri``, with its errors mapped to Kiln's."""
         physical = self.resolve_uri(uri, anywhere=True)
         try:
-            fs, path = fsspec.core.url_to_fs(physical)
+            fs, path = fsspec.core.url_to_fs(physical, **_OPTIONS.get(physical.partition("://")[0], {}))
         except (ImportError, ValueError) as e:
             raise ValidationError(f"cannot open artifact URI {uri!r}: {e}") from e
         try:
@@ -253,7 +256,7 @@ class ArtifactStore:
     def put_bytes(self, data: bytes, uri: str) -> str:
         if _is_local(self.resolve_uri(uri, anywhere=True)):
             return self.put_stream(io.BytesIO(data), uri)
-        with self._fs(uri) as (fs, path):
+        with self._no_bucket_is_named(uri), self._fs(uri) as (fs, path):
             fs.pipe_file(path, data)
         return uri
 
@@ -267,7 +270,7 @@ class ArtifactStore:
         renamed into place, so a racing writer's object is never described as this one."""
         if _is_local(uri):
             return self._write_local(uri, lambda out: shutil.copyfileobj(source, out, COPY_CHUNK_BYTES))
-        with self._fs(uri) as (fs, path):
+        with self._no_bucket_is_named(uri), self._fs(uri) as (fs, path):
             out = fs.open(path, "wb")
             try:
                 shutil.copyfileobj(source, out, COPY_CHUNK_BYTES)
@@ -280,6 +283,20 @@ class ArtifactStore:
                 raise
             out.close()
         return self.stat(uri)  # no rename on S3: the object as it stands right after the upload
+
+    @contextmanager
+    def _no_bucket_is_named(self, uri: str) -> Iterator[None]:
+        """A write that finds nothing to write into: on S3 its bucket does not exist (a folder store
+        makes every bucket it is asked for; S3 buckets are the account's, and Kiln creates none)."""
+        try:
+            yield
+        except NotFound as e:
+            bucket = urlparse(self.resolve_uri(uri, anywhere=True)).netloc
+            raise NotFound(
+                f"cannot write {uri!r}: the bucket {bucket!r} does not exist in S3; create it "
+                f"(aws s3 mb s3://{bucket}) or write under this server's default bucket, "
+                f"s3://{self.default_bucket()}/<key>"
+            ) from e
 
     def concatenate(self, uris: list[str], uri: str) -> ArtifactInfo:
         """Write the objects ``uris``, one after another, to ``uri`` atomically (S3's multipart

@@ -4,15 +4,19 @@ SQLite (the default) runs in WAL mode with a busy timeout, so the server's threa
 see ``database is locked`` under normal load; PostgreSQL is used when ``KILN_DATABASE_URL`` names it.
 Both behave alike to everything above (``kiln.testing.metadata`` checks it): a value longer than its
 column is a ValidationError on both (SQLite would keep it, PostgreSQL would refuse it with its own
-error), a taken unique value a Conflict, a failing database an InternalError.
+error), a taken unique value a Conflict, a failing database an InternalError. On PostgreSQL two
+units of work can deadlock or fail to serialize (SQLite runs one writer at a time, so it never does):
+``transaction`` runs a unit again when that happens; ``session`` reports it as a Conflict to retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Engine
@@ -24,6 +28,26 @@ from kiln.errors import Conflict, InternalError, ValidationError
 __all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # long enough to outlast any write burst; writes are short
+# PostgreSQL's "could not serialize" and "deadlock detected": the unit lost a race and did nothing.
+RETRIED_SQLSTATES = frozenset({"40001", "40P01"})
+TRANSACTION_ATTEMPTS = 5
+RETRY_DELAY_SECONDS = 0.02  # doubled per attempt, with jitter, so racing units do not collide again
+
+T = TypeVar("T")
+
+
+class _LostRace(Exception):
+    """A unit of work that PostgreSQL rolled back for a concurrent one (``RETRIED_SQLSTATES``)."""
+
+    def __init__(self, error: OperationalError) -> None:
+        super().__init__(str(error.orig))
+        self.error = error
+
+
+def _lost_race(error: OperationalError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in RETRIED_SQLSTATES
+
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
@@ -78,17 +102,48 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises."""
+        try:
+            with self._unit() as session:
+                yield session
+        except _LostRace as e:
+            raise Conflict(
+                f"the change raced a concurrent one and was undone ({e}); nothing was stored, try again"
+            ) from e.error
+
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` as one unit of work, run again (up to TRANSACTION_ATTEMPTS times) when
+        PostgreSQL undoes it for a concurrent unit: ``work`` must only touch the database."""
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                with self._unit() as session:
+                    return work(session)
+            except _LostRace as e:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise Conflict(
+                        f"the change raced concurrent ones {attempt} times and was undone each time "
+                        f"({e}); nothing was stored, try again"
+                    ) from e.error
+                time.sleep(RETRY_DELAY_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    @contextmanager
+    def _unit(self) -> Iterator[Session]:
         session = self._sessions()
         try:
             yield session
             session.commit()
+        except OperationalError as e:
+            session.rollback()
+            if _lost_race(e):
+                raise _LostRace(e) from e
+            raise InternalError(f"the metadata database failed: {e.orig}") from e
         except IntegrityError as e:
             session.rollback()
             raise Conflict(f"the change conflicts with existing data: {e.orig}") from e
         except DataError as e:  # PostgreSQL: a value too long, out of range, or of the wrong form
             session.rollback()
             raise ValidationError(f"a value does not fit the metadata database: {e.orig}") from e
-        except (OperationalError, InterfaceError) as e:  # unreachable, out of space, connection lost
+        except InterfaceError as e:  # unreachable, out of space, connection lost
             session.rollback()
             raise InternalError(f"the metadata database failed: {e.orig}") from e
         except BaseException:

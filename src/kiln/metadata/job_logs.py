@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from kiln.errors import NotFound
@@ -52,17 +53,19 @@ def append_host_events(
     """
     with db.session() as session:
         job_id = _job_id(session, name)
-        host_row = session.scalars(
-            select(TrainingJobHostRow).where(
-                TrainingJobHostRow.job_id == job_id, TrainingJobHostRow.host == host
-            )
-        ).one_or_none()
-        if host_row is None:
-            raise NotFound(f"Training job {name!r} has no host {host!r}.")
-        host_row.last_heartbeat = now
-        if batch <= host_row.last_batch:
+        the_host = (TrainingJobHostRow.job_id == job_id, TrainingJobHostRow.host == host)
+        # Claim the batch in one conditional UPDATE: of two sends racing (a re-send while the first
+        # is being stored) the database lets exactly one through, where a read-then-write let both.
+        claimed = session.execute(
+            update(TrainingJobHostRow)
+            .where(*the_host, TrainingJobHostRow.last_batch < batch)
+            .values(last_batch=batch, last_heartbeat=now)
+        )
+        if not cast("CursorResult[Any]", claimed).rowcount:
+            touched = session.execute(update(TrainingJobHostRow).where(*the_host).values(last_heartbeat=now))
+            if not cast("CursorResult[Any]", touched).rowcount:
+                raise NotFound(f"Training job {name!r} has no host {host!r}.")
             return False
-        host_row.last_batch = batch
         if lines:
             session.execute(
                 insert(LogLineRow),

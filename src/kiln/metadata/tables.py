@@ -24,7 +24,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores aware UTC datetimes; SQLite keeps no zone, so it is put back on the way out."""
+    """Stores aware UTC datetimes; SQLite keeps no zone, so it is put back on the way out, and
+    PostgreSQL answers in its session's TimeZone, so the answer is turned back to UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -40,7 +41,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         assert isinstance(value, datetime)
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class Base(DeclarativeBase):

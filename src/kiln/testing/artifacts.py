@@ -8,6 +8,7 @@ starts moto's S3 server and points ``AWS_ENDPOINT_URL`` at it).
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,24 @@ class ArtifactStoreConformance:
         else:
             with store.open(uri) as stream:
                 assert stream.read() == b"kept"
+
+    def test_writing_into_a_bucket_that_does_not_exist_names_the_bucket_or_makes_it(
+        self, store: ArtifactStore
+    ) -> None:
+        # A folder store makes a bucket folder on first write; on S3 a bucket is the account's and
+        # Kiln creates none: the refusal names the bucket and says what to do, never "no artifact".
+        if store.scheme not in ("file", "s3"):
+            pytest.skip(f"a {store.scheme}:// store names no s3:// buckets")
+        uri = f"s3://kiln-no-such-bucket-{uuid.uuid4().hex[:12]}/data/x.csv"
+        refusal: NotFound | None = None
+        try:
+            store.put_bytes(b"1,2\n", uri)
+        except NotFound as e:
+            refusal = e
+        if refusal is not None:
+            assert "bucket 'kiln-no-such-bucket-" in refusal.message
+            assert "does not exist" in refusal.message
+            assert f"s3://{store.default_bucket()}/<key>" in refusal.message
+        else:
+            with store.open(uri) as stream:
+                assert stream.read() == b"1,2\n"

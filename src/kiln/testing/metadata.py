@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text, update
 
 from kiln.errors import Conflict, KilnError, NotFound, ValidationError
 from kiln.metadata import Database, hosting, job_logs, training_jobs, tuning_jobs
-from kiln.metadata.tables import Base
+from kiln.metadata.tables import Base, TrainingJobRow
 from kiln.records import HostState, LogLine, MetricValue, SecondaryStatus, TrainingJobStatus, utcnow
 
 __all__ = ["NAMED_RESOURCES", "MetadataConformance", "database_for", "empty_database"]
@@ -162,6 +162,27 @@ class MetadataConformance:
         assert [line.message for line in stored] == ["line 0", "line 1", "line 2"]
         assert [m.value for m in job_logs.list_metric_values(db, "logged")] == [0.5]
 
+    def test_a_batch_sent_by_four_writers_at_once_is_stored_once(self, db: Database) -> None:
+        # A host re-sends a batch whose answer it lost while the first send is still being stored.
+        _new_job(db, "resent")
+        now = utcnow()
+        lines = [LogLine(0, "algo-1", now, f"line {i}") for i in range(50)]
+        start = threading.Barrier(4)
+        stored: list[bool] = []
+
+        def send() -> None:
+            start.wait()
+            stored.append(job_logs.append_host_events(db, "resent", "algo-1", 1, lines, [], now))
+
+        threads = [threading.Thread(target=send) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert sorted(stored) == [False, False, False, True]
+        assert len(job_logs.list_log_lines(db, "resent", limit=1000)) == 50
+
     def test_a_hosts_executor_handle_is_kept_whole(self, db: Database) -> None:
         _new_job(db, "handled", hosts=("algo-1", "algo-2"))
         handle = "local:" + '{"pid":1234,"dir":"' + "/very/long/path" * 40 + '"}'
@@ -190,3 +211,51 @@ class MetadataConformance:
             assert stored == []
         else:
             assert stored == [name]
+
+    def test_units_of_work_that_deadlock_are_run_again_and_both_are_stored(self, db: Database) -> None:
+        # Two units update the same two rows in opposite orders. PostgreSQL detects the deadlock
+        # (after its deadlock_timeout, 1 s by default) and undoes one; ``transaction`` runs it again.
+        # SQLite makes the second writer wait for the first, so the meeting point times out instead.
+        _new_job(db, "first")
+        _new_job(db, "second")
+        meet = threading.Barrier(2)
+        runs: list[str] = []
+        failures: list[BaseException] = []
+
+        def add_one(order: tuple[str, str]) -> Callable[[Any], None]:
+            def work(session: Any) -> None:
+                runs.append(order[0])
+                for i, name in enumerate(order):
+                    session.execute(
+                        update(TrainingJobRow)
+                        .where(TrainingJobRow.name == name)
+                        .values(billable_seconds=TrainingJobRow.billable_seconds + 1)
+                    )
+                    if i == 0:
+                        try:
+                            meet.wait(timeout=2)
+                        except threading.BrokenBarrierError:
+                            pass  # the other unit waits for this one (SQLite), or already ran
+
+            return work
+
+        def run(order: tuple[str, str]) -> None:
+            try:
+                db.transaction(add_one(order))
+            except BaseException as e:
+                failures.append(e)
+
+        threads = [
+            threading.Thread(target=run, args=(o,)) for o in (("first", "second"), ("second", "first"))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert failures == []
+        with db.session() as session:
+            counts = session.execute(select(TrainingJobRow.name, TrainingJobRow.billable_seconds)).all()
+        assert sorted(counts) == [("first", 2), ("second", 2)]  # each unit counted once, none lost
+        if not db.is_sqlite:
+            assert len(runs) >= 3, runs  # one of the two ran again
