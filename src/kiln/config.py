@@ -62,6 +62,13 @@ class Settings:
     # and to at most this many times their own size (past 256 MiB): gzip bombs are refused unwritten.
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
     max_archive_ratio: float = DEFAULT_MAX_ARCHIVE_RATIO
+    # What runs the work (KILN_EXECUTOR, --executor): "local" (this machine) or "ray" (a Ray cluster
+    # at KILN_RAY_ADDRESS / --ray-address; "auto": the cluster this machine has joined).
+    executor: str = "local"
+    ray_address: str = ""
+    ray_placement_strategy: str = "auto"  # KILN_RAY_PLACEMENT_STRATEGY: auto, STRICT_SPREAD, PACK, …
+    ray_placement_timeout_seconds: float = 10.0  # KILN_RAY_PLACEMENT_TIMEOUT_SECONDS
+    ray_linger_seconds: float = 300.0  # KILN_RAY_LINGER_SECONDS: an ended unit's actor keeps its log
 
     @property
     def auth_enabled(self) -> bool:
@@ -167,6 +174,11 @@ def load_settings() -> Settings:
         endpoint_metrics_retention_seconds=_retention_seconds(),
         max_archive_bytes=int(_float_env("KILN_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES, "bytes")),
         max_archive_ratio=_float_env("KILN_MAX_ARCHIVE_RATIO", DEFAULT_MAX_ARCHIVE_RATIO, "times"),
+        executor=os.environ.get("KILN_EXECUTOR") or "local",
+        ray_address=os.environ.get("KILN_RAY_ADDRESS") or "",
+        ray_placement_strategy=os.environ.get("KILN_RAY_PLACEMENT_STRATEGY") or "auto",
+        ray_placement_timeout_seconds=_float_env("KILN_RAY_PLACEMENT_TIMEOUT_SECONDS", 10.0),
+        ray_linger_seconds=_float_env("KILN_RAY_LINGER_SECONDS", 300.0),
     )
 
 

@@ -29,6 +29,20 @@ class Machine:
     cpus: tuple[int, ...]  # CPU ids this server may use (its affinity)
     memory_bytes: int
     gpus: tuple[int, ...]  # GPU indexes as nvidia-smi numbers them
+    # A cluster's inventory sums its nodes, but one instance runs on one node: the largest node's
+    # CPUs and memory bound an instance. None: one machine (all of ``cpus`` and ``memory_bytes``).
+    largest_node_cpus: int | None = None
+    largest_node_memory_bytes: int | None = None
+
+    @property
+    def instance_cpus(self) -> int:
+        """The most CPUs one instance can have here."""
+        return len(self.cpus) if self.largest_node_cpus is None else self.largest_node_cpus
+
+    @property
+    def instance_memory_bytes(self) -> int:
+        """The most memory one instance can have here."""
+        return self.memory_bytes if self.largest_node_memory_bytes is None else self.largest_node_memory_bytes
 
     @property
     def memory_gib(self) -> float:

@@ -32,12 +32,27 @@ def start(
     config: Path = typer.Option(
         None, "--config", help="Capacity settings file (default KILN_CONFIG, else $KILN_HOME/config.toml)."
     ),
+    executor: str = typer.Option(
+        None, "--executor", help="What runs the work: local (this machine, default) or ray (KILN_EXECUTOR)."
+    ),
+    ray_address: str = typer.Option(
+        None,
+        "--ray-address",
+        help="The Ray cluster's address, as `ray start --head` prints it (KILN_RAY_ADDRESS).",
+    ),
 ) -> None:
     """Start the server in the foreground (or with --daemon, in the background)."""
     from kiln.sdk.discovery import find_local_server, read_server_record, start_local_server
 
     config_path = config.expanduser().resolve() if config else None
-    settings = load_settings().with_overrides(host=host, port=port, api_token=token, config_path=config_path)
+    settings = load_settings().with_overrides(
+        host=host,
+        port=port,
+        api_token=token,
+        config_path=config_path,
+        executor=executor,
+        ray_address=ray_address,
+    )
     if config_path is not None and not config_path.is_file():
         raise ValidationError(
             f"--config {config}: no such file; give the path of a TOML file with Kiln's capacity "
@@ -56,6 +71,10 @@ def start(
             os.environ["KILN_API_TOKEN"] = token
         if config_path:
             os.environ["KILN_CONFIG"] = str(config_path)
+        if executor:
+            os.environ["KILN_EXECUTOR"] = executor
+        if ray_address:
+            os.environ["KILN_RAY_ADDRESS"] = ray_address
         url = start_local_server(settings)
         console.print(f"Kiln server started at {url}")
         moved_from = (read_server_record(settings) or {}).get("previous_url")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +11,39 @@ from typing import Any
 
 from kiln.machine import Machine
 
-__all__ = ["UNKNOWN_EXIT", "Executor", "LaunchUnit"]
+__all__ = ["UNKNOWN_EXIT", "Executor", "GroupNotPlaced", "LaunchUnit", "Placement", "UnitResources"]
 
 UNKNOWN_EXIT = -255  # the unit ended while no executor was watching it: its exit status is lost
+
+
+class GroupNotPlaced(Exception):
+    """The executor has no room for the group now (a cluster whose free resources are split across
+    nodes, or a node that just left): nothing was started, and the caller tries again later instead of
+    failing the work."""
+
+
+@dataclass(frozen=True)
+class UnitResources:
+    """What one unit holds where it runs: the instance type's share, as the scheduler granted it."""
+
+    cpus: float = 1.0
+    memory_bytes: int | None = None  # None: not stated
+    gpus: int = 0
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a group will run, known before its units start: the executor has reserved room for it.
+
+    ``rendezvous`` is where the units meet (torch.distributed's master): on a cluster, the first
+    unit's node and a port free there, so it is only known once the group is placed. ``nodes`` names
+    each unit's node, in order. ``ref`` is the executor's own (opaque) reference to what it reserved.
+    """
+
+    rendezvous: tuple[str, int]
+    nodes: tuple[str, ...]
+    ref: str = ""
+    addresses: tuple[str, ...] = ()  # each unit's node's IP address, where units reach each other
 
 
 @dataclass(frozen=True)
@@ -28,6 +59,13 @@ class LaunchUnit:
     workdir: Path  # the unit's own folder: it starts there and keeps its files there
     log_name: str = "output.log"  # what its output is called among its files
     labels: dict[str, str] = field(default_factory=dict)  # for people: job, host, endpoint, …
+    # Files the unit needs in its folder before it starts (names relative to ``workdir``), written
+    # 0600 where the unit runs: its spec, its credential (which it reads once and deletes).
+    files: dict[str, bytes] = field(default_factory=dict)
+    resources: UnitResources = field(default_factory=UnitResources)
+    # It talks to the server through a Unix socket (an endpoint's instance): it must run on the
+    # server's own machine.
+    on_server_node: bool = False
 
 
 class Executor(abc.ABC):
@@ -55,10 +93,25 @@ class Executor(abc.ABC):
     """
 
     name: str = ""  # how ``resolve_executor`` knows it
+    # Units may run on other machines: CPU and GPU ids the scheduler granted mean nothing there (the
+    # executor holds the amounts instead), and the server must be reachable over the network.
+    remote: bool = False
+
+    def place_group(self, resources: Sequence[UnitResources]) -> Placement:
+        """Reserve room for a group of units with these resources and say where they will run, before
+        any starts (their specs name the rendezvous). ``GroupNotPlaced`` when there is no room now.
+        Pass the answer to ``launch_group``, or to ``release_placement`` if the launch is abandoned."""
+        return Placement(self.rendezvous_address(), tuple(self.node_name() for _ in resources))
+
+    def release_placement(self, placement: Placement) -> None:
+        """Give back what ``place_group`` reserved for a group that will not be launched."""
+        return None  # nothing is reserved by the default ``place_group``
 
     @abc.abstractmethod
-    def launch_group(self, units: Sequence[LaunchUnit]) -> list[str]:
-        """Start every unit, each in its own process session; one handle per unit, in order."""
+    def launch_group(self, units: Sequence[LaunchUnit], placement: Placement | None = None) -> list[str]:
+        """Start every unit, each in its own process session; one handle per unit, in order. With
+        ``placement`` (from ``place_group``), in the room it reserved; without, the executor places
+        the group itself."""
 
     @abc.abstractmethod
     def poll(self, handle: str) -> int | None:
@@ -84,6 +137,32 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def inventory(self) -> Machine:
         """The CPUs, memory and GPUs this executor can hand out; the scheduler promises no more."""
+
+    def node_name(self, handle: str | None = None) -> str:
+        """The node a unit runs on (``handle``), or the server's own node: for people (describe,
+        ``kiln cluster``)."""
+        return socket.gethostname()
+
+    def server_address(self) -> str:
+        """The address of the server's machine as the executor's units reach it (the server listens
+        off loopback when units run elsewhere)."""
+        return "127.0.0.1"
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """The nodes work can run on: ``name``, ``address``, ``alive``, ``cpus``, ``memory_bytes``,
+        ``gpus`` (and, on a cluster, its own ``resources``)."""
+        machine = self.inventory()
+        return [
+            {
+                "name": self.node_name(),
+                "address": "127.0.0.1",
+                "alive": True,
+                "cpus": float(len(machine.cpus)),
+                "memory_bytes": machine.memory_bytes,
+                "gpus": float(len(machine.gpus)),
+                "resources": {},
+            }
+        ]
 
     def find(self, unit: LaunchUnit) -> str | None:
         """The handle of a live unit started with exactly ``unit``'s command by a server that died

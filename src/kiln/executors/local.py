@@ -23,10 +23,10 @@ import psutil
 
 from kiln.config import RESULT_FILE_VARIABLE
 from kiln.errors import InternalError
-from kiln.executors._base import UNKNOWN_EXIT, Executor, LaunchUnit
+from kiln.executors._base import UNKNOWN_EXIT, Executor, LaunchUnit, Placement
 from kiln.machine import Machine, detect_machine
 
-__all__ = ["RESULT_FILE_VARIABLE", "LocalExecutor"]
+__all__ = ["RESULT_FILE_VARIABLE", "LocalExecutor", "write_unit_files"]
 
 RESULT_FILE_NAME = "result.json"
 HANDLE_PREFIX = "local:"
@@ -72,6 +72,17 @@ class _Process:
             raise InternalError(f"the local executor cannot read handle {handle!r}: {e}") from e
 
 
+def write_unit_files(unit: LaunchUnit) -> None:
+    """The unit's files in its folder, each new and 0600 (a credential is for its unit alone)."""
+    for name, content in unit.files.items():
+        path = unit.workdir / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+
+
 class LocalExecutor(Executor):
     name = "local"
 
@@ -84,7 +95,7 @@ class LocalExecutor(Executor):
 
     # -- starting ---------------------------------------------------------------------------------
 
-    def launch_group(self, units: Sequence[LaunchUnit]) -> list[str]:
+    def launch_group(self, units: Sequence[LaunchUnit], placement: Placement | None = None) -> list[str]:
         handles: list[str] = []
         try:
             for unit in units:
@@ -97,6 +108,7 @@ class LocalExecutor(Executor):
 
     def _launch(self, unit: LaunchUnit) -> str:
         unit.workdir.mkdir(parents=True, exist_ok=True)
+        write_unit_files(unit)
         result_file = unit.workdir / RESULT_FILE_NAME
         result_file.unlink(missing_ok=True)  # a result left by an earlier attempt is not this one's
         env = {**unit.env, RESULT_FILE_VARIABLE: str(result_file)}

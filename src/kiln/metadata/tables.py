@@ -101,6 +101,7 @@ class TrainingJobHostRow(Base):
     last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The last event batch stored from this host; a batch re-sent after a lost answer is skipped.
     last_batch: Mapped[int] = mapped_column(Integer, default=0)
+    node: Mapped[str | None] = mapped_column(String(256))  # where the executor placed it (0013)
 
 
 class LogLineRow(Base):

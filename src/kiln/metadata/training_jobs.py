@@ -94,6 +94,7 @@ def _to_record(session: Session, row: TrainingJobRow, *, full: bool, hosts_only:
                 h.exit_code,
                 h.failure_reason,
                 h.last_heartbeat,
+                h.node,
             )
             for h in session.scalars(
                 select(TrainingJobHostRow)

@@ -114,6 +114,7 @@ class TrainingJobHost:
     exit_code: int | None
     failure_reason: str | None
     last_heartbeat: datetime | None
+    node: str | None = None  # the node it runs on, as the executor names it
 
 
 HOST_JOB_KINDS = ("training", "processing")

@@ -53,7 +53,7 @@ def size_request(
     warnings: list[str] = []
     refusals: list[str] = []
     what = itype.name if count == 1 else f"{count} × {itype.name}"
-    cpus = min(itype.vcpus, len(machine.cpus), total_slots)
+    cpus = min(itype.vcpus, machine.instance_cpus, total_slots)
     if cpus < itype.vcpus:
         warnings.append(
             f"Kiln: {itype.name} asks for {itype.vcpus} vCPUs; this machine has {cpus}; "
@@ -77,11 +77,11 @@ def size_request(
         warnings.append(f"Kiln: {what} asks for {asked}; this machine has {have}; {running} (scaled down)")
         refusals.append(f"asks for {asked}; this machine has {have}")
     memory: int | None = int(itype.memory_gib * GIB) if itype.memory_gib > 0 else None
-    if memory is not None and memory > machine.memory_bytes:
-        memory = machine.memory_bytes
+    if memory is not None and memory > machine.instance_memory_bytes:
+        memory = machine.instance_memory_bytes
         warnings.append(
             f"Kiln: {itype.name} asks for {itype.memory_gib:g} GiB of memory; this machine has "
-            f"{_gib(machine.memory_bytes)}; capping each host at {_gib(memory)} (scaled down)"
+            f"{_gib(memory)}; capping each host at {_gib(memory)} (scaled down)"
         )
         refusals.append(f"asks for {itype.memory_gib:g} GiB of memory; this machine has {_gib(memory)}")
     if strict and refusals:

@@ -102,14 +102,17 @@ def serve(settings: Settings) -> None:
     db = Database(settings.database_url)
     db.migrate()
     store = resolve_store(settings.artifact_url, load_allowed_roots(settings))
+    # Before listening: a cluster that cannot be reached is an error to report, not a server to start.
+    executor = resolve_executor(settings.executor, settings)
     listener = listen(settings)  # the previous address when it is free: clients outlive a restart
     sock, port = listener.sock, listener.port
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.host in ("0.0.0.0", "::"):
-        shown_host = "127.0.0.1"
+        # Hosts on other machines of a cluster reach the server at this machine's own address.
+        shown_host = executor.server_address() if executor.remote else "127.0.0.1"
     url = f"http://{shown_host}:{port}"
     previous_url = f"http://{shown_host}:{listener.previous_port}" if listener.previous_port else None
-    app = create_app(settings, db, store, resolve_executor("local"), server_url=url, credentials=credentials)
+    app = create_app(settings, db, store, executor, server_url=url, credentials=credentials)
     state = state_of(app)
     state.endpoints.restore_routes()  # endpoints that were serving keep serving
     state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it

@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
-from kiln.executors import Executor, LaunchUnit
+from kiln.executors import Executor, LaunchUnit, Placement, UnitResources
 from kiln.metadata import Database
-from kiln.records import HostState, Reservation, TrainingJob, utcnow
+from kiln.records import HostState, InstanceGrant, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
 
 __all__ = ["LaunchedBefore", "launch_hosts", "launched_before"]
@@ -32,16 +32,24 @@ def _runtime_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _hand_credential(folder: Path, credential: str | None) -> None:
-    """The one way a credential reaches a host: a 0600 file the runtime reads and deletes at start,
-    never the environment (children inherit it, and /proc/<pid>/environ shows it)."""
-    path = folder / CREDENTIAL_FILE
-    path.unlink(missing_ok=True)
-    if credential is None:
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(credential)
+def _unit_files(spec: HostSpec, credential: str | None) -> dict[str, bytes]:
+    """What a host needs in its folder, wherever it runs; the executor writes each file 0600 there.
+
+    The credential is the one way a credential reaches a host: a file the runtime reads and deletes
+    at start, never the environment (children inherit it, and /proc/<pid>/environ shows it)."""
+    files = {"host.json": spec.dumps().encode()}
+    if credential is not None:
+        files[CREDENTIAL_FILE] = credential.encode()
+    return files
+
+
+def _resources(reservation: Reservation, grant: InstanceGrant) -> UnitResources:
+    """What one host holds where it runs: its grant's share of the instance type."""
+    return UnitResources(
+        cpus=float(max(1, reservation.cpus_per_instance or grant.num_cpus)),
+        memory_bytes=grant.memory_bytes,
+        gpus=reservation.gpus_per_instance,
+    )
 
 
 def launch_hosts(
@@ -59,7 +67,43 @@ def launch_hosts(
     its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
     Returns the job as it is once every host has started."""
     hosts = [h.host for h in job.hosts]
-    master_addr, port = executor.rendezvous_address()
+    # Placed first: on a cluster, algo-1's node (the rendezvous) is known only once Ray has room for
+    # every host. GroupNotPlaced (no room now) reaches the caller, which tries again later.
+    placement = executor.place_group([_resources(reservation, g) for g in reservation.grants[: len(hosts)]])
+    try:
+        units = _host_units(settings, store, executor, server_url, job, reservation, credential, placement)
+    except BaseException:
+        executor.release_placement(placement)
+        raise
+    handles = executor.launch_group(units, placement)  # all hosts at once: one placement group on a cluster
+    for host, handle in zip(hosts, handles, strict=True):
+        job = metadata.update_host(
+            db,
+            job.name,
+            host,
+            state=HostState.RUNNING,
+            handle=handle,
+            node=executor.node_name(handle),
+            exit_code=None,
+            failure_reason=None,
+            last_batch=0,
+            last_heartbeat=utcnow(),
+        )
+    return job
+
+
+def _host_units(
+    settings: Settings,
+    store: ArtifactStore,
+    executor: Executor,
+    server_url: str,
+    job: TrainingJob,
+    reservation: Reservation,
+    credential: str | None,
+    placement: Placement,
+) -> list[LaunchUnit]:
+    hosts = [h.host for h in job.hosts]
+    master_addr, port = placement.rendezvous
     units: list[LaunchUnit] = []
     for index, host in enumerate(hosts):
         grant = reservation.grants[index]
@@ -84,34 +128,25 @@ def launch_hosts(
             num_gpus=reservation.gpus_per_instance,
             master_addr=master_addr,
             master_port=port,
+            host_addresses=dict(zip(hosts, placement.addresses, strict=True)) if placement.addresses else {},
             environment={"KILN_VENVS_DIR": str(settings.venvs_dir)},
-            cpus=list(grant.cpus),
-            gpus=None if grant.gpus is None else list(grant.gpus),
+            # CPU and GPU ids are this machine's: on other nodes the executor holds the amounts.
+            cpus=[] if executor.remote else list(grant.cpus),
+            gpus=None if grant.gpus is None or executor.remote else list(grant.gpus),
             memory_bytes=grant.memory_bytes,
             notices=list(job.capacity_warnings) if index == 0 else [],
             server_record=str(settings.server_record_path),
             kind=job.kind,
         )
         spec_path = folder / "host.json"
+        # Kept here too: a restarted server finds what an earlier one launched by it (launched_before).
         spec.save(spec_path)
-        # The credential is a file in the unit's folder today; an executor that runs units elsewhere
-        # (Ray) will take it as a LaunchUnit field and write it there the same way.
-        _hand_credential(folder, credential)
-        units.append(_host_unit(settings, job.name, host, spec_path))
-    handles = executor.launch_group(units)  # all hosts at once: one placement group on a cluster
-    for host, handle in zip(hosts, handles, strict=True):
-        job = metadata.update_host(
-            db,
-            job.name,
-            host,
-            state=HostState.RUNNING,
-            handle=handle,
-            exit_code=None,
-            failure_reason=None,
-            last_batch=0,
-            last_heartbeat=utcnow(),
+        (folder / CREDENTIAL_FILE).unlink(missing_ok=True)  # an unread one from an earlier attempt
+        unit = _host_unit(settings, job.name, host, spec_path)
+        units.append(
+            replace(unit, files=_unit_files(spec, credential), resources=_resources(reservation, grant))
         )
-    return job
+    return units
 
 
 def _host_unit(settings: Settings, job_name: str, host: str, spec_path: Path) -> LaunchUnit:

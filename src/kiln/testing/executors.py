@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from kiln.executors import UNKNOWN_EXIT, Executor, LaunchUnit
+from kiln.executors import UNKNOWN_EXIT, Executor, LaunchUnit, UnitResources
 
 __all__ = ["ExecutorConformance", "wait_for_exit"]
 
@@ -92,6 +92,8 @@ class ExecutorConformance:
             env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": "1"},
             workdir=folder / name,
             labels={"test": name},
+            # Small, so that a cluster of a few one-CPU nodes holds every unit of a test at once.
+            resources=UnitResources(cpus=0.25),
         )
 
     def test_a_group_starts_every_unit_and_answers_one_string_handle_each(

@@ -170,7 +170,7 @@ def run_host(spec: HostSpec, reporter: Reporter, stop_event: threading.Event) ->
     if estimator_mode:
         command = [python, "-m", "kiln.runtime.training.estimator_trainer", *command[1:]]
         notes.append(f"Kiln: {entry_point} defines Estimator functions; Kiln's trainer drives it")
-    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts)
+    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts, spec.host_addresses)
     view_prefix = private_view_prefix(layout.root, hosts_file)
     hosts_resolve = view_prefix is not None
     distributed = distributed_environment(spec, hosts_resolve=hosts_resolve)
@@ -267,7 +267,7 @@ def run_algorithm_host(
     """A built-in algorithm: ``python -m kiln.algorithms.<name>`` as the job's script, nothing else
     changed (the same environment, logs, metrics, outputs and stop handling as a user's script)."""
     command = [sys.executable, "-m", algorithm.module]
-    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts)
+    hosts_file = write_hosts_file(layout.root.parent / "hosts", spec.hosts, spec.host_addresses)
     view_prefix = private_view_prefix(layout.root, hosts_file)
     distributed = distributed_environment(spec, hosts_resolve=view_prefix is not None)
     private_view = [*view_prefix, *command] if view_prefix is not None else None

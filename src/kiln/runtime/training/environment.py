@@ -159,11 +159,10 @@ def distributed_environment(spec: HostSpec, *, hosts_resolve: bool) -> dict[str,
         "SM_MASTER_PORT": str(spec.master_port),
         "SM_HOST_COUNT": str(len(spec.hosts)),
         "SM_CURRENT_HOST_RANK": str(rank),
-        # All hosts of a local job share the loopback interface.
-        "GLOO_SOCKET_IFNAME": "lo",
-        "NCCL_SOCKET_IFNAME": "lo",
         "NCCL_IB_DISABLE": "1",
         "NCCL_DEBUG": "WARN",
+        # All hosts of a local job share the loopback interface; on a cluster, the node's own.
+        **({} if spec.host_addresses else {"GLOO_SOCKET_IFNAME": "lo", "NCCL_SOCKET_IFNAME": "lo"}),
     }
 
 

@@ -57,13 +57,18 @@ def _unshare_prefix() -> list[str] | None:
     return prefix
 
 
-def write_hosts_file(path: Path, hosts: list[str]) -> Path:
-    """/etc/hosts as it is, plus every host name of the job on the loopback address."""
+def write_hosts_file(path: Path, hosts: list[str], addresses: dict[str, str] | None = None) -> Path:
+    """/etc/hosts as it is, plus every host name of the job at its node's address (``addresses``,
+    where hosts run on several machines), else the loopback address."""
     try:
         current = Path("/etc/hosts").read_text()
     except OSError:
         current = "127.0.0.1 localhost\n"
-    path.write_text(current.rstrip("\n") + "\n# Kiln: this job's hosts\n127.0.0.1 " + " ".join(hosts) + "\n")
+    if addresses:
+        lines = "".join(f"{addresses.get(host, '127.0.0.1')} {host}\n" for host in hosts)
+    else:
+        lines = "127.0.0.1 " + " ".join(hosts) + "\n"
+    path.write_text(current.rstrip("\n") + "\n# Kiln: this job's hosts\n" + lines)
     return path
 
 

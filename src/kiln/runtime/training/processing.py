@@ -223,7 +223,7 @@ def run_processing(spec: HostSpec, reporter: Reporter, stop_event: threading.Eve
     for output in outputs:
         host_path(root, output["S3Output"]["LocalPath"]).mkdir(parents=True, exist_ok=True)
 
-    hosts_file = write_hosts_file(root.parent / "hosts", spec.hosts)
+    hosts_file = write_hosts_file(root.parent / "hosts", spec.hosts, spec.host_addresses)
     view = private_view_prefix(root, hosts_file, probe="processing")
     command = _command(spec, root, view is not None)
     if view is None:

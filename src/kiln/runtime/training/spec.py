@@ -25,6 +25,8 @@ class HostSpec:
     num_gpus: int = 0
     master_port: int = 7777  # chosen free per job by the executor; SageMaker's toolkit uses 7777
     master_addr: str = "127.0.0.1"  # the executor's rendezvous host, where host names do not resolve
+    # Each host's node address, where hosts run on several machines (a Ray cluster); {}: loopback.
+    host_addresses: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     # The host's grant from the scheduler (SM_NUM_CPUS / SM_NUM_GPUS above report it):
     cpus: list[int] = field(default_factory=list)  # CPU ids for its affinity; []: not confined
@@ -42,8 +44,11 @@ class HostSpec:
     def is_master(self) -> bool:
         return self.host == self.hosts[0]
 
+    def dumps(self) -> str:
+        return json.dumps(asdict(self), indent=1, sort_keys=True)
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
+        path.write_text(self.dumps())
 
     @classmethod
     def load(cls, path: Path) -> HostSpec:

@@ -88,6 +88,7 @@ def describe_processing_job(job: TrainingJob) -> dict[str, Any]:
                     "ExitCode": h.exit_code,
                     "FailureReason": h.failure_reason,
                     "LastHeartbeat": _iso(h.last_heartbeat),
+                    "Node": h.node,
                 }
                 for h in job.hosts
             ],

@@ -1,0 +1,36 @@
+"""A Ray cluster of a few one-CPU nodes on this machine (Ray's own multi-node test cluster)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+ray = pytest.importorskip("ray")
+cluster_utils = pytest.importorskip("ray.cluster_utils")
+
+NODE_LABEL = (
+    "kiln-test-node"  # a custom resource each worker node has one of, as an instance-type label would
+)
+
+
+def start_cluster(workers: int) -> cluster_utils.Cluster:
+    """A head node that runs nothing (0 CPUs: removing a worker never takes the cluster's GCS with it)
+    and ``workers`` nodes of one CPU each."""
+    cluster = cluster_utils.Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "include_dashboard": False},
+    )
+    for _ in range(workers):
+        cluster.add_node(num_cpus=1, resources={NODE_LABEL: 1})
+    cluster.wait_for_nodes()
+    return cluster
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[cluster_utils.Cluster]:
+    cluster = start_cluster(2)
+    yield cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster.shutdown()
