@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from tests.cluster.ray_cluster import start_cluster
 
 from kiln.executors import Executor, GroupNotPlaced, UnitResources
 from kiln.executors.ray import NAMESPACE, RayExecutor
@@ -15,6 +17,15 @@ ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.ray
 
 LINGER_SECONDS = 20.0  # ended units' actors leave soon: the machine is small
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    cluster = start_cluster(2)
+    yield cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster.shutdown()
 
 
 @pytest.fixture(scope="module")

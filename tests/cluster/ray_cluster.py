@@ -1,8 +1,9 @@
-"""A Ray cluster of a few one-CPU nodes on this machine (Ray's own multi-node test cluster)."""
+"""A Ray cluster of a few one-CPU nodes on this machine (Ray's own multi-node test cluster).
+
+Not a conftest.py: a conftest in a test folder would shadow the root one that tests import
+(``from conftest import ...``)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -25,12 +26,3 @@ def start_cluster(workers: int) -> cluster_utils.Cluster:
         cluster.add_node(num_cpus=1, resources={NODE_LABEL: 1})
     cluster.wait_for_nodes()
     return cluster
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[cluster_utils.Cluster]:
-    cluster = start_cluster(2)
-    yield cluster
-    if ray.is_initialized():
-        ray.shutdown()
-    cluster.shutdown()
