@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from pipeline_support import definition, processing_step, unique
-from tests.wire.wire_support import REGION, ROLE, client, use_kiln
+from tests.wire.wire_support import REGION, ROLE, client, ensure_bucket, use_kiln
 
 from conftest import RunningServer, wait_until
 
@@ -22,11 +22,7 @@ SCRIPT = b"import os, time\ntime.sleep(float(os.environ.get('PAUSE', '0')))\npri
 def sm(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     use_kiln(monkeypatch, server.url)
     s3 = client("s3")
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except ClientError as e:
-        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
+    ensure_bucket(s3, BUCKET)
     s3.put_object(Bucket=BUCKET, Key="code/script.py", Body=SCRIPT)
     return client("sagemaker")
 

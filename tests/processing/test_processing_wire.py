@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from tests.wire.wire_support import FAST, REGION, ROLE, client, use_kiln
+from tests.wire.wire_support import FAST, REGION, ROLE, client, ensure_bucket, use_kiln
 
 from conftest import RunningServer
 
@@ -87,11 +87,7 @@ def _request(name: str, script: str = "preprocess.py", **overrides: Any) -> dict
 def sm(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> Any:
     use_kiln(monkeypatch, server.url)
     s3 = client("s3")
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-    except ClientError as e:
-        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise
+    ensure_bucket(s3, BUCKET)
     s3.put_object(Bucket=BUCKET, Key="raw/raw.csv", Body=b"header\na\nb\n")
     s3.put_object(Bucket=BUCKET, Key="code/preprocess.py", Body=PREPROCESS)
     s3.put_object(

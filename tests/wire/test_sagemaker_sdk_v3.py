@@ -21,6 +21,7 @@ from tests.wire.wire_support import (  # noqa: F401  (sagemaker_v3: a fixture)
     INSTALL_TIMEOUT,
     PYTORCH_INFERENCE_IMAGE,
     client,
+    ensure_bucket,
     sagemaker_sdk_env,
     sagemaker_v3,
     use_kiln,
@@ -337,7 +338,7 @@ def test_a_model_builder_inference_spec_model_fails_its_endpoint_saying_why(
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     s3 = client("s3")
-    s3.create_bucket(Bucket=BUCKET)
+    ensure_bucket(s3, BUCKET)  # the SDK tests before this one made it
     s3.put_object(Bucket=BUCKET, Key="spec/model.tar.gz", Body=archive.getvalue())
     sm = client("sagemaker")
     sm.create_model(

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
 
 REGION = "us-east-1"
@@ -90,6 +91,17 @@ def client(service: str) -> Any:
     made = boto3.session.Session().client(service)
     made.meta.events.register("after-call", check_answer)
     return made
+
+
+def ensure_bucket(s3: Any, name: str) -> str:
+    """Create ``name`` unless this account already owns it: tests of one module share a server,
+    so the bucket an earlier test (or the SDK's default_bucket()) made is there already."""
+    try:
+        s3.create_bucket(Bucket=name)
+    except ClientError as e:
+        if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    return name
 
 
 def sourcedir_archive(folder: Path, files: dict[str, str]) -> Path:
