@@ -4,12 +4,11 @@ AWS wire: only the environment and a default bucket differ from running on AWS."
 from __future__ import annotations
 
 import os
-import subprocess
 import textwrap
 from pathlib import Path
 
 import pytest
-from tests.wire.test_sagemaker_sdk_v2 import RUN_TIMEOUT, sagemaker_v2  # noqa: F401  (the fixture)
+from tests.wire.wire_support import RUN_TIMEOUT, run_sdk_program, sagemaker_v2  # noqa: F401  (the fixture)
 
 from conftest import RunningServer
 
@@ -80,16 +79,9 @@ def test_sagemakers_sklearn_processor_runs_on_kiln(
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
     }
-    ran = subprocess.run(
-        [str(sagemaker_v2), str(script), str(tmp_path / "preprocess.py"), str(tmp_path / "data.csv")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        cwd=tmp_path,
-    )
+    args = [str(tmp_path / "preprocess.py"), str(tmp_path / "data.csv")]
+    ran = run_sdk_program(sagemaker_v2, script, args, env, tmp_path)
     output = ran.stdout + ran.stderr
-    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
     assert "kept 8 of 10 rows" in output  # run(logs=True) streamed the job's lines through CloudWatch Logs
     assert "STATUS Completed" in ran.stdout
     assert "OUTPUT s3://sdk-v2-processing/" in ran.stdout

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from tests.transform.transform_support import create_linear_model, predict
-from tests.wire.test_sagemaker_sdk_v2 import RUN_TIMEOUT, sagemaker_v2  # noqa: F401 (the fixture)
+from tests.wire.wire_support import RUN_TIMEOUT, run_sdk_program, sagemaker_v2  # noqa: F401 (the fixture)
 
 from conftest import RunningServer
 
@@ -78,15 +77,7 @@ def test_the_sagemaker_sdks_transformer_runs_a_job_and_attaches(
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
         "SAGEMAKER_SUPPRESS_V2_WARNING": "1",
     }
-    ran = subprocess.run(
-        [str(sagemaker_v2), str(script), model, data],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        cwd=tmp_path,
-    )
-    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
+    ran = run_sdk_program(sagemaker_v2, script, [model, data], env, tmp_path)
     job = next(line.split()[1] for line in ran.stdout.splitlines() if line.startswith("JOB"))
     assert f"ATTACHED {model} MultiRecord {data}/out" in ran.stdout
     out = session.client.download(f"{data}/out/rows.csv.out").decode().splitlines()

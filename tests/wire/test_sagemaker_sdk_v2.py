@@ -12,11 +12,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from tests.wire.wire_support import INSTALL_TIMEOUT, sagemaker_sdk_env, sagemaker_v2  # noqa: F401  (a fixture)
+from tests.wire.wire_support import (  # noqa: F401  (sagemaker_v2: a fixture)
+    INSTALL_TIMEOUT,
+    RUN_TIMEOUT,
+    run_sdk_program,
+    sagemaker_sdk_env,
+    sagemaker_v2,
+)
 
 from conftest import RunningServer
-
-RUN_TIMEOUT = 300
 
 TRAIN_AND_SERVE = """
 import argparse, json, os, time
@@ -164,16 +168,7 @@ def _run_notebook(
     script = tmp_path / "notebook.py"
     script.write_text(textwrap.dedent(notebook))
     env = sagemaker_sdk_env(server.url, tmp_path)
-    ran = subprocess.run(
-        [str(python), str(script), str(source), str(data)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        cwd=tmp_path,
-    )
-    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
-    return ran
+    return run_sdk_program(python, script, [str(source), str(data)], env, tmp_path)
 
 
 @pytest.mark.slow

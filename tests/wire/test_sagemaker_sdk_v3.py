@@ -9,7 +9,6 @@ $XDG_CACHE_HOME/kiln-tests-v3, apart from v2's), so its pins never meet Kiln's; 
 from __future__ import annotations
 
 import io
-import subprocess
 import tarfile
 import textwrap
 from pathlib import Path
@@ -20,8 +19,10 @@ from tests.wire.wire_support import (  # noqa: F401  (sagemaker_v3: a fixture)
     FAST,
     INSTALL_TIMEOUT,
     PYTORCH_INFERENCE_IMAGE,
+    RUN_TIMEOUT,
     client,
     ensure_bucket,
+    run_sdk_program,
     sagemaker_sdk_env,
     sagemaker_v3,
     use_kiln,
@@ -29,7 +30,6 @@ from tests.wire.wire_support import (  # noqa: F401  (sagemaker_v3: a fixture)
 
 from conftest import RunningServer
 
-RUN_TIMEOUT = 300
 BUCKET = "sdk-v3-tests"
 # The SDK's own config file: what a team sets once for every notebook (no code changes).
 SDK_CONFIG = f"""
@@ -260,15 +260,7 @@ def _run(server: RunningServer, python: Path, tmp_path: Path, script: str, files
     (tmp_path / "sagemaker-config.yaml").write_text(SDK_CONFIG)
     env = sagemaker_sdk_env(server.url, tmp_path)
     env["SAGEMAKER_USER_CONFIG_OVERRIDE"] = str(tmp_path / "sagemaker-config.yaml")
-    ran = subprocess.run(
-        [str(python), str(tmp_path / "notebook.py"), str(source)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        cwd=tmp_path,
-    )
-    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
+    ran = run_sdk_program(python, tmp_path / "notebook.py", [str(source)], env, tmp_path)
     return ran.stdout + ran.stderr
 
 

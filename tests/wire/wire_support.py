@@ -26,6 +26,7 @@ FAST = {"Delay": 1, "MaxAttempts": 180}  # waiters poll every second here (SageM
 SDK_VERSION = "2.257.7"  # the SageMaker Python SDK v2's last release
 SDK_V3_VERSION = "3.27.0"  # the SageMaker Python SDK v3 (sagemaker-train / -serve / -core) tested
 INSTALL_TIMEOUT = 900  # seconds: the first run installs the SDK and its dependencies
+RUN_TIMEOUT = 300  # seconds: one program of a SageMaker user, training and serving included
 SAGEMAKER_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "mnist" / "sagemaker_config.yaml"
 
 TRAIN_SCRIPT = """
@@ -102,6 +103,22 @@ def ensure_bucket(s3: Any, name: str) -> str:
         if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise
     return name
+
+
+def run_sdk_program(
+    python: Path, program: Path, args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``program`` run by the SDK venv's ``python``, as a user runs a notebook; it must succeed."""
+    ran = subprocess.run(
+        [str(python), str(program), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        cwd=cwd,
+    )
+    assert ran.returncode == 0, f"{ran.stdout[-3000:]}\n{ran.stderr[-5000:]}"
+    return ran
 
 
 def sourcedir_archive(folder: Path, files: dict[str, str]) -> Path:
