@@ -237,6 +237,37 @@ def test_a_refused_call_is_retried_until_the_time_is_up(tmp_path: Path) -> None:
     assert 1.0 <= time.monotonic() - started < 5.0
 
 
+def test_a_server_that_never_answered_is_given_up_on_in_seconds_not_the_restart_window() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    url = f"http://127.0.0.1:{port}"
+    client = KilnClient(url, retry_seconds=60.0, rediscover=lambda _url: None)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable, match=rf"cannot reach the Kiln server at {url} for 3 s"):
+        client.describe_training_job("anything")
+    assert time.monotonic() - started < 10.0  # not the 60 s that ride out a restart
+
+
+def test_a_server_the_home_records_is_waited_for_the_whole_window() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    asked: list[str] = []
+
+    def restarting(current: str) -> str:  # server.json names a live server: it is coming back
+        asked.append(current)
+        return current
+
+    client = KilnClient(url, retry_seconds=4.0, rediscover=restarting)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable, match=r"for 4 s"):
+        client.describe_training_job("anything")
+    assert time.monotonic() - started >= 4.0
+    assert set(asked) == {url}  # asked where it is now, each time
+
+
 def test_kiln_server_start_daemon_says_when_its_previous_port_was_taken(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()

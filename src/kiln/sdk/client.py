@@ -15,7 +15,14 @@ from typing import IO, Any
 import httpx
 
 from kiln.errors import InternalError, KilnError, NotFound, ServerUnavailable, error_class_named
-from kiln.sdk.reconnect import MaybeCarriedOut, RetryClock, StreamBroken, is_unsent, may_repeat
+from kiln.sdk.reconnect import (
+    FIRST_CONTACT_SECONDS,
+    MaybeCarriedOut,
+    RetryClock,
+    StreamBroken,
+    is_unsent,
+    may_repeat,
+)
 
 __all__ = ["KilnClient"]
 
@@ -80,6 +87,7 @@ class KilnClient:
         self.base_url = base_url.rstrip("/")
         self.retry_seconds = retry_seconds
         self._rediscover = rediscover
+        self._reached = False  # whether the server has answered this client yet
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(
             base_url=self.base_url, headers=headers, transport=transport, timeout=timeout
@@ -111,13 +119,17 @@ class KilnClient:
     ) -> tuple[httpx.Response, bool]:
         """``send()`` until it gets an answer or may not be repeated; (answer, whether it was repeated
         after an attempt that may have reached the server)."""
-        clock = RetryClock(self.retry_seconds)
+        clock: RetryClock | None = None
         repeated_after_sent = False
         while True:
             try:
-                return send(), repeated_after_sent
+                answer = send()
+                self._reached = True
+                return answer, repeated_after_sent
             except httpx.TransportError as e:
                 error = e
+            if clock is None:
+                clock = RetryClock(self._retry_window())
             unsent = is_unsent(error)
             if not unsent and not (may_repeat(method) and (rewind is None or rewind())):
                 raise MaybeCarriedOut(
@@ -126,13 +138,23 @@ class KilnClient:
                     "before repeating it"
                 ) from error
             if not clock.wait(what, self.base_url, error):
-                waited = f" for {self.retry_seconds:.0f} s" if self.retry_seconds else ""
+                waited = f" for {clock.seconds:.0f} s" if clock.seconds else ""
                 raise ServerUnavailable(
                     f"cannot reach the Kiln server at {self.base_url}{waited}: {error}; start one with "
                     "`kiln server start` or check KILN_URL"
                 ) from error
             repeated_after_sent = repeated_after_sent or not unsent
             self._follow_server()
+
+    def _retry_window(self) -> float:
+        """How long a call that cannot reach the server keeps trying: the whole ``retry_seconds`` to
+        ride out a restart of a server this client has reached (or that ``KILN_HOME`` records), a
+        few seconds for one that never answered."""
+        if self._reached:
+            return self.retry_seconds
+        if self._rediscover is not None and self._rediscover(self.base_url) is not None:
+            return self.retry_seconds
+        return min(self.retry_seconds, FIRST_CONTACT_SECONDS)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         rewind = _rewinder(kwargs.get("content"))

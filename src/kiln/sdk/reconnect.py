@@ -12,7 +12,10 @@ done with the request:
 - a create that may have arrived is resolved by its name (it exists: that is the answer), never sent
   twice; any other call (an invocation, a stop) is not repeated, and its error says it may have run.
 
-Retries back off from 0.1 s to 2 s and stop after ``KILN_CLIENT_RETRY_SECONDS`` (default 60 s).
+Retries back off from 0.1 s to 2 s and stop after ``KILN_CLIENT_RETRY_SECONDS`` (default 60 s). A
+client that has never reached its server, with no server recorded in ``KILN_HOME`` either, is not
+riding out a restart: it gives up after ``FIRST_CONTACT_SECONDS``, so a mistyped ``KILN_URL`` or a
+server that was never started is said at once, not after a minute.
 """
 
 from __future__ import annotations
@@ -25,12 +28,20 @@ import httpx
 
 from kiln.errors import ServerUnavailable
 
-__all__ = ["MaybeCarriedOut", "RetryClock", "StreamBroken", "is_unsent", "may_repeat"]
+__all__ = [
+    "FIRST_CONTACT_SECONDS",
+    "MaybeCarriedOut",
+    "RetryClock",
+    "StreamBroken",
+    "is_unsent",
+    "may_repeat",
+]
 
 log = logging.getLogger("kiln.sdk")
 
 FIRST_DELAY_SECONDS = 0.1
 MAX_DELAY_SECONDS = 2.0  # a restarted server is found within 2 s of answering
+FIRST_CONTACT_SECONDS = 3.0  # the most a client waits for a server it has never reached
 _REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
