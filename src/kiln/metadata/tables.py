@@ -324,6 +324,7 @@ class TransformJobRow(Base):
     stop_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     billable_seconds: Mapped[int] = mapped_column(Integer, default=0)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON)
+    instance_handles: Mapped[list[str] | None] = mapped_column(JSON)  # migration 0014
 
 
 # pipelines (migration 0012_pipelines)

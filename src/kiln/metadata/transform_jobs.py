@@ -32,6 +32,7 @@ _UPDATABLE = {
     "stop_requested_at",
     "billable_seconds",
     "progress",
+    "instance_handles",
 }
 
 
@@ -48,6 +49,7 @@ def _to_record(row: TransformJobRow) -> TransformJob:
         stop_requested_at=row.stop_requested_at,
         billable_seconds=row.billable_seconds,
         progress=dict(row.progress or {}),
+        instance_handles=tuple(row.instance_handles or ()),
     )
 
 
@@ -105,6 +107,8 @@ def update_transform_job(db: Database, name: str, now: datetime, **changes: Any)
         for key, value in changes.items():
             if key == "status":
                 value = value.value
+            elif key == "instance_handles":
+                value = list(value)
             setattr(row, key, value)
         row.last_modified_time = now
         session.flush()

@@ -28,6 +28,8 @@ class TransformJob:
     stop_requested_at: datetime | None = None
     billable_seconds: int = 0  # instances × seconds from start to end (so far, while it runs)
     progress: dict[str, Any] = field(default_factory=dict)  # objects and records done, for people
+    # The executor's handles of the instances it runs now: a restarted server stops them.
+    instance_handles: tuple[str, ...] = ()
 
     @property
     def instance_count(self) -> int:

@@ -115,7 +115,7 @@ def serve(settings: Settings) -> None:
     app = create_app(settings, db, store, executor, server_url=url, credentials=credentials)
     state = state_of(app)
     state.endpoints.restore_routes()  # endpoints that were serving keep serving
-    state.transform_jobs.fail_interrupted()  # a transform job dies with the server that ran it
+    state.transform_jobs.resume_interrupted()  # transform jobs the previous server ran, run again
     supervisor = Supervisor(state.training_jobs, state.endpoints, state.tuning_jobs, state.pipeline_engine)
     state.training_jobs.on_job_ended = supervisor.wake  # a trial's end starts the next one at once
     state.pipelines.wake = supervisor.wake  # a started execution's first steps start at once

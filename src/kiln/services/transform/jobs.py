@@ -77,13 +77,17 @@ class TransformJobService:
             if self.scheduler is not None:
                 self.scheduler.release(self._owner(name), forget=True)
             raise
+        self._start(job)
+        return job
+
+    def _start(self, job: TransformJob) -> None:
+        """Run the job in the background (its instances are started there, once it holds capacity)."""
         stop = threading.Event()
         with self._lock:
-            self._stops[name] = stop
+            self._stops[job.name] = stop
         threading.Thread(
-            target=self._run, args=(job, stop), name=f"kiln-transform-{name}", daemon=True
+            target=self._run, args=(job, stop), name=f"kiln-transform-{job.name}", daemon=True
         ).start()
-        return job
 
     def describe(self, name: str) -> TransformJob:
         return metadata.get_transform_job(self.db, name)
@@ -123,24 +127,50 @@ class TransformJobService:
             result.append({"Stream": stream, "Lines": lines})
         return result
 
-    def fail_interrupted(self) -> None:
-        """At server start: a job the previous server was running cannot be resumed; it failed."""
+    def resume_interrupted(self) -> None:
+        """At server start: the jobs the previous server was running. Their instances (still serving,
+        if it was killed) are stopped; a job asked to stop is Stopped; any other runs again from its
+        first input object. Outputs are written whole or not at all, so a second pass over an object
+        replaces the first: nothing is lost, nothing is left half-written."""
         for job in metadata.list_transform_jobs(self.db, limit=10_000):
-            if not job.status.is_terminal():
-                ended = JobStatus.STOPPED if job.status is JobStatus.STOPPING else JobStatus.FAILED
+            if job.status.is_terminal():
+                continue
+            for handle in job.instance_handles:
+                self.executor.stop(handle, force=True)
+            if job.status is JobStatus.STOPPING or job.stop_requested_at is not None:
                 metadata.update_transform_job(
                     self.db,
                     job.name,
                     utcnow(),
-                    status=ended,
+                    status=JobStatus.STOPPED,
                     end_time=utcnow(),
                     billable_seconds=job.billable_seconds_at(utcnow()),
-                    failure_reason=None
-                    if ended is JobStatus.STOPPED
-                    else "InternalServerError: the Kiln server restarted while the job ran; create it again",
+                    instance_handles=(),
                 )
                 if self.scheduler is not None:
                     self.scheduler.release(self._owner(job.name))
+                continue
+            if self.scheduler is not None and self.scheduler.find(self._owner(job.name)) is None:
+                self.scheduler.reserve(  # the previous server died before it stored the reservation
+                    CapacityUse.TRANSFORM, self._owner(job.name), job.instance_type, job.instance_count
+                )
+            job = metadata.update_transform_job(self.db, job.name, utcnow(), instance_handles=(), progress={})
+            self._set_aside_instance_folders(job.name)
+            self._log(
+                job.name,
+                "the Kiln server restarted while this job ran: its instances were stopped; "
+                "transforming every input object again",
+            )
+            self._start(job)
+
+    def _set_aside_instance_folders(self, name: str) -> None:
+        """The previous run's instance folders, renamed: their logs say the instances were ready,
+        and the new instances, started in fresh folders, must say so themselves."""
+        for folder in sorted(self._folder(name).glob("instance-*")):
+            attempt = 1
+            while (aside := folder.with_name(f"interrupted-{attempt}-{folder.name}")).exists():
+                attempt += 1
+            folder.rename(aside)
 
     # -- the background run ---------------------------------------------------------------------------
 
@@ -194,6 +224,9 @@ class TransformJobService:
                 )
                 processes.append(RunningProcess(launched.handle, launched.socket_path))
                 launches.append(launched)
+                # Stored at once: a server killed from here on leaves handles its successor stops.
+                handles = tuple(process.handle for process in processes if process.handle)
+                metadata.update_transform_job(self.db, name, utcnow(), instance_handles=handles)
             for launched in launches:
                 fleet.wait_ready(launched)
             started = utcnow()
