@@ -7,8 +7,10 @@ import json
 import re
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from capacity_support import capacity_server
@@ -96,4 +98,36 @@ def test_cost_is_shown_by_describe_fit_and_usage(
         session.client.call("GET", "/usage", params={"since": "last week"})
     with pytest.raises(ValidationError, match="by='host' is not a grouping; use one of: type, job, endpoint"):
         session.client.call("GET", "/usage", params={"by": "host"})
+    session.close()
+
+
+def test_an_endpoint_config_may_name_an_operators_instance_type(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    session = server.session()
+    (tmp_path / "model.json").write_text("{}")
+    with tarfile.open(tmp_path / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "model.json", arcname="model.json")
+    uri = session.upload_data(tmp_path / "model.tar.gz", key_prefix="operator-type-model")
+    session.client.create_model({"ModelName": "operator-typed", "PrimaryContainer": {"ModelDataUrl": uri}})
+    variant = {"VariantName": "AllTraffic", "ModelName": "operator-typed", "InitialInstanceCount": 1}
+
+    created = session.client.create_endpoint_config(
+        {
+            "EndpointConfigName": "on-kiln-priced",
+            "ProductionVariants": [{**variant, "InstanceType": "kiln.priced"}],
+        }
+    )
+    assert created["ProductionVariants"][0]["InstanceType"] == "kiln.priced"
+    with pytest.raises(
+        ValidationError, match=r"InstanceType 'kiln\.unheard-of' is not a known instance type"
+    ):
+        session.client.create_endpoint_config(
+            {
+                "EndpointConfigName": "on-unheard-of",
+                "ProductionVariants": [{**variant, "InstanceType": "kiln.unheard-of"}],
+            }
+        )
+    session.client.delete_endpoint_config("on-kiln-priced")
+    session.client.delete_model("operator-typed")
     session.close()

@@ -34,7 +34,7 @@ from kiln.records import (
     VariantRoute,
     utcnow,
 )
-from kiln.scheduler import Scheduler
+from kiln.scheduler import Scheduler, get_instance_type
 from kiln.services.endpoint_instances import InstanceStartFailed
 from kiln.services.hosting_request import (
     CreateEndpointConfigRequest,
@@ -116,7 +116,8 @@ class EndpointService:
     ) -> EndpointConfigRecord:
         """Check the variants' models and instance types, then store the config (``as_submitted`` as
         for ``create_model``)."""
-        validate_endpoint_config(request, self.db)
+        catalog = self.scheduler.instance_type if self.scheduler is not None else get_instance_type
+        validate_endpoint_config(request, self.db, catalog)
         spec = dict(as_submitted) if as_submitted is not None else request.spec
         return hosting.insert_endpoint_config(self.db, request.EndpointConfigName, spec, utcnow())
 

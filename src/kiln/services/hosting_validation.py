@@ -4,10 +4,12 @@ instance-type catalog; what the request alone can tell is checked when it is par
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kiln.artifacts import ArtifactStore
 from kiln.errors import ValidationError
 from kiln.metadata import Database, hosting
-from kiln.scheduler import get_instance_type
+from kiln.scheduler import InstanceType, get_instance_type
 from kiln.services.hosting_request import CreateEndpointConfigRequest, CreateModelRequest
 
 __all__ = ["validate_endpoint_config", "validate_model"]
@@ -28,7 +30,13 @@ def validate_model(request: CreateModelRequest, store: ArtifactStore) -> None:
         raise ValidationError(f"SAGEMAKER_SUBMIT_DIRECTORY {code!r} does not exist; upload the code first")
 
 
-def validate_endpoint_config(request: CreateEndpointConfigRequest, db: Database) -> None:
+def validate_endpoint_config(
+    request: CreateEndpointConfigRequest,
+    db: Database,
+    instance_type: Callable[[str], InstanceType] = get_instance_type,
+) -> None:
+    """``instance_type``: the server's catalog (the scheduler's, with the operator's own types);
+    the built-in one where no scheduler runs."""
     for variant in request.ProductionVariants:
         hosting.get_model(db, variant.ModelName)  # NotFound names the model
-        get_instance_type(variant.InstanceType)
+        instance_type(variant.InstanceType)
