@@ -1,4 +1,4 @@
-"""``GET /api/v1/cluster`` and ``kiln cluster``: the nodes, what each holds, and what runs where.
+"""``GET /api/v1/cluster``, ``kiln cluster`` and the console's Cluster page: the nodes, what each holds, and what runs where.
 
 On the local executor the one node is this machine; on Ray, a two-node cluster shows both nodes, and a
 two-host job has one host on each (the node describe names for it)."""
@@ -16,6 +16,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import kiln
@@ -107,6 +108,7 @@ def test_the_local_executor_shows_this_machine_holding_a_running_jobs_host(
             view = _cluster(local_server)
             printed = _kiln(local_server, "cluster")
             as_json = _kiln(local_server, "cluster", "--json")
+            page = httpx.get(f"{local_server.url}/cluster", timeout=30)  # the console's page (auth off)
         finally:
             _stop(session, name)
         after = _cluster(local_server)
@@ -144,6 +146,10 @@ def test_the_local_executor_shows_this_machine_holding_a_running_jobs_host(
     assert f"1 / {len(machine.cpus)}" in printed.stdout  # held / has, in the nodes table
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["Nodes"][0]["Units"][0]["Name"] == name
+
+    assert page.status_code == 200
+    assert f'<a href="/training-jobs/{name}">{name}</a>' in page.text
+    assert f"<td>{node['Name']}</td><td>training-job</td>" in page.text
 
     # A stopped job holds nothing any more.
     assert after["Nodes"][0]["Units"] == []
