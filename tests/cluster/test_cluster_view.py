@@ -9,6 +9,7 @@ import json
 import socket
 import subprocess
 import sys
+import tarfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -32,6 +33,8 @@ vcpus = 1
 memory_gib = 0.5
 price_per_hour = 0.01
 """
+# Endpoint configs take the built-in types only (an operator's kiln.one is refused there).
+ENDPOINT_TYPE = "ml.t3.medium"
 LOOP_SCRIPT = """
 import time
 print("looping", flush=True)
@@ -154,6 +157,56 @@ def test_the_local_executor_shows_this_machine_holding_a_running_jobs_host(
     # A stopped job holds nothing any more.
     assert after["Nodes"][0]["Units"] == []
     assert after["Nodes"][0]["HeldCpus"] == 0
+
+
+def test_an_endpoint_instance_and_a_job_waiting_for_room_show_where_they_are(
+    local_server: RunningServer, tmp_path: Path
+) -> None:
+    """An endpoint's instance runs on the one node and holds its share; a job too big for what is
+    left waits, and the view says so."""
+    endpoint = f"cluster-ep-{uuid.uuid4().hex[:8]}"
+    waiting = f"cluster-wait-{uuid.uuid4().hex[:8]}"
+    everything = len(detect_machine().cpus)  # one CPU each: fits the machine, not beside the endpoint
+    with closing(local_server.session()) as session:
+        predictor = kiln.Model(_upload_echo_model(session, tmp_path), sagemaker_session=session).deploy(
+            initial_instance_count=1, instance_type=ENDPOINT_TYPE, endpoint_name=endpoint
+        )
+        try:
+            _start_loop_job(session, tmp_path / "src", waiting, count=everything)
+            try:
+                view = _cluster(local_server)
+            finally:
+                _stop(session, waiting)
+        finally:
+            predictor.delete_endpoint()
+
+    with local_server.client() as client:
+        types = client.call("GET", "/instance-types")["InstanceTypes"]
+    granted = next(t for t in types if t["InstanceType"] == ENDPOINT_TYPE)
+    [node] = view["Nodes"]
+    [unit] = node["Units"]
+    assert unit["Kind"] == "endpoint"
+    assert unit["Name"] == endpoint
+    assert unit["State"] == "Serving"
+    assert unit["Node"] == node["Name"]
+    assert (unit["Cpus"], unit["MemoryGiB"]) == (granted["GrantedCpus"], granted["GrantedMemoryGiB"])
+    assert node["HeldCpus"] == granted["GrantedCpus"]
+    [queued] = view["Waiting"]
+    assert queued["Owner"] == f"training-job/{waiting}"
+    assert (queued["InstanceType"], queued["InstanceCount"]) == ("kiln.one", everything)
+
+
+def _upload_echo_model(session: kiln.Session, folder: Path) -> str:
+    """A model.tar.gz whose code answers with what it was sent."""
+    code = folder / "model" / "code"
+    code.mkdir(parents=True)
+    (code / "inference.py").write_text(
+        "def model_fn(model_dir):\n    return None\n\n\ndef predict_fn(data, model):\n    return data\n"
+    )
+    archive = folder / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(code, arcname="code")
+    return str(session.upload_data(str(archive), key_prefix=f"cluster-tests/{folder.name}"))
 
 
 def test_the_cluster_view_needs_the_token_as_every_api_route(tmp_path: Path) -> None:
