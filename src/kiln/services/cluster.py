@@ -10,7 +10,7 @@ node's holdings are the sum over the units on it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from kiln import metadata
@@ -82,7 +82,7 @@ class ClusterView:
     nodes: tuple[ClusterNode, ...]
     # Units whose recorded node is not among the executor's nodes (a node that left the cluster).
     elsewhere: tuple[NodeUnit, ...] = ()
-    waiting: tuple[WaitingWork, ...] = field(default=())
+    waiting: tuple[WaitingWork, ...] = ()  # reservations in the scheduler's queue, in its order
 
 
 def _share(reservation: Reservation | None, grant: InstanceGrant | None) -> tuple[float, int | None, int]:
