@@ -287,12 +287,14 @@ def main() -> int:
 
     speedup = two.jobs_per_minute / one.jobs_per_minute
     extra = statistics.median(one.latencies + two.latencies) - statistics.median(local.latencies)
+    failed = one.failed + two.failed + local.failed
     print(f"2 nodes / 1 node: {speedup:.2f}× jobs/minute (target ≥ {TARGET_SPEEDUP:g}×)")
     print(
         f"submission → first line, Ray over local: {extra:+.2f} s (median of both Ray setups' rounds against "
         f"local's; target ≤ +{TARGET_EXTRA_LATENCY_SECONDS:g} s)"
     )
-    failed = one.failed + two.failed + local.failed
+    if failed:
+        print(f"NOT MET: {failed} burst jobs did not complete; the ratio compares completed jobs only")
     ok = speedup >= TARGET_SPEEDUP and extra <= TARGET_EXTRA_LATENCY_SECONDS and not failed
     return 0 if ok else 1
 
