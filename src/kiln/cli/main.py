@@ -10,6 +10,7 @@ import typer
 from kiln.cli import (
     artifacts_commands,
     capacity_commands,
+    cluster_commands,
     hosting_commands,
     jobs_commands,
     keys_commands,
@@ -53,6 +54,7 @@ app.command("tensorboard")(jobs_commands.tensorboard)
 app.command("limits")(capacity_commands.limits)
 app.command("usage")(capacity_commands.usage)
 app.command("instance-types")(capacity_commands.instance_types)
+app.command("cluster")(cluster_commands.cluster)
 app.add_typer(tuning_commands.app, name="tuning")
 app.command("deploy")(hosting_commands.deploy)
 app.add_typer(hosting_commands.models_app, name="models")

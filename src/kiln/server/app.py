@@ -18,6 +18,7 @@ from kiln.server.routes import (
     access_keys,
     artifacts,
     capacity,
+    cluster,
     hosting,
     internal,
     pipelines,
@@ -33,6 +34,7 @@ from kiln.server.wire import WireDispatcher, is_aws_request, wire_services
 from kiln.services import TrainingJobService
 from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
+from kiln.services.cluster import ClusterService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.pipelines.engine import PipelineEngine
@@ -69,6 +71,7 @@ def create_app(
     # Capacity (limits, queue, grants; endpoints too) over what the executor says it can hand out.
     app.state.scheduler = resolve_scheduler(settings, db, executor.inventory())
     app.state.capacity = CapacityService(db, app.state.scheduler)
+    app.state.cluster = ClusterService(db, app.state.scheduler, executor)
     app.state.training_jobs = TrainingJobService(
         settings,
         db,
@@ -134,6 +137,7 @@ def create_app(
     protected = APIRouter(dependencies=[Depends(check_token)])
     protected.include_router(training_jobs.router)
     protected.include_router(capacity.router)
+    protected.include_router(cluster.router)
     protected.include_router(tuning_jobs.router)
     protected.include_router(artifacts.router)
     protected.include_router(hosting.router)

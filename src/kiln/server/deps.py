@@ -11,6 +11,7 @@ from kiln.server.state import request_state
 from kiln.services import TrainingJobService
 from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
+from kiln.services.cluster import ClusterService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.pipelines.service import PipelineService
@@ -21,6 +22,7 @@ from kiln.services.tuning.jobs import TuningJobService
 __all__ = [
     "AccessKeys",
     "Capacity",
+    "Cluster",
     "EndpointMetricsStore",
     "Endpoints",
     "Pipelines",
@@ -68,6 +70,10 @@ def _capacity(request: Request) -> CapacityService:
     return request_state(request).capacity
 
 
+def _cluster(request: Request) -> ClusterService:
+    return request_state(request).cluster
+
+
 def _access_keys(request: Request) -> AccessKeyService:
     return request_state(request).access_keys
 
@@ -81,4 +87,5 @@ TransformJobs = Annotated[TransformJobService, Depends(_transform_jobs)]
 ProcessingJobs = Annotated[ProcessingJobService, Depends(_processing_jobs)]
 Pipelines = Annotated[PipelineService, Depends(_pipelines)]
 Capacity = Annotated[CapacityService, Depends(_capacity)]
+Cluster = Annotated[ClusterService, Depends(_cluster)]
 AccessKeys = Annotated[AccessKeyService, Depends(_access_keys)]

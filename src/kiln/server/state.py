@@ -22,6 +22,7 @@ from kiln.server.runtime_router import RuntimeRouter
 from kiln.services import TrainingJobService
 from kiln.services.access_keys import AccessKeyService
 from kiln.services.capacity import CapacityService
+from kiln.services.cluster import ClusterService
 from kiln.services.endpoint_metrics import EndpointMetrics
 from kiln.services.endpoints import EndpointService
 from kiln.services.pipelines.engine import PipelineEngine
@@ -45,6 +46,7 @@ class KilnState(Protocol):
     store: ArtifactStore
     scheduler: Scheduler  # capacity: limits, queue, grants, over the executor's inventory
     capacity: CapacityService
+    cluster: ClusterService  # the executor's nodes and what runs on each
     training_jobs: TrainingJobService  # also the host-job lifecycle processing jobs share
     tuning_jobs: TuningJobService
     processing_jobs: ProcessingJobService

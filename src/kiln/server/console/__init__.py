@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from kiln.server.console import (
+    cluster_pages,
     hosting_pages,
     login,
     overview_pages,
@@ -25,6 +26,7 @@ def console_router() -> APIRouter:
     router.include_router(static_files.router)
     router.include_router(login.router)
     router.include_router(overview_pages.router)
+    router.include_router(cluster_pages.router)
     router.include_router(training_pages.router)
     router.include_router(tuning_pages.router)
     router.include_router(hosting_pages.router)

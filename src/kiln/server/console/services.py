@@ -11,6 +11,7 @@ from kiln.scheduler import get_instance_type
 from kiln.server.state import request_state
 from kiln.services import TrainingJobService
 from kiln.services.capacity import CapacityService
+from kiln.services.cluster import ClusterService
 from kiln.services.endpoints import EndpointService
 from kiln.services.pipelines.service import PipelineService
 from kiln.services.processing_jobs import ProcessingJobService
@@ -19,6 +20,7 @@ from kiln.services.tuning.jobs import TuningJobService
 
 __all__ = [
     "capacity",
+    "cluster",
     "endpoints",
     "instance_type_names",
     "job_cost",
@@ -45,6 +47,10 @@ def tuning_jobs(request: Request) -> TuningJobService:
 
 def capacity(request: Request) -> CapacityService:
     return request_state(request).capacity
+
+
+def cluster(request: Request) -> ClusterService:
+    return request_state(request).cluster
 
 
 def transform_jobs(request: Request) -> TransformJobService:
