@@ -108,7 +108,8 @@ def start_instance(
         lines.append(line)
         if line.startswith("KILN_SERVING_READY port="):
             selector.close()
-            return Instance(process, int(line.split("=", 1)[1]), "".join(lines), stderr_path)
+            port = int(line.split("port=", 1)[1].split()[0])  # other fields may follow (ipc_port=)
+            return Instance(process, port, "".join(lines), stderr_path)
         if line.startswith("KILN_SERVING_FAILED"):
             process.wait(timeout=10)
             break

@@ -3,7 +3,10 @@
 Contract with the supervisor that starts it:
 
 * stdout gets ``KILN_SERVING_READY port=<port>`` once ``GET /ping`` answers 200 (with ``--port 0``
-  that is how the supervisor learns the port);
+  that is how the supervisor learns the port); with ``--ipc-listen`` the line ends
+  `` ipc_port=<port>``, the TCP port of the server's private channel, picked on this node;
+* ``--ipc-secret-file`` names a file holding the secret the channel's TCP hello must carry: read
+  once and deleted at start, so no other process of the node finds it later;
 * if the model cannot be served (bad archive, misdefined handlers, ``model_fn`` raising, a bad
   setting) stdout gets ``KILN_SERVING_FAILED <one-line reason>``, stderr the whole error with its
   traceback, and the process exits with status 3; the reason becomes the endpoint's FailureReason;
@@ -17,6 +20,7 @@ import logging
 import socket
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
@@ -29,7 +33,7 @@ from kiln.runtime.serving.app import InferenceApp
 from kiln.runtime.serving.batching import Batcher
 from kiln.runtime.serving.handlers import HandlerChain, load_handler_chain
 from kiln.runtime.serving.invocation import user_traceback
-from kiln.runtime.serving.ipc_server import serve_ipc
+from kiln.runtime.serving.ipc_server import serve_ipc, serve_ipc_tcp
 from kiln.runtime.serving.model_archive import unpack_model_archive
 from kiln.runtime.serving.settings import ServingSettings
 
@@ -65,7 +69,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="also answer the Kiln server's framed invocations on this Unix socket (its runtime router)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--ipc-listen",
+        metavar="HOST:PORT",
+        help="answer the Kiln server's framed invocations on this TCP address instead (port 0 picks one); "
+        "needs --ipc-secret-file",
+    )
+    parser.add_argument(
+        "--ipc-secret-file",
+        type=Path,
+        help="the secret a TCP connection must present first (the file is deleted once read)",
+    )
+    args = parser.parse_args(argv)
+    if args.ipc_listen is not None and args.ipc_secret_file is None:
+        parser.error("--ipc-listen needs --ipc-secret-file: a TCP channel without a secret serves anyone")
+    return args
+
+
+def _ipc_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--ipc-listen {value!r} is not HOST:PORT (e.g. 0.0.0.0:0)")
+    return host.strip("[]"), int(port)
+
+
+def _read_secret(path: Path) -> bytes:
+    try:
+        secret = path.read_bytes().strip()
+    finally:
+        path.unlink(missing_ok=True)
+    if not secret:
+        raise ValueError(f"the IPC secret file {path} is empty")
+    return secret
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         chain = batcher.start()
         stage = f"listening on {args.host}:{args.port}"
         sock = _listen(args.host, args.port)
+        ipc: _TcpChannel | None = None
+        if args.ipc_listen is not None:
+            stage = f"listening for the Kiln server on {args.ipc_listen}"
+            secret = _read_secret(args.ipc_secret_file)
+            ipc = _TcpChannel(_listen(*_ipc_address(args.ipc_listen)), secret)
     except BaseException as e:
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
@@ -97,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         "on" if chain.batchable else "off",
     )
     try:
-        _serve(chain, batcher, settings, sock, args.ipc_socket)
+        _serve(chain, batcher, settings, sock, args.ipc_socket, ipc)
     finally:
         batcher.stop()
     return 0
@@ -113,15 +153,27 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+@dataclass(frozen=True)
+class _TcpChannel:
+    """The server's private channel over TCP: its listening socket, and the secret a hello carries."""
+
+    sock: socket.socket
+    secret: bytes
+
+
 def _serve(
     chain: HandlerChain,
     batcher: Batcher,
     settings: ServingSettings,
     sock: socket.socket,
     ipc_socket: Path | None = None,
+    ipc_tcp: _TcpChannel | None = None,
 ) -> None:
     app = InferenceApp(chain, batcher, settings)
     port = sock.getsockname()[1]
+    ready = f"{READY_LINE} port={port}"
+    if ipc_tcp is not None:
+        ready += f" ipc_port={ipc_tcp.sock.getsockname()[1]}"
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -129,8 +181,12 @@ def _serve(
             if self.started and ipc_socket is not None:
                 # The same loop serves both faces, so one batcher sees every request.
                 self.ipc = await serve_ipc(ipc_socket, chain, batcher, settings, str(chain.model_dir))
+            if self.started and ipc_tcp is not None:
+                self.ipc_tcp = await serve_ipc_tcp(
+                    ipc_tcp.sock, ipc_tcp.secret, chain, batcher, settings, str(chain.model_dir)
+                )
             if self.started:
-                print(f"{READY_LINE} port={port}", flush=True)
+                print(ready, flush=True)
 
     config = uvicorn.Config(
         app,
