@@ -59,6 +59,7 @@ class RoutingTable(Protocol):
     """What the service needs of the runtime router (the server's ``RuntimeRouter`` is one)."""
 
     known_endpoint: Callable[[str], str | None]
+    link_secret: Callable[[str], bytes | None]  # the secret a TCP instance's link presents, by id
 
     def publish(self, routes: EndpointRoutes) -> None: ...
 
@@ -85,7 +86,9 @@ class EndpointService:
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
-        self.fleet = InstanceFleet(self.settings, self.store, self.executor)
+        # On a cluster, an endpoint's instances run on any node (a transform job's stay beside the server).
+        self.fleet = InstanceFleet(self.settings, self.store, self.executor, anywhere=True)
+        self.router.link_secret = self.fleet.link_secret
 
     def _status_of(self, name: str) -> str | None:
         endpoint = hosting.find_endpoint(self.db, name)
@@ -330,12 +333,18 @@ class EndpointService:
                         self.db,
                         instance_id,
                         handle=launched.handle,
-                        socket_path=launched.socket_path,
+                        socket_path=launched.socket_path or None,  # on TCP: known once it is ready
                     )
                     launches.append((instance_id, launched))
             for instance_id, launched in launches:
-                port = self.fleet.wait_ready(launched)
-                hosting.update_instance(self.db, instance_id, state=InstanceState.SERVING, port=port)
+                ready = self.fleet.wait_ready(launched)
+                hosting.update_instance(
+                    self.db,
+                    instance_id,
+                    state=InstanceState.SERVING,
+                    port=ready.port,
+                    socket_path=ready.address,
+                )
         except InstanceStartFailed as e:
             endpoint = hosting.get_endpoint(self.db, name)
             self._stop_instances([i for i in endpoint.instances if i.instance_id in started], drain=False)
