@@ -545,6 +545,8 @@ class EndpointService:
             failure_reason="the instance process exited",
         )
         self.router.forget_instance(instance.instance_id)
+        # Whatever is left of it goes (on a cluster, the room its lost node's executor still held).
+        self.fleet.stop([RunningProcess(instance.handle, instance.socket_path)])
         current = hosting.get_endpoint(self.db, endpoint.name)
         self._publish(current)
         key = f"{endpoint.name}/{instance.variant}"
