@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 
 from kiln.runtime.serving.ipc import HELLO_ACCEPTED, ResponseSplitter, encode_hello, encode_request
 
@@ -21,6 +22,8 @@ __all__ = ["TCP_SCHEME", "InstanceGone", "InstanceLink", "InstanceUnreachable", 
 
 CONNECT_TIMEOUT_SECONDS = 5.0  # also how long a TCP instance may take to accept the hello
 TCP_SCHEME = "tcp://"
+# Idle 10 s, then a probe every 5 s, given up after 3 unanswered: ~25 s to notice a silent peer.
+KEEPALIVE_PROBES = (("TCP_KEEPIDLE", 10), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 3))
 
 
 def parse_tcp_address(address: str) -> tuple[str, int] | None:
@@ -31,6 +34,17 @@ def parse_tcp_address(address: str) -> tuple[str, int] | None:
     if not host or not port.isdigit():
         raise ValueError(f"instance address {address!r} is not tcp://HOST:PORT")
     return host.strip("[]"), int(port)
+
+
+def _keep_alive(sock: socket.socket | None) -> None:
+    """Probe an idle link: a node that vanished without closing its connections (power, network) fails
+    the requests waiting on it within about half a minute instead of TCP's quarter of an hour."""
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in KEEPALIVE_PROBES:
+        if hasattr(socket, option):  # Linux names; other systems keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 class InstanceGone(Exception):
@@ -117,6 +131,7 @@ class InstanceLink:
             raise ConnectionError("no secret is known for it, and a TCP instance serves none without one")
         accepted: asyncio.Future[None] = loop.create_future()
         transport, protocol = await loop.create_connection(lambda: _Connection(self, accepted), *self._tcp)
+        _keep_alive(transport.get_extra_info("socket"))
         transport.write(encode_hello(self._secret))
         try:
             await accepted  # nothing is sent before the instance took the secret: a refusal loses nothing
