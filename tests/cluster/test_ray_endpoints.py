@@ -183,3 +183,44 @@ def test_an_endpoint_spreads_over_nodes_and_survives_losing_one(
         assert lost_instance["State"] == "Failed"
     finally:
         client.delete_endpoint(name)
+
+
+def test_a_restarted_server_reaches_the_instances_on_other_nodes(
+    cluster: Any, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The link secret derives from a key kept in the server's home: a new server process finds the
+    instances an earlier one started on the cluster, and its router passes their hello."""
+    home = tmp_path_factory.mktemp("kiln-ray-restart")
+    environment = {
+        "KILN_EXECUTOR": "ray",
+        "KILN_RAY_ADDRESS": cluster.address,
+        "KILN_RAY_LINGER_SECONDS": "10",
+    }
+    first = start_server(home, extra_env=environment, backend="local")
+    name = "restarted"
+    try:
+        client = first.client()
+        client.create_model(
+            {"ModelName": name, "PrimaryContainer": {"ModelDataUrl": _model_uri(first, tmp_path)}}
+        )
+        variant = {
+            "VariantName": "Main",
+            "ModelName": name,
+            "InitialInstanceCount": 1,
+            "InstanceType": "local",
+        }
+        client.create_endpoint_config({"EndpointConfigName": name, "ProductionVariants": [variant]})
+        client.create_endpoint(name, name)
+        first.session().wait_for_endpoint(name)
+        [instance] = _serving(first, name)
+    finally:
+        first.stop()
+
+    second = start_server(home, extra_env=environment, backend="local")
+    try:
+        answer = second.client().invoke_endpoint(name, b"[7]", {"Content-Type": "application/json"})
+        assert (answer.status_code, json.loads(answer.content)) == (200, [21])
+        assert [i["InstanceId"] for i in _serving(second, name)] == [instance["InstanceId"]]  # not a new one
+    finally:
+        second.client().delete_endpoint(name)
+        second.stop()
