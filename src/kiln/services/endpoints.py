@@ -313,6 +313,17 @@ class EndpointService:
     def _instance_dir(self, endpoint: str, instance_id: str) -> Path:
         return self.settings.home / "endpoints" / endpoint / instance_id
 
+    def _instance_cpus(self, name: str, config_name: str, variant: str) -> int | None:
+        """On a cluster, the CPUs each instance of the variant holds on its node: its instance type's
+        vCPUs as its reservation sized them (at most the largest node's). None: the fleet's own
+        default (beside the server, instances share the machine; ``local`` on a cluster: one CPU)."""
+        if self.scheduler is None or not self.fleet.spreads:
+            return None
+        reservation = self.scheduler.find(self._owner(name, config_name, variant))
+        if reservation is None or reservation.instance_type == "local":
+            return None
+        return reservation.cpus_per_instance or None
+
     def _start_instances(self, name: str, config: EndpointConfigRecord, counts: dict[str, int]) -> list[str]:
         """Start instances for every variant of ``config`` (``counts`` of each) and wait until all
         serve; on any failure, stop the ones started and raise InstanceStartFailed."""
@@ -322,13 +333,16 @@ class EndpointService:
             for variant in config.variants:
                 model = hosting.get_model(self.db, variant["ModelName"])
                 prepared = self.fleet.prepare(model)
+                cpus = self._instance_cpus(name, config.name, variant["VariantName"])
                 for _ in range(counts.get(variant["VariantName"], 0)):
                     instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
                     hosting.insert_instance(
                         self.db, name, instance_id, variant["VariantName"], config.name, utcnow()
                     )
                     started.append(instance_id)
-                    launched = self.fleet.launch(model, prepared, self._instance_dir(name, instance_id))
+                    launched = self.fleet.launch(
+                        model, prepared, self._instance_dir(name, instance_id), threads=cpus
+                    )
                     hosting.update_instance(
                         self.db,
                         instance_id,
