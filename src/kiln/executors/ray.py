@@ -261,6 +261,13 @@ class _Unit:
         return f"{self.node[:12]}@{self.address}"
 
 
+def _group_of(actor: str) -> str:
+    """The placement group of a unit's actor (``place_group`` names them ``<group>-<index>``); "" for
+    an actor of no group (a unit placed on the server's node)."""
+    group, _, index = actor.rpartition("-")
+    return group if actor.startswith("kiln-group-") and index.isdigit() else ""
+
+
 def _actor_name(labels: dict[str, str]) -> str:
     described = "-".join(f"{k}={v}" for k, v in sorted(labels.items()))[:120]
     return f"kiln-{described}-{uuid.uuid4().hex[:12]}" if described else f"kiln-{uuid.uuid4().hex}"
@@ -553,9 +560,14 @@ class RayExecutor(Executor):
 
     def stop(self, handle: str, *, force: bool = False) -> None:
         try:
-            self._call(handle, "stop", force)
+            reached, _ = self._call(handle, "stop", force)
         except self._ray.exceptions.GetTimeoutError:
-            pass
+            return
+        if not reached and self.lost_node(handle) is not None:
+            # Its actor died with its node, so no actor will give the group's room back, and Ray
+            # places a detached group lost with a node again elsewhere: a bundle nothing would ever
+            # use, holding the room a replacement needs.
+            _remove_group(self._ray, _group_of(_Unit.parse(handle).actor))
 
     def read_log(self, handle: str, *, max_bytes: int = 64 * 1024) -> str:
         try:

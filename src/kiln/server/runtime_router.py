@@ -3,7 +3,8 @@
 An ASGI wrapper around the FastAPI app: invocations never touch FastAPI's routing or pydantic, since
 per-request Python work decides throughput for small models. The router picks the variant by weight
 (or the ``X-Amzn-SageMaker-Target-Variant`` header), then the instance with the fewest requests in
-flight, and forwards over that instance's Unix-socket link. The endpoint service publishes routes as
+flight, and forwards over that instance's link (a Unix socket on the server's machine, TCP with the
+instance's secret on another node). The endpoint service publishes routes as
 immutable snapshots, so a request never sees half an update. ``AuthGuard`` in front of it has
 checked the caller's credentials before a request gets here.
 """
@@ -30,7 +31,7 @@ from kiln.errors import (
 from kiln.records import EndpointRoutes, VariantRoute
 from kiln.server.errors import error_body
 from kiln.server.wire.runtime import runtime_error
-from kiln.services.instance_links import InstanceGone, InstanceLink, InstanceUnreachable
+from kiln.services.instance_links import TCP_SCHEME, InstanceGone, InstanceLink, InstanceUnreachable
 from kiln.services.invocation_metrics import InvocationMetrics
 
 __all__ = ["RuntimeRouter"]
@@ -68,6 +69,9 @@ class RuntimeRouter:
         self._random = random.Random()
         self.known_endpoint: Callable[[str], str | None] = lambda name: None  # status of an unrouted endpoint
         self.metrics: InvocationMetrics | None = None  # the endpoint metrics' counters; None: not counted
+        # The secret a TCP instance's link presents, by instance id (the endpoint service's fleet
+        # derives it); None: unknown, and such an instance is unreachable.
+        self.link_secret: Callable[[str], bytes | None] = lambda instance_id: None
 
     # -- published by the endpoint service (from any thread) ------------------------------------------
 
@@ -262,12 +266,13 @@ class RuntimeRouter:
 
     def _pick_instance(self, variant: VariantRoute) -> InstanceLink | None:
         best: InstanceLink | None = None
-        for instance_id, socket_path in variant.instances:
+        for instance_id, address in variant.instances:
             if instance_id in self._dead:
                 continue
             link = self._links.get(instance_id)
             if link is None:
-                link = self._links[instance_id] = InstanceLink(instance_id, socket_path)
+                secret = self.link_secret(instance_id) if address.startswith(TCP_SCHEME) else None
+                link = self._links[instance_id] = InstanceLink(instance_id, address, secret)
             if best is None or link.in_flight < best.in_flight:
                 best = link
         return best

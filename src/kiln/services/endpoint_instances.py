@@ -1,17 +1,27 @@
-"""Endpoint instances as processes: a model prepared once on disk, one ``kiln.runtime.serving`` per instance.
+"""Endpoint instances as processes: one ``kiln.runtime.serving`` per instance, on the server's machine
+or on any node of a cluster.
 
-A model's folder is prepared once (model.tar.gz unpacked, its inference code laid into ``code/``, a
-``code/requirements.txt`` installed into a cached environment) and shared read-only by its instances.
-Each instance answers the server on a private Unix socket and on an HTTP port of its own (``/ping``).
+On the server's machine (the local executor, and a transform job's instances), a model's folder is
+prepared once by the server (``kiln.runtime.serving.model_folder``) and shared read-only by its
+instances; each answers the server on a private Unix socket (0600) and on an HTTP port (``/ping``).
+
+On a cluster (``launch_instance_anywhere``), the executor places the instance on a node with room;
+the instance prepares the model there itself, from the artifact store, with the same code, and
+answers the server on a TCP port it picks on its node. Its ready line names that port; the node's
+address comes from the placement. Anyone on the network can reach the port, so the link's first
+frame must carry the instance's secret: derived from a key only the server holds, handed to the
+instance as a 0600 file it reads once and deletes (as a training host's credential).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
-import shutil
+import secrets
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -19,23 +29,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiln.artifacts import ArtifactStore
-from kiln.artifacts.archives import ArchiveLimits, unpack_archive
 from kiln.config import Settings
-from kiln.errors import ValidationError
-from kiln.executors import Executor, LaunchUnit
+from kiln.executors import Executor, GroupNotPlaced, LaunchUnit, UnitResources
 from kiln.records import ModelRecord
-from kiln.runtime.serving.model_archive import unpack_model_archive
-from kiln.runtime.training.frameworks import FrameworkUnavailable, framework_for_image, resolve_framework
-from kiln.runtime.training.library_check import check_torch_libraries
-from kiln.runtime.training.user_code import UserCodeError, python_for_requirements
+from kiln.runtime.serving.model_folder import ModelNotServable, prepare_model_folder
 
-__all__ = ["InstanceStartFailed", "LaunchedInstance", "launch_instance", "prepare_model", "wait_until_ready"]
+__all__ = [
+    "InstanceStartFailed",
+    "LaunchedInstance",
+    "ReadyInstance",
+    "launch_instance",
+    "launch_instance_anywhere",
+    "link_secret",
+    "prepare_model",
+    "wait_until_ready",
+]
 
 READY_LINE = "KILN_SERVING_READY"
 FAILED_LINE = "KILN_SERVING_FAILED"
 READY_TIMEOUT_SECONDS = 240.0  # SageMaker fails an endpoint whose container does not pass /ping in 4 min
-_prepare_locks: dict[str, threading.Lock] = {}
-_prepare_locks_guard = threading.Lock()
+PLACEMENT_RETRY_SECONDS = 1.0  # between asks for room on a cluster that has none yet
+LINK_KEY_FILE = "instance-links.key"  # in the server's home, 0600: what every link secret derives from
+SECRET_FILE = "ipc-secret"  # in the instance's folder on its node; read and deleted at start
+MODEL_FILE = "model.json"  # the model to prepare on the node: its name, PrimaryContainer and store
 
 
 class InstanceStartFailed(Exception):
@@ -48,7 +64,17 @@ INSTANCE_LOG = "instance.log"
 @dataclass(frozen=True)
 class LaunchedInstance:
     handle: str  # the executor's
-    socket_path: str
+    socket_path: str  # its Unix socket; "" for an instance on TCP, whose port is known once it is ready
+    ipc_host: str | None = None  # TCP: the address of its node, where it listens for the server
+
+
+@dataclass(frozen=True)
+class ReadyInstance:
+    """A started instance that serves: its HTTP port, and its link's address (a Unix socket path or
+    ``tcp://host:port``) as ``InstanceLink`` takes it."""
+
+    port: int
+    address: str
 
 
 def _socket_dir() -> Path:
@@ -58,59 +84,45 @@ def _socket_dir() -> Path:
     return folder
 
 
-def _lock_for(key: str) -> threading.Lock:
-    with _prepare_locks_guard:
-        return _prepare_locks.setdefault(key, threading.Lock())
+def _link_key(settings: Settings) -> bytes:
+    """The server's key for instance links, made once (0600): secrets survive a server restart, so a
+    restarted server reaches the instances an earlier one started, and none is kept per instance."""
+    path = settings.home / LINK_KEY_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()  # another thread made it first
+    with os.fdopen(fd, "wb") as out:
+        out.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def link_secret(settings: Settings, instance_id: str) -> bytes:
+    """The secret the link to ``instance_id`` presents (hex, so it travels as text in a file)."""
+    digest = hmac.new(_link_key(settings), f"instance-link:{instance_id}".encode(), hashlib.sha256)
+    return digest.hexdigest().encode()
 
 
 def prepare_model(settings: Settings, store: ArtifactStore, model: ModelRecord) -> tuple[Path, str]:
-    """(the model's folder, the Python to serve it with), prepared once per model."""
-    container = model.spec.get("PrimaryContainer") or {}
-    environment = container.get("Environment") or {}
-    folder = settings.home / "models" / model.name
-    with _lock_for(model.name):
-        ready = folder / ".kiln-ready"
-        if not ready.exists():
-            shutil.rmtree(folder, ignore_errors=True)
-            model_dir = folder / "model"
-            model_dir.mkdir(parents=True)
-            data_url = container.get("ModelDataUrl")
-            if data_url:
-                archive = store.get_file(str(data_url), folder / "model.tar.gz")
-                try:
-                    unpack_model_archive(archive, model_dir, ArchiveLimits.from_settings(settings))
-                except Exception as e:
-                    raise InstanceStartFailed(
-                        f"ClientError: cannot unpack ModelDataUrl {data_url}: {e}"
-                    ) from e
-                archive.unlink()
-            submit = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-            if submit and "://" in submit:  # inference code uploaded beside the model, not repacked into it
-                code = store.get_file(submit, folder / "sourcedir.tar.gz")
-                try:
-                    unpack_archive(
-                        code,
-                        model_dir / "code",
-                        what=f"SAGEMAKER_SUBMIT_DIRECTORY {submit}",
-                        folder="the model's code folder",
-                        limits=ArchiveLimits.from_settings(settings),
-                    )
-                except ValidationError as e:
-                    raise InstanceStartFailed(f"ClientError: {e.message}") from e
-                finally:
-                    code.unlink(missing_ok=True)
-            ready.touch()
-        log: list[str] = []
-        try:
-            # The framework version the model was trained with serves it (a pickle from scikit-learn
-            # 1.2 does not load in 1.9): the same cached environment the training job ran in.
-            framework = framework_for_image(container.get("Image"))
-            pin = resolve_framework(framework).requirement if framework is not None else None
-            python = python_for_requirements(folder / "model" / "code", settings.venvs_dir, log, pin)
-            check_torch_libraries(python)  # a torchvision for another torch: refused here, with the fix
-        except (UserCodeError, FrameworkUnavailable) as e:
-            raise InstanceStartFailed(str(e)) from e
-    return folder / "model", python
+    """(the model's folder, the Python to serve it with) on the server's machine, prepared once."""
+    try:
+        return prepare_model_folder(settings, store, model.name, model.spec.get("PrimaryContainer") or {})
+    except ModelNotServable as e:
+        raise InstanceStartFailed(str(e)) from e
+
+
+def _environment(model: ModelRecord, overrides: Mapping[str, str] | None) -> dict[str, str]:
+    environment = dict(os.environ)
+    environment.update((model.spec.get("PrimaryContainer") or {}).get("Environment") or {})
+    environment.update(overrides or {})
+    environment["PYTHONUNBUFFERED"] = "1"
+    environment.pop("KILN_API_TOKEN", None)  # instances never hold the operator's token
+    return environment
 
 
 def launch_instance(
@@ -123,15 +135,12 @@ def launch_instance(
     *,
     overrides: Mapping[str, str] | None = None,
 ) -> LaunchedInstance:
-    """Start one serving process; ``overrides`` go over the model's (a transform job's own)."""
+    """Start one serving process beside the server, on a Unix socket; ``overrides`` go over the
+    model's environment (a transform job's own)."""
     folder.mkdir(parents=True, exist_ok=True)
     socket_path = str(_socket_dir() / f"{uuid.uuid4().hex[:16]}.sock")
-    environment = dict(os.environ)
-    environment.update((model.spec.get("PrimaryContainer") or {}).get("Environment") or {})
-    environment.update(overrides or {})
+    environment = _environment(model, overrides)
     environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(model_dir / "code")  # where the code lives now
-    environment["PYTHONUNBUFFERED"] = "1"
-    environment.pop("KILN_API_TOKEN", None)
     unit = LaunchUnit(
         command=[
             python if Path(python).exists() else sys.executable,
@@ -148,9 +157,71 @@ def launch_instance(
         workdir=folder,
         log_name=INSTANCE_LOG,
         labels={"model": model.name},
+        on_server_node=True,  # the server reaches it through a Unix socket
     )
     [handle] = executor.launch_group([unit])
     return LaunchedInstance(handle, socket_path)
+
+
+def launch_instance_anywhere(
+    settings: Settings,
+    executor: Executor,
+    store: ArtifactStore,
+    model: ModelRecord,
+    folder: Path,
+    secret: bytes,
+    *,
+    cpus: float = 1.0,
+    overrides: Mapping[str, str] | None = None,
+) -> LaunchedInstance:
+    """Start one serving process wherever the executor has room for ``cpus``: it prepares the model on
+    its node and answers the server on a TCP port there, behind ``secret``. Waits for room up to the
+    ready timeout (a node that just left, its replacement not joined yet)."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while True:
+        try:
+            placement = executor.place_group([UnitResources(cpus=cpus)])
+            break
+        except GroupNotPlaced as e:
+            if time.monotonic() > deadline:
+                raise InstanceStartFailed(
+                    f"InsufficientCapacity: no node has room for an instance ({cpus:g} CPU): {e}"
+                ) from e
+            time.sleep(PLACEMENT_RETRY_SECONDS)
+    # The node's address, where the server reaches it; the instance listens there only.
+    host = placement.addresses[0] if placement.addresses else "127.0.0.1"
+    model_file = {
+        "name": model.name,
+        "container": model.spec.get("PrimaryContainer") or {},
+        "artifact_url": store.root_url,
+    }
+    unit = LaunchUnit(
+        command=[
+            sys.executable,
+            "-m",
+            "kiln.runtime.serving",
+            "--prepare-model",
+            str(folder / MODEL_FILE),
+            "--port",
+            "0",  # its HTTP face stays on the node's loopback: only the secret-guarded channel is exposed
+            "--ipc-listen",
+            f"[{host}]:0" if ":" in host else f"{host}:0",
+            "--ipc-secret-file",
+            str(folder / SECRET_FILE),
+        ],
+        env=_environment(model, overrides),
+        workdir=folder,
+        log_name=INSTANCE_LOG,
+        labels={"model": model.name},
+        files={SECRET_FILE: secret, MODEL_FILE: json.dumps(model_file).encode()},
+        resources=UnitResources(cpus=cpus),
+    )
+    try:
+        [handle] = executor.launch_group([unit], placement)
+    except BaseException:
+        executor.release_placement(placement)
+        raise
+    return LaunchedInstance(handle, "", host)
 
 
 def _failure_from_log(text: str) -> str | None:
@@ -161,16 +232,26 @@ def _failure_from_log(text: str) -> str | None:
     return " | ".join(tail) if tail else None
 
 
+def _ready(instance: LaunchedInstance, line: str) -> ReadyInstance:
+    fields = dict(part.split("=", 1) for part in line[len(READY_LINE) :].split() if "=" in part)
+    port = int(fields["port"])
+    if instance.ipc_host is None:
+        return ReadyInstance(port, instance.socket_path)
+    host = f"[{instance.ipc_host}]" if ":" in instance.ipc_host else instance.ipc_host
+    return ReadyInstance(port, f"tcp://{host}:{int(fields['ipc_port'])}")
+
+
 def wait_until_ready(
     executor: Executor, instance: LaunchedInstance, timeout: float = READY_TIMEOUT_SECONDS
-) -> int:
-    """The instance's HTTP port once it serves; InstanceStartFailed with its reason otherwise."""
+) -> ReadyInstance:
+    """The instance's port and link address once it serves; InstanceStartFailed with its reason
+    otherwise. Read from its log through the executor, wherever it runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = executor.read_log(instance.handle)  # a start-up log is short
         for line in text.splitlines():
             if line.startswith(READY_LINE):
-                return int(line.split("port=", 1)[1].split()[0])
+                return _ready(instance, line)
         code = executor.poll(instance.handle)
         if code is not None:
             text = executor.read_log(instance.handle)

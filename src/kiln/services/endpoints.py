@@ -59,6 +59,7 @@ class RoutingTable(Protocol):
     """What the service needs of the runtime router (the server's ``RuntimeRouter`` is one)."""
 
     known_endpoint: Callable[[str], str | None]
+    link_secret: Callable[[str], bytes | None]  # the secret a TCP instance's link presents, by id
 
     def publish(self, routes: EndpointRoutes) -> None: ...
 
@@ -85,7 +86,9 @@ class EndpointService:
 
     def __post_init__(self) -> None:
         self.router.known_endpoint = self._status_of
-        self.fleet = InstanceFleet(self.settings, self.store, self.executor)
+        # On a cluster, an endpoint's instances run on any node (a transform job's stay beside the server).
+        self.fleet = InstanceFleet(self.settings, self.store, self.executor, anywhere=True)
+        self.router.link_secret = self.fleet.link_secret
 
     def _status_of(self, name: str) -> str | None:
         endpoint = hosting.find_endpoint(self.db, name)
@@ -311,6 +314,17 @@ class EndpointService:
     def _instance_dir(self, endpoint: str, instance_id: str) -> Path:
         return self.settings.home / "endpoints" / endpoint / instance_id
 
+    def _instance_cpus(self, name: str, config_name: str, variant: str) -> int | None:
+        """On a cluster, the CPUs each instance of the variant holds on its node: its instance type's
+        vCPUs as its reservation sized them (at most the largest node's). None: the fleet's own
+        default (beside the server, instances share the machine; ``local`` on a cluster: one CPU)."""
+        if self.scheduler is None or not self.fleet.spreads:
+            return None
+        reservation = self.scheduler.find(self._owner(name, config_name, variant))
+        if reservation is None or reservation.instance_type == "local":
+            return None
+        return reservation.cpus_per_instance or None
+
     def _start_instances(self, name: str, config: EndpointConfigRecord, counts: dict[str, int]) -> list[str]:
         """Start instances for every variant of ``config`` (``counts`` of each) and wait until all
         serve; on any failure, stop the ones started and raise InstanceStartFailed."""
@@ -320,23 +334,32 @@ class EndpointService:
             for variant in config.variants:
                 model = hosting.get_model(self.db, variant["ModelName"])
                 prepared = self.fleet.prepare(model)
+                cpus = self._instance_cpus(name, config.name, variant["VariantName"])
                 for _ in range(counts.get(variant["VariantName"], 0)):
                     instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
                     hosting.insert_instance(
                         self.db, name, instance_id, variant["VariantName"], config.name, utcnow()
                     )
                     started.append(instance_id)
-                    launched = self.fleet.launch(model, prepared, self._instance_dir(name, instance_id))
+                    launched = self.fleet.launch(
+                        model, prepared, self._instance_dir(name, instance_id), threads=cpus
+                    )
                     hosting.update_instance(
                         self.db,
                         instance_id,
                         handle=launched.handle,
-                        socket_path=launched.socket_path,
+                        socket_path=launched.socket_path or None,  # on TCP: known once it is ready
                     )
                     launches.append((instance_id, launched))
             for instance_id, launched in launches:
-                port = self.fleet.wait_ready(launched)
-                hosting.update_instance(self.db, instance_id, state=InstanceState.SERVING, port=port)
+                ready = self.fleet.wait_ready(launched)
+                hosting.update_instance(
+                    self.db,
+                    instance_id,
+                    state=InstanceState.SERVING,
+                    port=ready.port,
+                    socket_path=ready.address,
+                )
         except InstanceStartFailed as e:
             endpoint = hosting.get_endpoint(self.db, name)
             self._stop_instances([i for i in endpoint.instances if i.instance_id in started], drain=False)
@@ -537,6 +560,8 @@ class EndpointService:
             failure_reason="the instance process exited",
         )
         self.router.forget_instance(instance.instance_id)
+        # Whatever is left of it goes (on a cluster, the room its lost node's executor still held).
+        self.fleet.stop([RunningProcess(instance.handle, instance.socket_path)])
         current = hosting.get_endpoint(self.db, endpoint.name)
         self._publish(current)
         key = f"{endpoint.name}/{instance.variant}"

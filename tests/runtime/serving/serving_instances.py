@@ -70,7 +70,7 @@ class Instance:
 
 def start_instance(
     tmp_path: Path,
-    model_dir: Path,
+    model_dir: Path | None,
     model_data: Path | None = None,
     env: dict[str, str] | None = None,
     port: int = 0,
@@ -78,15 +78,9 @@ def start_instance(
 ) -> Instance:
     """Start an instance and wait until it prints its ready line, or fails, or exits."""
     stderr_path = tmp_path / f"instance-{time.monotonic_ns()}.stderr"
-    command = [
-        sys.executable,
-        "-m",
-        "kiln.runtime.serving",
-        "--model-dir",
-        str(model_dir),
-        "--port",
-        str(port),
-    ]
+    command = [sys.executable, "-m", "kiln.runtime.serving", "--port", str(port)]
+    if model_dir is not None:  # None: the extra arguments say where the model comes from
+        command += ["--model-dir", str(model_dir)]
     if model_data is not None:
         command += ["--model-data", str(model_data)]
     command += extra_args or []
@@ -108,7 +102,8 @@ def start_instance(
         lines.append(line)
         if line.startswith("KILN_SERVING_READY port="):
             selector.close()
-            return Instance(process, int(line.split("=", 1)[1]), "".join(lines), stderr_path)
+            port = int(line.split("port=", 1)[1].split()[0])  # other fields may follow (ipc_port=)
+            return Instance(process, port, "".join(lines), stderr_path)
         if line.startswith("KILN_SERVING_FAILED"):
             process.wait(timeout=10)
             break

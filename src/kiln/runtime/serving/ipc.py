@@ -1,9 +1,14 @@
-"""The frames the Kiln server and an endpoint instance exchange over the instance's Unix socket.
+"""The frames the Kiln server and an endpoint instance exchange over the instance's private link.
 
 The server's runtime router forwards every invocation over one persistent, multiplexed connection
 per instance: no HTTP parsing on either side of the hop, no connection set-up per request, and many
 requests in flight at once so the instance can batch them. A request frame carries an id, the body
 and three header values; a response frame the same id, a status, a content type and the body.
+
+The link is a Unix socket (0600) when the instance runs on the server's machine, or TCP when it runs
+on another node of a cluster. Anyone on the network can reach a TCP port, so there the server's first
+frame is a hello carrying the instance's secret; the instance answers ``HELLO_ACCEPTED`` and serves,
+or closes the connection without a word.
 """
 
 from __future__ import annotations
@@ -13,12 +18,18 @@ import asyncio
 import struct
 
 __all__ = [
+    "HELLO_ACCEPTED",
+    "HELLO_MAGIC",
+    "HELLO_SIZE",
+    "MAX_SECRET_BYTES",
     "Request",
     "RequestSplitter",
     "Response",
     "ResponseSplitter",
+    "encode_hello",
     "encode_request",
     "encode_response",
+    "parse_hello",
     "read_request",
     "read_response",
 ]
@@ -26,8 +37,30 @@ __all__ = [
 _REQUEST = struct.Struct("!IIHHH")  # id, body length, content-type / accept / custom-attributes lengths
 _RESPONSE = struct.Struct("!IIHH")  # id, body length, status, content-type length
 
+_HELLO = struct.Struct("!8sH")  # magic, secret length; the secret follows
+HELLO_MAGIC = b"KILNIPC1"
+HELLO_SIZE = _HELLO.size
+HELLO_ACCEPTED = b"KILNOK01"  # the instance's one-time answer to a hello with the right secret
+MAX_SECRET_BYTES = 256  # a hello announcing more is not Kiln's: the connection is closed
+
 Request = tuple[int, str, str, str, bytes]  # id, content type, accept, custom attributes, body
 Response = tuple[int, int, str, bytes]  # id, status, content type, body
+
+
+def encode_hello(secret: bytes) -> bytes:
+    return _HELLO.pack(HELLO_MAGIC, len(secret)) + secret
+
+
+def parse_hello(data: bytes | bytearray) -> tuple[bytes, int] | None:
+    """(the secret, the hello's length) once ``data`` holds a whole hello; None while it is partial.
+    ``ValueError`` when ``data`` does not start with a hello (wrong magic, or an oversized secret)."""
+    if len(data) < _HELLO.size:
+        return None
+    magic, length = _HELLO.unpack_from(data)
+    if magic != HELLO_MAGIC or length > MAX_SECRET_BYTES:
+        raise ValueError("not a Kiln IPC hello")
+    end = _HELLO.size + length
+    return (bytes(data[_HELLO.size : end]), end) if len(data) >= end else None
 
 
 def encode_request(request_id: int, content_type: str, accept: str, attributes: str, body: bytes) -> bytes:
