@@ -146,6 +146,13 @@ class RunningServer:
             return _shared_state[self.home.resolve()]["KILN_ARTIFACT_URL"].split("/")[2]
         return "kiln"
 
+    @property
+    def database_url(self) -> str:
+        """Where this server keeps its metadata: its SQLite file, or its PostgreSQL database."""
+        if self.backend == "shared":
+            return _shared_state[self.home.resolve()]["KILN_DATABASE_URL"]
+        return f"sqlite:///{self.home / 'kiln.db'}"
+
     def needs_local_store(self, why: str) -> None:
         """Skip a test of the folder store's own behaviour (its files, its names) on S3."""
         if self.backend != "local":
