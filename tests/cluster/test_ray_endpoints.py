@@ -23,6 +23,7 @@ import httpx
 import psutil
 import pytest
 from tests.cluster.ray_cluster import start_cluster
+from tests.runtime.serving.serving_instances import FACTOR_HANDLERS
 
 from conftest import RunningServer, start_server, wait_until
 
@@ -30,22 +31,6 @@ ray = pytest.importorskip("ray")
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(400)]
 
-INFERENCE = """
-    import json
-
-    def model_fn(model_dir):
-        with open(f"{model_dir}/factor.txt") as f:
-            return int(f.read())
-
-    def input_fn(body, content_type):
-        return json.loads(body)
-
-    def predict_fn(data, factor):
-        return [x * factor for x in data]
-
-    def output_fn(prediction, accept):
-        return json.dumps(prediction)
-"""
 CLIENTS = 2  # threads invoking one request after another: each has at most one request in flight
 RETRY_ANSWER = "send it again"  # the router's 503 for a request the lost instance had received
 
@@ -76,7 +61,7 @@ def _model_uri(server: RunningServer, folder: Path) -> str:
     """A model.tar.gz of plain Python (no framework to import: instances start in a second or two)."""
     staging = folder / "staging"
     (staging / "code").mkdir(parents=True)
-    (staging / "code" / "inference.py").write_text(textwrap.dedent(INFERENCE))
+    (staging / "code" / "inference.py").write_text(textwrap.dedent(FACTOR_HANDLERS))
     (staging / "factor.txt").write_text("3")
     archive = folder / "model.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:

@@ -25,6 +25,23 @@ import pytest
 
 SRC_DIR = Path(__file__).resolve().parents[3] / "src"
 START_TIMEOUT_S = 60.0  # torch and scikit-learn imports take seconds on a loaded CI machine
+# inference.py of a model whose folder holds factor.txt: it multiplies a JSON list by that factor.
+FACTOR_HANDLERS = """
+    import json
+
+    def model_fn(model_dir):
+        with open(f"{model_dir}/factor.txt") as f:
+            return int(f.read())
+
+    def input_fn(body, content_type):
+        return json.loads(body)
+
+    def predict_fn(data, factor):
+        return [x * factor for x in data]
+
+    def output_fn(prediction, accept):
+        return json.dumps(prediction)
+"""
 
 
 @dataclass

@@ -9,26 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from serving_instances import make_archive, start_instance, tar_with_member, write_module
+from serving_instances import FACTOR_HANDLERS, make_archive, start_instance, tar_with_member, write_module
 
 from kiln.artifacts import resolve_store
-
-HANDLERS = """
-    import json
-
-    def model_fn(model_dir):
-        with open(f"{model_dir}/factor.txt") as f:
-            return int(f.read())
-
-    def input_fn(body, content_type):
-        return json.loads(body)
-
-    def predict_fn(data, factor):
-        return [x * factor for x in data]
-
-    def output_fn(prediction, accept):
-        return json.dumps(prediction)
-"""
 
 
 def _model_file(tmp_path: Path, archive: Path, name: str) -> tuple[Path, dict[str, str]]:
@@ -44,7 +27,7 @@ def _model_file(tmp_path: Path, archive: Path, name: str) -> tuple[Path, dict[st
 
 def test_the_instance_prepares_its_model_from_the_store_and_serves_it(tmp_path: Path) -> None:
     source = tmp_path / "source"
-    write_module(source, HANDLERS)
+    write_module(source, FACTOR_HANDLERS)
     (source / "factor.txt").write_text("4")
     model_file, env = _model_file(tmp_path, make_archive(source, tmp_path / "model.tar.gz"), "quad")
 
