@@ -45,6 +45,7 @@ __all__ = ["HANDLE_PREFIX", "NAMESPACE", "PLACEMENT_STRATEGIES", "RayExecutor"]
 
 HANDLE_PREFIX = "ray:"
 NAMESPACE = "kiln"  # every actor and placement group Kiln makes lives here
+GROUP_PREFIX = "kiln-group-"  # a placement group's name; its actors' names add "-<index>"
 RESULT_FILE_NAME = "result.json"
 PLACEMENT_STRATEGIES = ("auto", "STRICT_SPREAD", "SPREAD", "PACK", "STRICT_PACK")
 DEFAULT_PLACEMENT_TIMEOUT_SECONDS = 10.0  # how long a group may wait for room before "not yet"
@@ -261,6 +262,13 @@ class _Unit:
         return f"{self.node[:12]}@{self.address}"
 
 
+def _group_of(actor: str) -> str:
+    """The placement group a unit's actor was made for (``place_group`` names it ``<group>-<i>``);
+    empty for an actor outside any group."""
+    group, _, index = actor.rpartition("-")
+    return group if group.startswith(GROUP_PREFIX) and index.isdigit() else ""
+
+
 def _actor_name(labels: dict[str, str]) -> str:
     described = "-".join(f"{k}={v}" for k, v in sorted(labels.items()))[:120]
     return f"kiln-{described}-{uuid.uuid4().hex[:12]}" if described else f"kiln-{uuid.uuid4().hex}"
@@ -397,7 +405,7 @@ class RayExecutor(Executor):
                 bundle["GPU"] = float(r.gpus)
             bundles.append(bundle)
         strategy = self._strategy(len(bundles))
-        group_name = f"kiln-group-{uuid.uuid4().hex}"
+        group_name = f"{GROUP_PREFIX}{uuid.uuid4().hex}"
         group = placement_group(bundles, strategy=strategy, name=group_name, lifetime="detached")
         names = [f"{group_name}-{i}" for i in range(len(bundles))]
         actors: list[Any] = []
@@ -553,9 +561,14 @@ class RayExecutor(Executor):
 
     def stop(self, handle: str, *, force: bool = False) -> None:
         try:
-            self._call(handle, "stop", force)
+            reached, _ = self._call(handle, "stop", force)
         except self._ray.exceptions.GetTimeoutError:
-            pass
+            return
+        if not reached and force:
+            # Its actor is gone (its node lost): no actor of the group may be left to see the last
+            # unit end and remove the group, which Ray would otherwise re-place on the nodes left
+            # and hold for ever. The caller stops the group's other units too.
+            _remove_group(self._ray, _group_of(_Unit.parse(handle).actor))
 
     def read_log(self, handle: str, *, max_bytes: int = 64 * 1024) -> str:
         try:

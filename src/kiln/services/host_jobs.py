@@ -8,12 +8,19 @@ and stops the others; a host that vanished restarts the job while ``RetryStrateg
 host to finish ends it. Capacity comes from the scheduler (``job_admission``): a job within its
 limits starts at once or waits Pending, and starts by itself when the scheduler admits it; its
 capacity goes back once its processes are gone.
+
+On a cluster, an admitted job may still find no room for its hosts together (free CPUs split across
+nodes, a node that just left): it keeps its capacity and waits, Pending, and the supervisor tries to
+place it again (``place_waiting``). A host lost with its node fails the job naming the node, or
+restarts it on the nodes left while ``RetryStrategy`` allows.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +30,7 @@ from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
-from kiln.executors import UNKNOWN_EXIT, Executor
+from kiln.executors import UNKNOWN_EXIT, Executor, GroupNotPlaced
 from kiln.metadata import Database
 from kiln.records import (
     CapacityUse,
@@ -51,6 +58,10 @@ FIRST_HOST = "algo-1"  # hosts are algo-1 … algo-N; the first speaks for the j
 KILL_MARGIN_SECONDS = 15.0  # after the grace period, how long before a stopped host is SIGKILLed
 CRASH_LOG_LINES = 3  # of a host's own output, in the reason of a host that died without a result
 MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
+# How often a job that holds its capacity but found no room for its hosts together is placed again:
+# each try may wait the executor's placement timeout, in the supervisor's thread.
+PLACEMENT_RETRY_SECONDS = 2.0
+WAITING_FOR_ROOM = "Waiting for room on the cluster for every host together"
 
 
 def _handle(host: TrainingJobHost) -> str:
@@ -94,6 +105,10 @@ class HostJobService:
         self.capacity: Scheduler = self.scheduler or resolve_scheduler(self.settings, self.db)
         self.admission = JobAdmission(self.db, self.capacity)
         self.capacity.on_admitted(self._on_admitted)
+        # Jobs admitted that found no room for their hosts: name → when to try placing it again.
+        self._unplaced: dict[str, float] = {}
+        self._unplaced_lock = threading.Lock()
+        self._restart_lock = threading.Lock()
         self.recover()  # before the server answers anyone: nothing else starts jobs meanwhile
 
     # -- users' verbs, for every kind -------------------------------------------------------------------
@@ -118,6 +133,9 @@ class HostJobService:
         job = metadata.request_stop(self.db, name, utcnow())
         if self.admission.withdraw_if_waiting(name):
             self._end(job, SecondaryStatus.STOPPED, "Stopped while waiting for capacity", None)
+            return metadata.get_training_job(self.db, name)
+        if self._forget_unplaced(name):  # it holds capacity, but none of its hosts runs
+            self._end(job, SecondaryStatus.STOPPED, "Stopped while waiting for room on the cluster", None)
             return metadata.get_training_job(self.db, name)
         metadata.record_transition(
             self.db, name, SecondaryStatus.STOPPING, f"Stopping the {job_noun(job).lower()}", utcnow()
@@ -181,6 +199,8 @@ class HostJobService:
         if job.status.is_terminal():
             self.admission.release_if_done(job)  # the last host of an ended job is gone
             return job
+        if state is HostState.FAILED and self._lost_with_a_node(job, host):
+            return metadata.get_training_job(self.db, name)  # restarted, or failed naming the node
         if state is HostState.FAILED:
             reason = result.get("failure_reason") or f"host {host} failed"
             if len(job.hosts) > 1:
@@ -235,6 +255,8 @@ class HostJobService:
             job = metadata.record_transition(
                 self.db, job.name, SecondaryStatus.STARTING, STARTING_MESSAGE, utcnow()
             )
+        with self._unplaced_lock:
+            self._unplaced.pop(job.name, None)
         try:
             started = launch_hosts(
                 self.settings,
@@ -246,6 +268,9 @@ class HostJobService:
                 reservation,
                 credential=self.host_credential(job.name) if self.host_credential else None,
             )
+        except GroupNotPlaced as e:  # no room for every host together now: it waits, holding its capacity
+            self._wait_for_room(job, str(e))
+            return
         except Exception as e:  # the job cannot start: it fails with the reason, its capacity goes back
             log.exception("could not start the hosts of %s", job.name)
             reason = f"InternalServerError: could not start the job's hosts: {e}"
@@ -258,6 +283,39 @@ class HostJobService:
             return
         if started.stop_requested_at is not None:  # a stop arrived while the hosts were starting
             self._stop_hosts(started)
+
+    def _wait_for_room(self, job: TrainingJob, why: str) -> None:
+        log.info("no room for the hosts of %s yet (%s); trying again", job.name, why)
+        metadata.record_transition(
+            self.db,
+            job.name,
+            SecondaryStatus.PENDING,
+            f"{WAITING_FOR_ROOM}: {why}; trying again every {PLACEMENT_RETRY_SECONDS:g} s",
+            utcnow(),
+            unless_stopping=True,
+        )
+        with self._unplaced_lock:
+            self._unplaced[job.name] = time.monotonic() + PLACEMENT_RETRY_SECONDS
+
+    def _forget_unplaced(self, name: str) -> bool:
+        """Take a job out of those waiting for room; False if it was not waiting (its hosts may be
+        starting right now, in another thread)."""
+        with self._unplaced_lock:
+            return self._unplaced.pop(name, None) is not None
+
+    def place_waiting(self) -> None:
+        """Try again to start the hosts of admitted jobs that found no room for them together."""
+        now = time.monotonic()
+        with self._unplaced_lock:
+            due = [name for name, at in self._unplaced.items() if at <= now]
+            for name in due:
+                del self._unplaced[name]
+        for name in due:
+            job = metadata.find_training_job(self.db, name, details=False)
+            reservation = self.admission.reservation(name)
+            if job is None or reservation is None or reservation.state is not ReservationState.ACTIVE:
+                continue  # it ended (and gave its capacity back) meanwhile
+            self._start_admitted(job, reservation)
 
     def _stop_hosts(self, job: TrainingJob, *, force: bool = False) -> None:
         for host in job.hosts:
@@ -365,7 +423,9 @@ class HostJobService:
         return True
 
     def supervise_once(self) -> None:
-        """Handle hosts whose process vanished without a report, and kill what outlives a stop."""
+        """Handle hosts whose process vanished without a report, and kill what outlives a stop; place
+        again the jobs that waited for room for their hosts."""
+        self.place_waiting()
         now = utcnow()
         for job in metadata.list_jobs_with_live_hosts(self.db):
             for host in job.hosts:
@@ -405,6 +465,8 @@ class HostJobService:
             }
             self.host_finished(job.name, host.host, stopped)
             return
+        if self._lost_with_a_node(job, host.host):
+            return
         how = _how_it_ended(code)
         if job.attempt <= job.max_retry_attempts:
             self._restart(job, host.host, how)
@@ -420,3 +482,36 @@ class HostJobService:
             host.host,
             {"state": "Failed", "exit_code": code, "failure_reason": reason, "attempt": job.attempt},
         )
+
+    def _lost_with_a_node(self, job: TrainingJob, reporting: str) -> bool:
+        """Whether a host of the job was lost with its node (the executor says which); if so, the job
+        restarts on the nodes left while its retries allow, or fails naming the node. A host that
+        failed because a peer vanished (``reporting``: its distributed collective broke) is not the
+        cause: the lost node is."""
+        if job.status.is_terminal() or job.stop_requested_at is not None:
+            return False
+        lost = None
+        for host in job.hosts:
+            if host.handle is None or (host.state.is_terminal() and host.host != reporting):
+                continue
+            node = self.executor.lost_node(host.handle)
+            if node is not None:
+                lost = (host.host, node)
+                break
+        if lost is None:
+            return False
+        # The supervisor (a host vanished) and a request (a peer's failure report) may both get here.
+        with self._restart_lock:
+            now = metadata.get_training_job(self.db, job.name, details=False)
+            if now.attempt != job.attempt or now.status.is_terminal() or now.stop_requested_at is not None:
+                return True  # the other one restarted or ended it
+            how = f"was lost with node {lost[1]}"
+            if now.attempt <= now.max_retry_attempts:
+                self._restart(now, lost[0], how)
+                return True
+            reason = (
+                f"InternalServerError: host {lost[0]} {how} (the node left the cluster or died) "
+                "before reporting a result"
+            )
+            self._end(now, SecondaryStatus.FAILED, f"{job_noun(now)} failed", reason)
+        return True
