@@ -236,6 +236,53 @@ def test_a_node_lost_without_retries_fails_the_job_naming_the_node(tmp_path: Pat
         _nothing_left(server, name)
 
 
+def test_a_restart_with_no_room_left_waits_for_room_and_can_be_stopped(tmp_path: Path, write_script) -> None:
+    source = write_script(SLEEPING_SCRIPT)
+    with kiln_on_ray(2, tmp_path / "home") as (cluster, server, session):
+        estimator = kiln.Estimator(
+            "train.py",
+            source_dir=str(source),
+            instance_type=INSTANCE_TYPE,
+            instance_count=2,
+            max_retry_attempts=1,
+            sagemaker_session=session,
+        )
+        estimator.fit(wait=False)
+        name = estimator.latest_training_job.name  # type: ignore[union-attr]
+        wait_until(lambda: "step=3" in _logged(session, name), timeout=JOB_TIMEOUT_SECONDS, interval=0.5)
+        lost = session.describe_training_job(name)["Hosts"][1]["Node"]
+        cluster.remove_node(_node_of(cluster, lost))
+
+        # Its second attempt needs two one-CPU nodes; one is left: it holds its capacity and waits.
+        waiting = wait_until(
+            lambda: (
+                (d := session.describe_training_job(name))["SecondaryStatus"] == "Pending"
+                and any(t["Status"] == "Restarting" for t in d["SecondaryStatusTransitions"])
+                and d
+            ),
+            timeout=60,
+            interval=0.5,
+        )
+        assert waiting["TrainingJobStatus"] == "InProgress"
+        assert waiting["SecondaryStatusTransitions"][-1]["StatusMessage"].startswith(
+            "Waiting for room on the cluster for every host together"
+        )
+        session.stop_training_job(name)
+        final = _ended(session, name, timeout=60)
+        assert final["TrainingJobStatus"] == "Stopped"
+        _nothing_left(server, name)
+        # Its capacity went back: the one node left runs a job that fits it.
+        quick = kiln.Estimator(
+            "train.py",
+            source_dir=str(write_script(QUICK_SCRIPT, folder="quick")),
+            instance_type=INSTANCE_TYPE,
+            sagemaker_session=session,
+        )
+        quick.fit(wait=False)
+        done = _ended(session, quick.latest_training_job.name)  # type: ignore[union-attr]
+        assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+
+
 def test_a_job_larger_than_the_cluster_waits_until_a_node_joins(tmp_path: Path, write_script) -> None:
     source = write_script(QUICK_SCRIPT)
     with kiln_on_ray(1, tmp_path / "home") as (cluster, server, session):
@@ -261,6 +308,7 @@ def test_a_job_larger_than_the_cluster_waits_until_a_node_joins(tmp_path: Path, 
         final = _ended(session, name)
         assert final["TrainingJobStatus"] == "Completed", final.get("FailureReason")
         assert len({h["Node"] for h in final["Hosts"]}) == 2
+        _nothing_left(server, name)
 
 
 def _stored_step(session: kiln.Session, uri: str) -> int:
