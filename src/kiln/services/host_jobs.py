@@ -69,6 +69,15 @@ def _handle(host: TrainingJobHost) -> str:
     return host.handle
 
 
+def _between_attempts(job: TrainingJob) -> bool:
+    """Restarted, and its new attempt not launched yet: every host is the previous attempt's, stopped."""
+    return (
+        job.attempt > 1
+        and job.secondary_status in (SecondaryStatus.RESTARTING, SecondaryStatus.PENDING)
+        and all(h.state is HostState.STOPPED for h in job.hosts)
+    )
+
+
 def job_noun(job: TrainingJob) -> str:
     """How messages name the job: "Training job" or "Processing job"."""
     return "Processing job" if job.kind == "processing" else "Training job"
@@ -382,7 +391,9 @@ class HostJobService:
         self.capacity.admit()
         for job in jobs:
             reservation = self.admission.reservation(job.name)
-            launched = [h.handle is not None for h in job.hosts]
+            # A restarted job whose next attempt never launched (it waited for room on the cluster)
+            # holds only the stopped handles of the attempt before.
+            launched = [h.handle is not None and not _between_attempts(job) for h in job.hosts]
             if reservation is not None and reservation.state is ReservationState.ACTIVE and not any(launched):
                 if not self._adopt_unrecorded_launch(job):
                     self._start_admitted(
