@@ -107,15 +107,7 @@ def kiln_on_ray(workers: int, home: Path) -> Iterator[tuple[Any, RunningServer, 
     session of that server."""
     cluster = start_cluster(workers)
     try:
-        server = start_server(
-            home,
-            extra_env={
-                "KILN_EXECUTOR": "ray",
-                "KILN_RAY_ADDRESS": cluster.address,
-                "KILN_RAY_PLACEMENT_TIMEOUT_SECONDS": PLACEMENT_TIMEOUT_SECONDS,
-                "KILN_RAY_LINGER_SECONDS": "30",
-            },
-        )
+        server = _server_on(cluster, home)
         session = server.session()
         try:
             yield cluster, server, session
@@ -124,6 +116,18 @@ def kiln_on_ray(workers: int, home: Path) -> Iterator[tuple[Any, RunningServer, 
             server.stop()
     finally:
         cluster.shutdown()
+
+
+def _server_on(cluster: Any, home: Path) -> RunningServer:
+    return start_server(
+        home,
+        extra_env={
+            "KILN_EXECUTOR": "ray",
+            "KILN_RAY_ADDRESS": cluster.address,
+            "KILN_RAY_PLACEMENT_TIMEOUT_SECONDS": PLACEMENT_TIMEOUT_SECONDS,
+            "KILN_RAY_LINGER_SECONDS": "30",
+        },
+    )
 
 
 def _ended(session: kiln.Session, name: str, timeout: float = JOB_TIMEOUT_SECONDS) -> dict[str, Any]:
@@ -236,7 +240,9 @@ def test_a_node_lost_without_retries_fails_the_job_naming_the_node(tmp_path: Pat
         _nothing_left(server, name)
 
 
-def test_a_restart_with_no_room_left_waits_for_room_and_can_be_stopped(tmp_path: Path, write_script) -> None:
+def test_a_restart_with_no_room_left_waits_for_room_across_a_server_restart_and_can_be_stopped(
+    tmp_path: Path, write_script
+) -> None:
     source = write_script(SLEEPING_SCRIPT)
     with kiln_on_ray(2, tmp_path / "home") as (cluster, server, session):
         estimator = kiln.Estimator(
@@ -267,20 +273,35 @@ def test_a_restart_with_no_room_left_waits_for_room_and_can_be_stopped(tmp_path:
         assert waiting["SecondaryStatusTransitions"][-1]["StatusMessage"].startswith(
             "Waiting for room on the cluster for every host together"
         )
-        session.stop_training_job(name)
-        final = _ended(session, name, timeout=60)
-        assert final["TrainingJobStatus"] == "Stopped"
-        _nothing_left(server, name)
-        # Its capacity went back: the one node left runs a job that fits it.
-        quick = kiln.Estimator(
-            "train.py",
-            source_dir=str(write_script(QUICK_SCRIPT, folder="quick")),
-            instance_type=INSTANCE_TYPE,
-            sagemaker_session=session,
-        )
-        quick.fit(wait=False)
-        done = _ended(session, quick.latest_training_job.name)  # type: ignore[union-attr]
-        assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+        # A restarted server finds it waiting (its first attempt's hosts stopped, its next one never
+        # launched) and keeps placing it; a stop ends it there and then.
+        server.stop()
+        again = _server_on(cluster, server.home)
+        on_again = again.session()
+        try:
+            time.sleep(3 * float(PLACEMENT_TIMEOUT_SECONDS))
+            still = on_again.describe_training_job(name)
+            assert still["SecondaryStatus"] == "Pending"
+            assert still["SecondaryStatusTransitions"][-1]["StatusMessage"].startswith(
+                "Waiting for room on the cluster for every host together"
+            )
+            on_again.stop_training_job(name)
+            final = _ended(on_again, name, timeout=60)
+            assert final["TrainingJobStatus"] == "Stopped"
+            _nothing_left(again, name)
+            # Its capacity went back: the one node left runs a job that fits it.
+            quick = kiln.Estimator(
+                "train.py",
+                source_dir=str(write_script(QUICK_SCRIPT, folder="quick")),
+                instance_type=INSTANCE_TYPE,
+                sagemaker_session=on_again,
+            )
+            quick.fit(wait=False)
+            done = _ended(on_again, quick.latest_training_job.name)  # type: ignore[union-attr]
+            assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
+        finally:
+            on_again.close()
+            again.stop()
 
 
 def test_a_job_larger_than_the_cluster_waits_until_a_node_joins(tmp_path: Path, write_script) -> None:

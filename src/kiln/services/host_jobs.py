@@ -252,15 +252,20 @@ class HostJobService:
         if job is not None:
             self._start_admitted(job, reservation)
 
-    def _start_admitted(self, job: TrainingJob, reservation: Reservation) -> None:
-        """Start the hosts of a job that now holds its capacity (unless it was stopped meanwhile)."""
+    def _start_admitted(
+        self, job: TrainingJob, reservation: Reservation, *, placing_again: bool = False
+    ) -> None:
+        """Start the hosts of a job that now holds its capacity (unless it was stopped meanwhile).
+
+        ``placing_again``: it waited for room for its hosts; it stays Pending while it is placed, and
+        is Starting only once they start (not Starting and back to Pending on every try)."""
         if job.status.is_terminal():
             self.admission.release_if_done(job)
             return
         if job.stop_requested_at is not None:
             self._end(job, SecondaryStatus.STOPPED, "Stopped before it started", None)
             return
-        if job.secondary_status is SecondaryStatus.PENDING:
+        if job.secondary_status is SecondaryStatus.PENDING and not placing_again:
             job = metadata.record_transition(
                 self.db, job.name, SecondaryStatus.STARTING, STARTING_MESSAGE, utcnow()
             )
@@ -290,6 +295,10 @@ class HostJobService:
                 reason,
             )
             return
+        if started.secondary_status is SecondaryStatus.PENDING:
+            metadata.record_transition(
+                self.db, job.name, SecondaryStatus.STARTING, STARTING_MESSAGE, utcnow(), unless_stopping=True
+            )
         if started.stop_requested_at is not None:  # a stop arrived while the hosts were starting
             self._stop_hosts(started)
 
@@ -324,7 +333,7 @@ class HostJobService:
             reservation = self.admission.reservation(name)
             if job is None or reservation is None or reservation.state is not ReservationState.ACTIVE:
                 continue  # it ended (and gave its capacity back) meanwhile
-            self._start_admitted(job, reservation)
+            self._start_admitted(job, reservation, placing_again=True)
 
     def _stop_hosts(self, job: TrainingJob, *, force: bool = False) -> None:
         for host in job.hosts:
@@ -397,7 +406,10 @@ class HostJobService:
             if reservation is not None and reservation.state is ReservationState.ACTIVE and not any(launched):
                 if not self._adopt_unrecorded_launch(job):
                     self._start_admitted(
-                        metadata.get_training_job(self.db, job.name, details=False), reservation
+                        metadata.get_training_job(self.db, job.name, details=False),
+                        reservation,
+                        # Admitted and Pending: it was waiting for room for its hosts.
+                        placing_again=job.secondary_status is SecondaryStatus.PENDING,
                     )
             elif any(launched) and not all(launched) and job.stop_requested_at is None:
                 # Stopped between two host starts: the started hosts would wait for the others forever.
