@@ -238,6 +238,17 @@ def test_a_node_lost_without_retries_fails_the_job_naming_the_node(tmp_path: Pat
         assert final["TrainingJobStatus"] == "Failed"
         assert f"host algo-1 was lost with node {lost}" in final["FailureReason"]
         _nothing_left(server, name)
+        # Its room went back: Ray would have placed the lost host's bundle again on the node left and
+        # held it there, had the group not been removed; a job that needs that node runs.
+        quick = kiln.Estimator(
+            "train.py",
+            source_dir=str(write_script(QUICK_SCRIPT, folder="quick")),
+            instance_type=INSTANCE_TYPE,
+            sagemaker_session=session,
+        )
+        quick.fit(wait=False)
+        done = _ended(session, quick.latest_training_job.name, timeout=60)  # type: ignore[union-attr]
+        assert done["TrainingJobStatus"] == "Completed", done.get("FailureReason")
 
 
 def test_a_restart_with_no_room_left_waits_for_room_across_a_server_restart_and_can_be_stopped(
