@@ -61,6 +61,12 @@ MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
 # How often a job that holds its capacity but found no room for its hosts together is placed again:
 # each try may wait the executor's placement timeout, in the supervisor's thread.
 PLACEMENT_RETRY_SECONDS = 2.0
+# A host of a multi-host job on a cluster that fails may have failed because a peer vanished with
+# its node (a broken collective), before the cluster noticed the node is gone: Ray's health checks
+# take ~15 s to declare a node that stopped answering dead. The job's failure waits this long for
+# the lost node to be named (a restart, or a failure that names it) before it fails with the host's
+# own reason.
+NODE_LOSS_GRACE_SECONDS = 25.0
 WAITING_FOR_ROOM = "Waiting for room on the cluster for every host together"
 
 
@@ -118,6 +124,9 @@ class HostJobService:
         self._unplaced: dict[str, float] = {}
         self._unplaced_lock = threading.Lock()
         self._restart_lock = threading.Lock()
+        # Jobs whose host failed or vanished where a lost node may be the cause, not known yet:
+        # name → (until when to wait for the node to be named, the attempt, what to do otherwise).
+        self._suspected: dict[str, tuple[float, int, Callable[[TrainingJob], object]]] = {}
         self.recover()  # before the server answers anyone: nothing else starts jobs meanwhile
 
     # -- users' verbs, for every kind -------------------------------------------------------------------
@@ -180,7 +189,9 @@ class HostJobService:
                 self.db, name, secondary, message, when, unless_stopping=True, with_hosts=False
             )
 
-    def host_finished(self, name: str, host: str, result: dict[str, Any]) -> TrainingJob:
+    def host_finished(
+        self, name: str, host: str, result: dict[str, Any], *, node_loss_ruled_out: bool = False
+    ) -> TrainingJob:
         attempt = int(result["attempt"]) if "attempt" in result else None
         state = HostState(result.get("state", HostState.FAILED.value))
         job = metadata.update_host(
@@ -214,9 +225,13 @@ class HostJobService:
             reason = result.get("failure_reason") or f"host {host} failed"
             if len(job.hosts) > 1:
                 reason = f"{host}: {reason}"
-            return self._end(
-                job, SecondaryStatus.FAILED, result.get("message", f"{job_noun(job)} failed"), reason
-            )
+            message = result.get("message", f"{job_noun(job)} failed")
+            if self.executor.remote and len(job.hosts) > 1 and not node_loss_ruled_out:
+                # Its peer may have died with its node, which the cluster has not noticed yet: the
+                # job fails with this reason only once that is ruled out.
+                self._suspect_node_loss(job.name, job.attempt, self._failing(message, reason))
+                return job
+            return self._end(job, SecondaryStatus.FAILED, message, reason)
         model, output = None, None
         if host == FIRST_HOST and result.get("model_artifacts"):
             model, output = result.get("model_artifacts"), result.get("output_artifacts")
@@ -411,6 +426,19 @@ class HostJobService:
                         # Admitted and Pending: it was waiting for room for its hosts.
                         placing_again=job.secondary_status is SecondaryStatus.PENDING,
                     )
+            elif any(h.state is HostState.FAILED for h in job.hosts):
+                # A host failed and the job's ending was not stored yet (it waited to rule out a
+                # lost node, or the server stopped in between): it ends now, or once that is ruled out.
+                failed = next(h for h in job.hosts if h.state is HostState.FAILED)
+                reason = failed.failure_reason or f"host {failed.host} failed"
+                reason = f"{failed.host}: {reason}" if len(job.hosts) > 1 else reason
+                message = f"{job_noun(job)} failed"
+                self._suspect_node_loss(
+                    job.name,
+                    job.attempt,
+                    self._failing(message, reason),
+                    NODE_LOSS_GRACE_SECONDS if self.executor.remote else 0.0,
+                )
             elif any(launched) and not all(launched) and job.stop_requested_at is None:
                 # Stopped between two host starts: the started hosts would wait for the others forever.
                 reason = "InternalServerError: the Kiln server stopped while it was starting this job's hosts"
@@ -449,6 +477,7 @@ class HostJobService:
         """Handle hosts whose process vanished without a report, and kill what outlives a stop; place
         again the jobs that waited for room for their hosts."""
         self.place_waiting()
+        self._settle_suspected_node_losses()
         now = utcnow()
         for job in metadata.list_jobs_with_live_hosts(self.db):
             for host in job.hosts:
@@ -466,7 +495,9 @@ class HostJobService:
                     if overdue > self.settings.stop_grace_seconds + KILL_MARGIN_SECONDS:
                         self.executor.stop(host.handle, force=True)
 
-    def _host_vanished(self, job: TrainingJob, host: TrainingJobHost, code: int) -> None:
+    def _host_vanished(
+        self, job: TrainingJob, host: TrainingJobHost, code: int, *, node_loss_ruled_out: bool = False
+    ) -> None:
         # Whatever the host's runtime left in its process group (the user's script) goes too.
         self.executor.stop(_handle(host), force=True)
         # Read again: a stop may have been stored since this pass listed the job (and caused the exit).
@@ -490,6 +521,14 @@ class HostJobService:
             return
         if self._lost_with_a_node(job, host.host):
             return
+        if self.executor.remote and code == UNKNOWN_EXIT and not node_loss_ruled_out:
+            # Its watcher on its node is gone: the node may be dying, unnoticed by the cluster yet.
+            self._suspect_node_loss(
+                job.name,
+                job.attempt,
+                lambda j: self._host_vanished(j, host, code, node_loss_ruled_out=True),
+            )
+            return
         how = _how_it_ended(code)
         if job.attempt <= job.max_retry_attempts:
             self._restart(job, host.host, how)
@@ -504,6 +543,7 @@ class HostJobService:
             job.name,
             host.host,
             {"state": "Failed", "exit_code": code, "failure_reason": reason, "attempt": job.attempt},
+            node_loss_ruled_out=True,
         )
 
     def _lost_with_a_node(self, job: TrainingJob, reporting: str) -> bool:
@@ -538,3 +578,41 @@ class HostJobService:
             )
             self._end(now, SecondaryStatus.FAILED, f"{job_noun(now)} failed", reason)
         return True
+
+    def _failing(self, message: str, reason: str) -> Callable[[TrainingJob], object]:
+        """What fails a job with ``reason``, later (once a lost node is ruled out)."""
+        return lambda job: self._end(job, SecondaryStatus.FAILED, message, reason)
+
+    def _suspect_node_loss(
+        self,
+        name: str,
+        attempt: int,
+        otherwise: Callable[[TrainingJob], object],
+        grace: float = NODE_LOSS_GRACE_SECONDS,
+    ) -> None:
+        """Wait up to ``grace`` seconds for a lost node to explain what happened to the job's
+        ``attempt``, then do ``otherwise`` (the first suspicion's: the first failure is the reason)."""
+        with self._unplaced_lock:
+            self._suspected.setdefault(name, (time.monotonic() + grace, attempt, otherwise))
+
+    def _settle_suspected_node_losses(self) -> None:
+        """A host lost with its node restarts (or fails) its job naming the node; past the grace
+        period, what was suspected takes its ordinary course."""
+        with self._unplaced_lock:
+            names = list(self._suspected)
+        for name in names:
+            with self._unplaced_lock:
+                entry = self._suspected.pop(name, None)
+            if entry is None:
+                continue
+            deadline, attempt, otherwise = entry
+            job = metadata.find_training_job(self.db, name, details=False)
+            if job is None or job.attempt != attempt or job.status.is_terminal():
+                continue  # restarted or ended meanwhile
+            if self._lost_with_a_node(job, ""):
+                continue
+            if time.monotonic() >= deadline or job.stop_requested_at is not None:
+                otherwise(job)
+                continue
+            with self._unplaced_lock:
+                self._suspected.setdefault(name, entry)
