@@ -122,7 +122,7 @@ class HostJobService:
         self.capacity.on_admitted(self._on_admitted)
         # Jobs admitted that found no room for their hosts: name → when to try placing it again.
         self._unplaced: dict[str, float] = {}
-        self._unplaced_lock = threading.Lock()
+        self._waiting_lock = threading.Lock()  # guards _unplaced and _suspected
         self._restart_lock = threading.Lock()
         # Jobs whose host failed or vanished where a lost node may be the cause, not known yet:
         # name → (until when to wait for the node to be named, the attempt, what to do otherwise).
@@ -284,7 +284,7 @@ class HostJobService:
             job = metadata.record_transition(
                 self.db, job.name, SecondaryStatus.STARTING, STARTING_MESSAGE, utcnow()
             )
-        with self._unplaced_lock:
+        with self._waiting_lock:
             self._unplaced.pop(job.name, None)
         try:
             started = launch_hosts(
@@ -327,19 +327,19 @@ class HostJobService:
             utcnow(),
             unless_stopping=True,
         )
-        with self._unplaced_lock:
+        with self._waiting_lock:
             self._unplaced[job.name] = time.monotonic() + PLACEMENT_RETRY_SECONDS
 
     def _forget_unplaced(self, name: str) -> bool:
         """Take a job out of those waiting for room; False if it was not waiting (its hosts may be
         starting right now, in another thread)."""
-        with self._unplaced_lock:
+        with self._waiting_lock:
             return self._unplaced.pop(name, None) is not None
 
     def place_waiting(self) -> None:
         """Try again to start the hosts of admitted jobs that found no room for them together."""
         now = time.monotonic()
-        with self._unplaced_lock:
+        with self._waiting_lock:
             due = [name for name, at in self._unplaced.items() if at <= now]
             for name in due:
                 del self._unplaced[name]
@@ -592,16 +592,16 @@ class HostJobService:
     ) -> None:
         """Wait up to ``grace`` seconds for a lost node to explain what happened to the job's
         ``attempt``, then do ``otherwise`` (the first suspicion's: the first failure is the reason)."""
-        with self._unplaced_lock:
+        with self._waiting_lock:
             self._suspected.setdefault(name, (time.monotonic() + grace, attempt, otherwise))
 
     def _settle_suspected_node_losses(self) -> None:
         """A host lost with its node restarts (or fails) its job naming the node; past the grace
         period, what was suspected takes its ordinary course."""
-        with self._unplaced_lock:
+        with self._waiting_lock:
             names = list(self._suspected)
         for name in names:
-            with self._unplaced_lock:
+            with self._waiting_lock:
                 entry = self._suspected.pop(name, None)
             if entry is None:
                 continue
@@ -614,5 +614,5 @@ class HostJobService:
             if time.monotonic() >= deadline or job.stop_requested_at is not None:
                 otherwise(job)
                 continue
-            with self._unplaced_lock:
+            with self._waiting_lock:
                 self._suspected.setdefault(name, entry)
