@@ -164,6 +164,11 @@ class Executor(abc.ABC):
             }
         ]
 
+    def lost_node(self, handle: str) -> str | None:
+        """The node a unit was lost with (its node left the cluster or died), named for people; None
+        while its node is there, and always for an executor with one node (the server's own)."""
+        return None
+
     def find(self, unit: LaunchUnit) -> str | None:
         """The handle of a live unit started with exactly ``unit``'s command by a server that died
         before it stored the handle (between ``launch_group`` and the database write); None if none

@@ -45,6 +45,7 @@ __all__ = ["HANDLE_PREFIX", "NAMESPACE", "PLACEMENT_STRATEGIES", "RayExecutor"]
 
 HANDLE_PREFIX = "ray:"
 NAMESPACE = "kiln"  # every actor and placement group Kiln makes lives here
+GROUP_PREFIX = "kiln-group-"  # a placement group's name; its actors' names add "-<index>"
 RESULT_FILE_NAME = "result.json"
 PLACEMENT_STRATEGIES = ("auto", "STRICT_SPREAD", "SPREAD", "PACK", "STRICT_PACK")
 DEFAULT_PLACEMENT_TIMEOUT_SECONDS = 10.0  # how long a group may wait for room before "not yet"
@@ -262,10 +263,10 @@ class _Unit:
 
 
 def _group_of(actor: str) -> str:
-    """The placement group of a unit's actor (``place_group`` names them ``<group>-<index>``); "" for
-    an actor of no group (a unit placed on the server's node)."""
+    """The placement group a unit's actor was made for (``place_group`` names it ``<group>-<i>``);
+    empty for an actor outside any group."""
     group, _, index = actor.rpartition("-")
-    return group if actor.startswith("kiln-group-") and index.isdigit() else ""
+    return group if group.startswith(GROUP_PREFIX) and index.isdigit() else ""
 
 
 def _actor_name(labels: dict[str, str]) -> str:
@@ -404,7 +405,7 @@ class RayExecutor(Executor):
                 bundle["GPU"] = float(r.gpus)
             bundles.append(bundle)
         strategy = self._strategy(len(bundles))
-        group_name = f"kiln-group-{uuid.uuid4().hex}"
+        group_name = f"{GROUP_PREFIX}{uuid.uuid4().hex}"
         group = placement_group(bundles, strategy=strategy, name=group_name, lifetime="detached")
         names = [f"{group_name}-{i}" for i in range(len(bundles))]
         actors: list[Any] = []
@@ -563,10 +564,11 @@ class RayExecutor(Executor):
             reached, _ = self._call(handle, "stop", force)
         except self._ray.exceptions.GetTimeoutError:
             return
-        if not reached and self.lost_node(handle) is not None:
-            # Its actor died with its node, so no actor will give the group's room back, and Ray
-            # places a detached group lost with a node again elsewhere: a bundle nothing would ever
-            # use, holding the room a replacement needs.
+        if not reached and (force or self.lost_node(handle) is not None):
+            # Its actor is gone (its node lost): no actor of the group may be left to see the last
+            # unit end and remove the group, which Ray would otherwise re-place on the nodes left
+            # and hold for ever, keeping the room a replacement needs. The caller stops the
+            # group's other units too.
             _remove_group(self._ray, _group_of(_Unit.parse(handle).actor))
 
     def read_log(self, handle: str, *, max_bytes: int = 64 * 1024) -> str:

@@ -3,6 +3,9 @@
 CPUs are handed out as slots: with the oversubscription factor at 1.0 (the default) a CPU is promised
 to one instance at a time, so Kiln never promises more cores than exist; at 2.0 each CPU may be
 promised twice. Each instance's CPUs are distinct, chosen least-loaded first. GPUs are never shared.
+
+On a cluster the inventory changes as nodes join and leave (``regrown``): CPU ids are then only
+counters (the executor places the amounts), and every promise made before the change is kept.
 """
 
 from __future__ import annotations
@@ -24,8 +27,21 @@ class CpuPool:
         # A tiny epsilon keeps 2 × 1.5 = 3 slots from rounding to 2 in floating point.
         self.total_slots = max(1, math.floor(len(machine.cpus) * oversubscription + 1e-9))
         self._per_cpu = max(1, math.ceil(oversubscription - 1e-9))
+        self._cpus = frozenset(machine.cpus)
         self._load = dict.fromkeys(machine.cpus, 0)
         self._free_gpus = list(machine.gpus)
+
+    def regrown(self, machine: Machine) -> CpuPool:
+        """A pool over ``machine`` (a cluster after nodes joined or left) that keeps every promise of
+        this one. A held CPU or GPU id the new inventory lacks stays held (and counted) until it is
+        given back, so a shrunken cluster admits nothing new until enough is released."""
+        pool = CpuPool(machine, self.oversubscription)
+        for cpu, load in self._load.items():
+            if load:
+                pool._load[cpu] = pool._load.get(cpu, 0) + load
+        held_gpus = set(self.machine.gpus) - set(self._free_gpus)
+        pool._free_gpus = [gpu for gpu in machine.gpus if gpu not in held_gpus]
+        return pool
 
     @property
     def used_slots(self) -> int:
@@ -49,6 +65,8 @@ class CpuPool:
         """
         if slots > self.free_slots or count * gpus_per_instance > len(self._free_gpus):
             return None
+        if slots and cpus_per_instance > self.machine.instance_cpus:
+            return None  # no node is that large (yet): on a cluster, one may join
         load = dict(self._load)
         owned: list[tuple[int, ...]] = []
         for _ in range(max(1, slots // max(1, cpus_per_instance)) if slots else 0):
@@ -90,6 +108,8 @@ class CpuPool:
             for cpu in group:
                 if self._load.get(cpu, 0) > 0:
                     self._load[cpu] -= 1
+                if self._load.get(cpu) == 0 and cpu not in self._cpus:
+                    del self._load[cpu]  # an id the inventory lost, now that nobody holds it
         for gpu in gpus:
             if gpu in self.machine.gpus and gpu not in self._free_gpus:
                 self._free_gpus.append(gpu)

@@ -5,6 +5,10 @@ Every owner (a training job, an endpoint, …) asks with ``reserve``: over its l
 (Pending) and is admitted, in order, when capacity frees up; listeners hear of each admission.
 ``release`` ends a reservation and admits what now fits. Live reservations are kept in memory for speed;
 every change is written to the database first, so a restarted server reloads exactly this state.
+
+On a cluster (``elastic``) the inventory is the executor's nodes of the moment: ``update_machine``
+takes a new one as nodes join and leave, keeps every reservation, and admits what now fits; a request
+larger than the cluster waits for nodes instead of being scaled down to it.
 """
 
 from __future__ import annotations
@@ -69,12 +73,20 @@ def _give_back(pool: CpuPool, slots: int, cpus_per_instance: int, placement: Pla
 
 class Scheduler:
     def __init__(
-        self, db: Database, catalog: Catalog, limits: AccountLimits, pool: CpuPool, *, strict: bool
+        self,
+        db: Database,
+        catalog: Catalog,
+        limits: AccountLimits,
+        pool: CpuPool,
+        *,
+        strict: bool,
+        elastic: bool = False,
     ) -> None:
         self.db = db
         self.catalog = catalog
         self.limits = limits
         self.strict = strict
+        self.elastic = elastic
         self._pool = pool
         self._queue = AdmissionQueue()
         self._live: dict[str, Reservation] = {}
@@ -101,7 +113,9 @@ class Scheduler:
     def size(self, instance_type: str, count: int) -> Sizing:
         """What ``count`` × ``instance_type`` gets here; ValidationError if unknown (or too big, strict)."""
         itype = self.catalog.get_type(instance_type)
-        return size_request(itype, count, self.machine, self._pool.total_slots, strict=self.strict)
+        return size_request(
+            itype, count, self.machine, self._pool.total_slots, strict=self.strict, elastic=self.elastic
+        )
 
     def find(self, owner: str) -> Reservation | None:
         with self._lock:
@@ -297,6 +311,24 @@ class Scheduler:
         self._notify(admitted)
         return resized
 
+    def update_machine(self, machine: Machine) -> list[Reservation]:
+        """Take ``machine`` as the inventory from now on (a cluster whose nodes joined or left): every
+        reservation keeps what it holds, and the waiting ones that now fit are admitted (and the
+        listeners told). Returns those admitted."""
+        with self._lock:
+            if machine == self.machine:
+                return []
+            log.info(
+                "capacity now %d CPUs, %d GPUs (largest node: %d CPUs)",
+                len(machine.cpus),
+                len(machine.gpus),
+                machine.instance_cpus,
+            )
+            self._pool = self._pool.regrown(machine)
+            admitted = self._admit_locked()
+        self._notify(admitted)
+        return admitted
+
     def admit(self) -> list[Reservation]:
         """Start, in order, the waiting reservations that fit now (and tell the listeners)."""
         with self._lock:
@@ -347,23 +379,45 @@ class Scheduler:
                 except Exception:  # one owner's failure to start must not stop the others
                     log.exception("starting %s after admission failed", reservation.owner)
 
+    def _larger_than_cluster(self, sizing: Sizing) -> bool:
+        """Whether a request cannot fit the cluster as it is now, even empty (it waits for nodes)."""
+        return self.elastic and (
+            sizing.cpus_per_instance > self.machine.instance_cpus or sizing.slots > self._pool.total_slots
+        )
+
     def _needs(self, sizing: Sizing) -> str:
+        if self.elastic and sizing.cpus_per_instance > self.machine.instance_cpus:
+            return (
+                f"needs a node with {_plural(sizing.cpus_per_instance, 'CPU')}, "
+                f"the largest node has {self.machine.instance_cpus}"
+            )
         needs = f"needs {_plural(sizing.slots, 'CPU')}, {self._pool.free_slots} free"
+        if self.elastic and sizing.slots > self._pool.total_slots:
+            needs = (
+                f"needs {_plural(sizing.slots, 'CPU')} ({sizing.count} × {sizing.cpus_per_instance}), "
+                f"the cluster has {self._pool.total_slots} in all"
+            )
         gpus = sizing.count * sizing.gpus_per_instance
         if gpus:
             needs += f", and {_plural(gpus, 'GPU')}, {self._pool.free_gpus} free"
         return needs
 
     def _wait_message(self, sizing: Sizing, priority: int) -> str:
-        message = f"waiting for capacity: {self._needs(sizing)}"
+        waiting = (
+            "waiting for a node to join" if self._larger_than_cluster(sizing) else "waiting for capacity"
+        )
+        message = f"{waiting}: {self._needs(sizing)}"
         ahead = self._queue.ahead_of(priority)
         if ahead:
             message += f"; {ahead} ahead in the queue"
         return message
 
 
-def resolve_scheduler(settings: Settings, db: Database, machine: Machine | None = None) -> Scheduler:
-    """The scheduler for this server: the operator's config file and KILN_* settings, this machine."""
+def resolve_scheduler(
+    settings: Settings, db: Database, machine: Machine | None = None, *, elastic: bool = False
+) -> Scheduler:
+    """The scheduler for this server: the operator's config file and KILN_* settings, this machine
+    (or ``machine``: the executor's inventory; ``elastic``: a cluster's, which changes)."""
     capacity = load_capacity_settings(settings)
     machine = machine or detect_machine()
     catalog = resolve_catalog(
@@ -371,4 +425,4 @@ def resolve_scheduler(settings: Settings, db: Database, machine: Machine | None 
     )
     limits = resolve_limits(capacity, catalog)
     pool = CpuPool(machine, capacity.oversubscription)
-    return Scheduler(db, catalog, limits, pool, strict=capacity.strict_instance_types)
+    return Scheduler(db, catalog, limits, pool, strict=capacity.strict_instance_types, elastic=elastic)

@@ -4,6 +4,11 @@ A type larger than the machine (an ml.m5.xlarge on a 2-core laptop, a GPU type w
 scaled down to what is there, with a warning for the job's log and its description; in strict mode it
 is refused at submission instead, with the reason. ``local`` is SageMaker local mode: the whole machine,
 outside the queue and the limits.
+
+On a cluster (``elastic``: nodes join and leave) a request is never shrunk to the cluster's size of the
+moment: more instances than the cluster has room for wait in the queue until nodes join. Each
+instance is still scaled down to the largest node when strict mode is off; in strict mode it waits
+for a node that large instead of being refused.
 """
 
 from __future__ import annotations
@@ -45,11 +50,22 @@ STRICT_HINT = (
 
 
 def size_request(
-    itype: InstanceType, count: int, machine: Machine, total_slots: int, *, strict: bool
+    itype: InstanceType,
+    count: int,
+    machine: Machine,
+    total_slots: int,
+    *,
+    strict: bool,
+    elastic: bool = False,
 ) -> Sizing:
-    """The grant shape for ``count`` × ``itype`` here; ValidationError in strict mode if it must shrink."""
+    """The grant shape for ``count`` × ``itype`` here; ValidationError in strict mode if it must shrink
+    (``elastic``: a cluster, where what does not fit now waits instead; see the module's docstring)."""
     if itype.is_local:
-        return Sizing(itype, count, False, 0, len(machine.cpus), len(machine.gpus), None)
+        # The whole machine; on a cluster, the largest node (one host runs on one node).
+        cpus = machine.instance_cpus if elastic else len(machine.cpus)
+        return Sizing(itype, count, False, 0, cpus, len(machine.gpus), None)
+    if elastic:
+        return _size_on_cluster(itype, count, machine, strict=strict)
     warnings: list[str] = []
     refusals: list[str] = []
     what = itype.name if count == 1 else f"{count} × {itype.name}"
@@ -90,3 +106,33 @@ def size_request(
             f"{'; it '.join(refusals)}. {STRICT_HINT}."
         )
     return Sizing(itype, count, True, slots, cpus, gpus, memory, tuple(warnings))
+
+
+def _size_on_cluster(itype: InstanceType, count: int, machine: Machine, *, strict: bool) -> Sizing:
+    warnings: list[str] = []
+    cpus = itype.vcpus
+    largest = machine.instance_cpus
+    if not strict and 0 < largest < cpus:
+        cpus = largest
+        warnings.append(
+            f"Kiln: {itype.name} asks for {itype.vcpus} vCPUs; the cluster's largest node has {largest}; "
+            f"running on {cpus} (scaled down)"
+        )
+    gpus = itype.gpus
+    if not strict and len(machine.gpus) < count * gpus:
+        gpus = len(machine.gpus) // count
+        have = _plural(len(machine.gpus), "GPU") if machine.gpus else "none"
+        running = f"running on {_plural(gpus, 'GPU')}" if gpus else "running on CPUs only"
+        warnings.append(
+            f"Kiln: {count} × {itype.name} ask for {_plural(count * itype.gpus, 'GPU')}; "
+            f"the cluster has {have}; {running} (scaled down)"
+        )
+    memory: int | None = int(itype.memory_gib * GIB) if itype.memory_gib > 0 else None
+    largest_memory = machine.instance_memory_bytes
+    if memory is not None and not strict and 0 < largest_memory < memory:
+        memory = largest_memory
+        warnings.append(
+            f"Kiln: {itype.name} asks for {itype.memory_gib:g} GiB of memory; the cluster's largest node "
+            f"has {_gib(memory)}; capping each host at {_gib(memory)} (scaled down)"
+        )
+    return Sizing(itype, count, True, count * cpus, cpus, gpus, memory, tuple(warnings))

@@ -69,7 +69,7 @@ def create_app(
     app.state.db = db
     app.state.store = store
     # Capacity (limits, queue, grants; endpoints too) over what the executor says it can hand out.
-    app.state.scheduler = resolve_scheduler(settings, db, executor.inventory())
+    app.state.scheduler = resolve_scheduler(settings, db, executor.inventory(), elastic=executor.remote)
     app.state.capacity = CapacityService(db, app.state.scheduler)
     app.state.cluster = ClusterService(db, app.state.scheduler, executor)
     app.state.training_jobs = TrainingJobService(

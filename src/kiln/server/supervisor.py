@@ -1,9 +1,15 @@
-"""The supervisor: a background thread that watches running work for the control plane."""
+"""The supervisor: a background thread that watches running work for the control plane.
+
+On a cluster it also follows the executor's inventory, so nodes that join or leave change what the
+scheduler admits.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from kiln.records import TrainingJob
 from kiln.services import TrainingJobService
@@ -16,6 +22,9 @@ __all__ = ["Supervisor"]
 log = logging.getLogger("kiln.supervisor")
 
 SUPERVISE_EVERY_SECONDS = 0.5  # how quickly a vanished host process is noticed
+# How often a remote executor's inventory is read again (a call to the cluster's head): how quickly
+# a node that joined is used.
+INVENTORY_EVERY_SECONDS = 2.0
 
 
 class Supervisor:
@@ -33,6 +42,7 @@ class Supervisor:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kiln-supervisor", daemon=True)
+        self._inventory_read_at = 0.0
 
     def start(self) -> None:
         self._thread.start()
@@ -53,8 +63,18 @@ class Supervisor:
         self._wake.clear()
         return self._stop.is_set()
 
+    def _follow_inventory(self) -> None:
+        """Give the scheduler the cluster as it is now: its nodes join and leave."""
+        if time.monotonic() - self._inventory_read_at < INVENTORY_EVERY_SECONDS:
+            return
+        self._inventory_read_at = time.monotonic()
+        self._training_jobs.capacity.update_machine(self._training_jobs.executor.inventory())
+
     def _run(self) -> None:
-        passes = [
+        passes: list[tuple[str, Callable[[], object]]] = []
+        if self._training_jobs.executor.remote:  # first: what it admits starts in this pass
+            passes.append(("the cluster's inventory", self._follow_inventory))
+        passes += [
             ("training jobs", self._training_jobs.supervise_once),
             ("endpoints", self._endpoints.supervise_once),
         ]

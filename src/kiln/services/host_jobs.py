@@ -8,12 +8,19 @@ and stops the others; a host that vanished restarts the job while ``RetryStrateg
 host to finish ends it. Capacity comes from the scheduler (``job_admission``): a job within its
 limits starts at once or waits Pending, and starts by itself when the scheduler admits it; its
 capacity goes back once its processes are gone.
+
+On a cluster, an admitted job may still find no room for its hosts together (free CPUs split across
+nodes, a node that just left): it keeps its capacity and waits, Pending, and the supervisor tries to
+place it again (``place_waiting``). A host lost with its node fails the job naming the node, or
+restarts it on the nodes left while ``RetryStrategy`` allows.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +30,7 @@ from kiln import metadata
 from kiln.artifacts import ArtifactStore
 from kiln.config import Settings
 from kiln.errors import Conflict, ValidationError
-from kiln.executors import UNKNOWN_EXIT, Executor
+from kiln.executors import UNKNOWN_EXIT, Executor, GroupNotPlaced
 from kiln.metadata import Database
 from kiln.records import (
     CapacityUse,
@@ -51,11 +58,30 @@ FIRST_HOST = "algo-1"  # hosts are algo-1 … algo-N; the first speaks for the j
 KILL_MARGIN_SECONDS = 15.0  # after the grace period, how long before a stopped host is SIGKILLed
 CRASH_LOG_LINES = 3  # of a host's own output, in the reason of a host that died without a result
 MAX_FAILURE_REASON = 1024  # SageMaker's FailureReason limit
+# How often a job that holds its capacity but found no room for its hosts together is placed again:
+# each try may wait the executor's placement timeout, in the supervisor's thread.
+PLACEMENT_RETRY_SECONDS = 2.0
+# A host of a multi-host job on a cluster that fails may have failed because a peer vanished with
+# its node (a broken collective), before the cluster noticed the node is gone: Ray's health checks
+# take ~15 s to declare a node that stopped answering dead. The job's failure waits this long for
+# the lost node to be named (a restart, or a failure that names it) before it fails with the host's
+# own reason.
+NODE_LOSS_GRACE_SECONDS = 25.0
+WAITING_FOR_ROOM = "Waiting for room on the cluster for every host together"
 
 
 def _handle(host: TrainingJobHost) -> str:
     assert host.handle is not None
     return host.handle
+
+
+def _between_attempts(job: TrainingJob) -> bool:
+    """Restarted, and its new attempt not launched yet: every host is the previous attempt's, stopped."""
+    return (
+        job.attempt > 1
+        and job.secondary_status in (SecondaryStatus.RESTARTING, SecondaryStatus.PENDING)
+        and all(h.state is HostState.STOPPED for h in job.hosts)
+    )
 
 
 def job_noun(job: TrainingJob) -> str:
@@ -94,6 +120,13 @@ class HostJobService:
         self.capacity: Scheduler = self.scheduler or resolve_scheduler(self.settings, self.db)
         self.admission = JobAdmission(self.db, self.capacity)
         self.capacity.on_admitted(self._on_admitted)
+        # Jobs admitted that found no room for their hosts: name → when to try placing it again.
+        self._unplaced: dict[str, float] = {}
+        self._waiting_lock = threading.Lock()  # guards _unplaced and _suspected
+        self._restart_lock = threading.Lock()
+        # Jobs whose host failed or vanished where a lost node may be the cause, not known yet:
+        # name → (until when to wait for the node to be named, the attempt, what to do otherwise).
+        self._suspected: dict[str, tuple[float, int, Callable[[TrainingJob], object]]] = {}
         self.recover()  # before the server answers anyone: nothing else starts jobs meanwhile
 
     # -- users' verbs, for every kind -------------------------------------------------------------------
@@ -118,6 +151,9 @@ class HostJobService:
         job = metadata.request_stop(self.db, name, utcnow())
         if self.admission.withdraw_if_waiting(name):
             self._end(job, SecondaryStatus.STOPPED, "Stopped while waiting for capacity", None)
+            return metadata.get_training_job(self.db, name)
+        if self._forget_unplaced(name):  # it holds capacity, but none of its hosts runs
+            self._end(job, SecondaryStatus.STOPPED, "Stopped while waiting for room on the cluster", None)
             return metadata.get_training_job(self.db, name)
         metadata.record_transition(
             self.db, name, SecondaryStatus.STOPPING, f"Stopping the {job_noun(job).lower()}", utcnow()
@@ -153,7 +189,9 @@ class HostJobService:
                 self.db, name, secondary, message, when, unless_stopping=True, with_hosts=False
             )
 
-    def host_finished(self, name: str, host: str, result: dict[str, Any]) -> TrainingJob:
+    def host_finished(
+        self, name: str, host: str, result: dict[str, Any], *, node_loss_ruled_out: bool = False
+    ) -> TrainingJob:
         attempt = int(result["attempt"]) if "attempt" in result else None
         state = HostState(result.get("state", HostState.FAILED.value))
         job = metadata.update_host(
@@ -181,13 +219,19 @@ class HostJobService:
         if job.status.is_terminal():
             self.admission.release_if_done(job)  # the last host of an ended job is gone
             return job
+        if state is HostState.FAILED and self._lost_with_a_node(job, host):
+            return metadata.get_training_job(self.db, name)  # restarted, or failed naming the node
         if state is HostState.FAILED:
             reason = result.get("failure_reason") or f"host {host} failed"
             if len(job.hosts) > 1:
                 reason = f"{host}: {reason}"
-            return self._end(
-                job, SecondaryStatus.FAILED, result.get("message", f"{job_noun(job)} failed"), reason
-            )
+            message = result.get("message", f"{job_noun(job)} failed")
+            if self.executor.remote and len(job.hosts) > 1 and not node_loss_ruled_out:
+                # Its peer may have died with its node, which the cluster has not noticed yet: the
+                # job fails with this reason only once that is ruled out.
+                self._suspect_node_loss(job.name, job.attempt, self._failing(message, reason))
+                return job
+            return self._end(job, SecondaryStatus.FAILED, message, reason)
         model, output = None, None
         if host == FIRST_HOST and result.get("model_artifacts"):
             model, output = result.get("model_artifacts"), result.get("output_artifacts")
@@ -223,18 +267,25 @@ class HostJobService:
         if job is not None:
             self._start_admitted(job, reservation)
 
-    def _start_admitted(self, job: TrainingJob, reservation: Reservation) -> None:
-        """Start the hosts of a job that now holds its capacity (unless it was stopped meanwhile)."""
+    def _start_admitted(
+        self, job: TrainingJob, reservation: Reservation, *, placing_again: bool = False
+    ) -> None:
+        """Start the hosts of a job that now holds its capacity (unless it was stopped meanwhile).
+
+        ``placing_again``: it waited for room for its hosts; it stays Pending while it is placed, and
+        is Starting only once they start (not Starting and back to Pending on every try)."""
         if job.status.is_terminal():
             self.admission.release_if_done(job)
             return
         if job.stop_requested_at is not None:
             self._end(job, SecondaryStatus.STOPPED, "Stopped before it started", None)
             return
-        if job.secondary_status is SecondaryStatus.PENDING:
+        if job.secondary_status is SecondaryStatus.PENDING and not placing_again:
             job = metadata.record_transition(
                 self.db, job.name, SecondaryStatus.STARTING, STARTING_MESSAGE, utcnow()
             )
+        with self._waiting_lock:
+            self._unplaced.pop(job.name, None)
         try:
             started = launch_hosts(
                 self.settings,
@@ -246,6 +297,9 @@ class HostJobService:
                 reservation,
                 credential=self.host_credential(job.name) if self.host_credential else None,
             )
+        except GroupNotPlaced as e:  # no room for every host together now: it waits, holding its capacity
+            self._wait_for_room(job, str(e))
+            return
         except Exception as e:  # the job cannot start: it fails with the reason, its capacity goes back
             log.exception("could not start the hosts of %s", job.name)
             reason = f"InternalServerError: could not start the job's hosts: {e}"
@@ -256,8 +310,45 @@ class HostJobService:
                 reason,
             )
             return
+        if started.secondary_status is SecondaryStatus.PENDING:
+            metadata.record_transition(
+                self.db, job.name, SecondaryStatus.STARTING, STARTING_MESSAGE, utcnow(), unless_stopping=True
+            )
         if started.stop_requested_at is not None:  # a stop arrived while the hosts were starting
             self._stop_hosts(started)
+
+    def _wait_for_room(self, job: TrainingJob, why: str) -> None:
+        log.info("no room for the hosts of %s yet (%s); trying again", job.name, why)
+        metadata.record_transition(
+            self.db,
+            job.name,
+            SecondaryStatus.PENDING,
+            f"{WAITING_FOR_ROOM}: {why}; trying again every {PLACEMENT_RETRY_SECONDS:g} s",
+            utcnow(),
+            unless_stopping=True,
+        )
+        with self._waiting_lock:
+            self._unplaced[job.name] = time.monotonic() + PLACEMENT_RETRY_SECONDS
+
+    def _forget_unplaced(self, name: str) -> bool:
+        """Take a job out of those waiting for room; False if it was not waiting (its hosts may be
+        starting right now, in another thread)."""
+        with self._waiting_lock:
+            return self._unplaced.pop(name, None) is not None
+
+    def place_waiting(self) -> None:
+        """Try again to start the hosts of admitted jobs that found no room for them together."""
+        now = time.monotonic()
+        with self._waiting_lock:
+            due = [name for name, at in self._unplaced.items() if at <= now]
+            for name in due:
+                del self._unplaced[name]
+        for name in due:
+            job = metadata.find_training_job(self.db, name, details=False)
+            reservation = self.admission.reservation(name)
+            if job is None or reservation is None or reservation.state is not ReservationState.ACTIVE:
+                continue  # it ended (and gave its capacity back) meanwhile
+            self._start_admitted(job, reservation, placing_again=True)
 
     def _stop_hosts(self, job: TrainingJob, *, force: bool = False) -> None:
         for host in job.hosts:
@@ -324,12 +415,30 @@ class HostJobService:
         self.capacity.admit()
         for job in jobs:
             reservation = self.admission.reservation(job.name)
-            launched = [h.handle is not None for h in job.hosts]
+            # A restarted job whose next attempt never launched (it waited for room on the cluster)
+            # holds only the stopped handles of the attempt before.
+            launched = [h.handle is not None and not _between_attempts(job) for h in job.hosts]
             if reservation is not None and reservation.state is ReservationState.ACTIVE and not any(launched):
                 if not self._adopt_unrecorded_launch(job):
                     self._start_admitted(
-                        metadata.get_training_job(self.db, job.name, details=False), reservation
+                        metadata.get_training_job(self.db, job.name, details=False),
+                        reservation,
+                        # Admitted and Pending: it was waiting for room for its hosts.
+                        placing_again=job.secondary_status is SecondaryStatus.PENDING,
                     )
+            elif any(h.state is HostState.FAILED for h in job.hosts):
+                # A host failed and the job's ending was not stored yet (it waited to rule out a
+                # lost node, or the server stopped in between): it ends now, or once that is ruled out.
+                failed = next(h for h in job.hosts if h.state is HostState.FAILED)
+                reason = failed.failure_reason or f"host {failed.host} failed"
+                reason = f"{failed.host}: {reason}" if len(job.hosts) > 1 else reason
+                message = f"{job_noun(job)} failed"
+                self._suspect_node_loss(
+                    job.name,
+                    job.attempt,
+                    self._failing(message, reason),
+                    NODE_LOSS_GRACE_SECONDS if self.executor.remote else 0.0,
+                )
             elif any(launched) and not all(launched) and job.stop_requested_at is None:
                 # Stopped between two host starts: the started hosts would wait for the others forever.
                 reason = "InternalServerError: the Kiln server stopped while it was starting this job's hosts"
@@ -365,7 +474,10 @@ class HostJobService:
         return True
 
     def supervise_once(self) -> None:
-        """Handle hosts whose process vanished without a report, and kill what outlives a stop."""
+        """Handle hosts whose process vanished without a report, and kill what outlives a stop; place
+        again the jobs that waited for room for their hosts."""
+        self.place_waiting()
+        self._settle_suspected_node_losses()
         now = utcnow()
         for job in metadata.list_jobs_with_live_hosts(self.db):
             for host in job.hosts:
@@ -383,7 +495,9 @@ class HostJobService:
                     if overdue > self.settings.stop_grace_seconds + KILL_MARGIN_SECONDS:
                         self.executor.stop(host.handle, force=True)
 
-    def _host_vanished(self, job: TrainingJob, host: TrainingJobHost, code: int) -> None:
+    def _host_vanished(
+        self, job: TrainingJob, host: TrainingJobHost, code: int, *, node_loss_ruled_out: bool = False
+    ) -> None:
         # Whatever the host's runtime left in its process group (the user's script) goes too.
         self.executor.stop(_handle(host), force=True)
         # Read again: a stop may have been stored since this pass listed the job (and caused the exit).
@@ -405,6 +519,16 @@ class HostJobService:
             }
             self.host_finished(job.name, host.host, stopped)
             return
+        if self._lost_with_a_node(job, host.host):
+            return
+        if self.executor.remote and code == UNKNOWN_EXIT and not node_loss_ruled_out:
+            # Its watcher on its node is gone: the node may be dying, unnoticed by the cluster yet.
+            self._suspect_node_loss(
+                job.name,
+                job.attempt,
+                lambda j: self._host_vanished(j, host, code, node_loss_ruled_out=True),
+            )
+            return
         how = _how_it_ended(code)
         if job.attempt <= job.max_retry_attempts:
             self._restart(job, host.host, how)
@@ -419,4 +543,76 @@ class HostJobService:
             job.name,
             host.host,
             {"state": "Failed", "exit_code": code, "failure_reason": reason, "attempt": job.attempt},
+            node_loss_ruled_out=True,
         )
+
+    def _lost_with_a_node(self, job: TrainingJob, reporting: str) -> bool:
+        """Whether a host of the job was lost with its node (the executor says which); if so, the job
+        restarts on the nodes left while its retries allow, or fails naming the node. A host that
+        failed because a peer vanished (``reporting``: its distributed collective broke) is not the
+        cause: the lost node is."""
+        if job.status.is_terminal() or job.stop_requested_at is not None:
+            return False
+        lost = None
+        for host in job.hosts:
+            if host.handle is None or (host.state.is_terminal() and host.host != reporting):
+                continue
+            node = self.executor.lost_node(host.handle)
+            if node is not None:
+                lost = (host.host, node)
+                break
+        if lost is None:
+            return False
+        # The supervisor (a host vanished) and a request (a peer's failure report) may both get here.
+        with self._restart_lock:
+            now = metadata.get_training_job(self.db, job.name, details=False)
+            if now.attempt != job.attempt or now.status.is_terminal() or now.stop_requested_at is not None:
+                return True  # the other one restarted or ended it
+            how = f"was lost with node {lost[1]}"
+            if now.attempt <= now.max_retry_attempts:
+                self._restart(now, lost[0], how)
+                return True
+            reason = (
+                f"InternalServerError: host {lost[0]} {how} (the node left the cluster or died) "
+                "before reporting a result"
+            )
+            self._end(now, SecondaryStatus.FAILED, f"{job_noun(now)} failed", reason)
+        return True
+
+    def _failing(self, message: str, reason: str) -> Callable[[TrainingJob], object]:
+        """What fails a job with ``reason``, later (once a lost node is ruled out)."""
+        return lambda job: self._end(job, SecondaryStatus.FAILED, message, reason)
+
+    def _suspect_node_loss(
+        self,
+        name: str,
+        attempt: int,
+        otherwise: Callable[[TrainingJob], object],
+        grace: float = NODE_LOSS_GRACE_SECONDS,
+    ) -> None:
+        """Wait up to ``grace`` seconds for a lost node to explain what happened to the job's
+        ``attempt``, then do ``otherwise`` (the first suspicion's: the first failure is the reason)."""
+        with self._waiting_lock:
+            self._suspected.setdefault(name, (time.monotonic() + grace, attempt, otherwise))
+
+    def _settle_suspected_node_losses(self) -> None:
+        """A host lost with its node restarts (or fails) its job naming the node; past the grace
+        period, what was suspected takes its ordinary course."""
+        with self._waiting_lock:
+            names = list(self._suspected)
+        for name in names:
+            with self._waiting_lock:
+                entry = self._suspected.pop(name, None)
+            if entry is None:
+                continue
+            deadline, attempt, otherwise = entry
+            job = metadata.find_training_job(self.db, name, details=False)
+            if job is None or job.attempt != attempt or job.status.is_terminal():
+                continue  # restarted or ended meanwhile
+            if self._lost_with_a_node(job, ""):
+                continue
+            if time.monotonic() >= deadline or job.stop_requested_at is not None:
+                otherwise(job)
+                continue
+            with self._waiting_lock:
+                self._suspected.setdefault(name, entry)
