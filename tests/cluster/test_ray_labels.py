@@ -1,0 +1,159 @@
+"""An instance type's node resources on Ray: its units run only on nodes started with them.
+
+One cluster of two one-CPU worker nodes, of which only the second has the label ``kiln-test-box``
+(as `ray start --resources '{"kiln-test-box": 1}'` gives it): through the executor, and through the
+real server with a job on an operator type whose config names the label."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cluster.ray_cluster import start_cluster
+
+import kiln
+from conftest import start_server, wait_until
+from kiln.executors import GroupNotPlaced, LaunchUnit, UnitResources
+from kiln.executors.ray import NAMESPACE, RayExecutor
+
+ray = pytest.importorskip("ray")
+
+pytestmark = pytest.mark.ray
+
+LABEL = "kiln-test-box"  # only the second worker node has one
+LINGER_SECONDS = 20.0  # ended units' actors leave soon: the machine is small
+JOB_TIMEOUT = 120.0  # a job's host starts (a placement group and a worker on its node first)
+CONFIG = f"""
+[instance_types."kiln.boxed"]
+vcpus = 1
+price_per_hour = 0.01
+node_resources = {{ "{LABEL}" = 1 }}
+"""
+SCRIPT = """
+print("ran on the labelled node", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[Any]:
+    cluster = start_cluster(2, labels={1: {LABEL: 1}})
+    yield cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def executor(ray_cluster: Any) -> Iterator[RayExecutor]:
+    ray.init(address=ray_cluster.address, namespace=NAMESPACE, log_to_driver=False)
+    yield RayExecutor(placement_timeout_seconds=3.0, linger_seconds=LINGER_SECONDS)
+    ray.shutdown()
+
+
+def _labelled_node(nodes: list[dict[str, Any]]) -> str:
+    [name] = [n["name"] for n in nodes if n["alive"] and n["resources"].get(LABEL)]
+    return str(name)
+
+
+def test_a_group_asking_for_the_label_lands_only_on_the_labelled_node(executor: RayExecutor) -> None:
+    labelled = _labelled_node(executor.nodes())
+    boxed = UnitResources(cpus=1, custom={LABEL: 1})
+
+    for _ in range(3):  # an unlabelled node is free each time: only the label can decide
+        placement = executor.place_group([boxed])
+        try:
+            assert placement.nodes == (labelled,)
+        finally:
+            executor.release_placement(placement)
+
+    # The labelled node taken, a second labelled unit waits rather than spill onto the free node.
+    held = executor.place_group([boxed])
+    try:
+        with pytest.raises(GroupNotPlaced, match="no room"):
+            executor.place_group([boxed])
+        other = executor.place_group([UnitResources(cpus=1)])  # the other node was free all along
+        assert other.nodes != (labelled,)
+        executor.release_placement(other)
+    finally:
+        executor.release_placement(held)
+
+
+def test_a_launched_unit_with_the_label_runs_on_the_labelled_node(
+    executor: RayExecutor, tmp_path: Path
+) -> None:
+    unit = LaunchUnit(
+        command=[sys.executable, "-c", "print('boxed')"],
+        env={},
+        workdir=tmp_path / "unit",
+        resources=UnitResources(cpus=1, custom={LABEL: 1}),
+    )
+    [handle] = executor.launch_group([unit])
+
+    assert executor.node_name(handle) == _labelled_node(executor.nodes())
+    wait_until(lambda: executor.poll(handle) is not None, timeout=60)
+    assert executor.poll(handle) == 0
+    assert "boxed" in executor.read_log(handle)
+
+
+def test_a_label_no_node_has_is_named_in_the_not_placed_message_and_holds_nothing(
+    executor: RayExecutor,
+) -> None:
+    started = time.monotonic()
+    with pytest.raises(GroupNotPlaced, match=r"resource 'kiln-absent'.*ray start --resources"):
+        executor.place_group([UnitResources(cpus=1, custom={"kiln-absent": 1})])
+    # Told at once, not after the placement timeout: Ray itself would keep the group pending.
+    assert time.monotonic() - started < executor.placement_timeout_seconds
+
+    placement = executor.place_group([UnitResources(cpus=1)] * 2)  # both nodes' CPUs are free
+    executor.release_placement(placement)
+
+
+def test_a_job_on_an_operator_type_with_the_label_runs_on_the_labelled_node(
+    ray_cluster: Any, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(textwrap.dedent(CONFIG))
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(textwrap.dedent(SCRIPT))
+    running = start_server(
+        home,
+        extra_env={
+            "KILN_EXECUTOR": "ray",
+            "KILN_RAY_ADDRESS": ray_cluster.address,
+            "KILN_RAY_LINGER_SECONDS": "5",
+        },
+    )
+    name = f"boxed-{uuid.uuid4().hex[:8]}"
+    try:
+        with running.client() as client:
+            nodes = client.call("GET", "/cluster")["Nodes"]
+        [labelled] = [n["Name"] for n in nodes if n["Alive"] and n["Resources"].get(LABEL)]
+        with closing(running.session()) as session:
+            estimator = kiln.Estimator(
+                "train.py", source_dir=str(source), instance_type="kiln.boxed", sagemaker_session=session
+            )
+            session.client.create_training_job(estimator._training_request(name, None))
+
+            def ended() -> dict[str, Any] | None:
+                described = session.describe_training_job(name)
+                return (
+                    described
+                    if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
+                    else None
+                )
+
+            described = wait_until(ended, timeout=JOB_TIMEOUT, interval=0.2)
+    finally:
+        running.stop()
+
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    assert [h["Node"] for h in described["Hosts"]] == [labelled]
