@@ -35,6 +35,10 @@ CONFIG = f"""
 vcpus = 1
 price_per_hour = 0.01
 node_resources = {{ "{LABEL}" = 1 }}
+
+[instance_types."kiln.nowhere"]
+vcpus = 1
+node_resources = {{ "kiln-absent" = 1 }}
 """
 SCRIPT = """
 print("ran on the labelled node", flush=True)
@@ -88,18 +92,20 @@ def test_a_group_asking_for_the_label_lands_only_on_the_labelled_node(executor: 
 def test_a_launched_unit_with_the_label_runs_on_the_labelled_node(
     executor: RayExecutor, tmp_path: Path
 ) -> None:
-    unit = LaunchUnit(
-        command=[sys.executable, "-c", "print('boxed')"],
-        env={},
-        workdir=tmp_path / "unit",
-        resources=UnitResources(cpus=1, custom={LABEL: 1}),
-    )
-    [handle] = executor.launch_group([unit])
+    labelled = _labelled_node(executor.nodes())
+    for i in range(3):  # one at a time, an unlabelled node free each time
+        unit = LaunchUnit(
+            command=[sys.executable, "-c", "print('boxed')"],
+            env={},
+            workdir=tmp_path / f"unit-{i}",
+            resources=UnitResources(cpus=1, custom={LABEL: 1}),
+        )
+        [handle] = executor.launch_group([unit])
 
-    assert executor.node_name(handle) == _labelled_node(executor.nodes())
-    wait_until(lambda: executor.poll(handle) is not None, timeout=60)
-    assert executor.poll(handle) == 0
-    assert "boxed" in executor.read_log(handle)
+        assert executor.node_name(handle) == labelled
+        wait_until(lambda h=handle: executor.poll(h) is not None, timeout=60)
+        assert executor.poll(handle) == 0
+        assert "boxed" in executor.read_log(handle)
 
 
 def test_a_label_no_node_has_is_named_in_the_not_placed_message_and_holds_nothing(
@@ -115,7 +121,7 @@ def test_a_label_no_node_has_is_named_in_the_not_placed_message_and_holds_nothin
     executor.release_placement(placement)
 
 
-def test_a_job_on_an_operator_type_with_the_label_runs_on_the_labelled_node(
+def test_a_job_of_a_labelled_type_runs_on_the_labelled_node_and_a_missing_label_is_named(
     ray_cluster: Any, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
@@ -152,8 +158,31 @@ def test_a_job_on_an_operator_type_with_the_label_runs_on_the_labelled_node(
                 )
 
             described = wait_until(ended, timeout=JOB_TIMEOUT, interval=0.2)
+
+            absent = f"nowhere-{uuid.uuid4().hex[:8]}"
+            estimator = kiln.Estimator(
+                "train.py", source_dir=str(source), instance_type="kiln.nowhere", sagemaker_session=session
+            )
+            session.client.create_training_job(estimator._training_request(absent, None))
+
+            def told_why() -> dict[str, Any] | None:
+                described = session.describe_training_job(absent)
+                return described if "kiln-absent" in _told(described) else None
+
+            elsewhere = wait_until(told_why, timeout=JOB_TIMEOUT, interval=0.2)
+            if elsewhere["TrainingJobStatus"] not in ("Failed", "Stopped"):
+                session.client.stop_training_job(absent)
     finally:
         running.stop()
 
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     assert [h["Node"] for h in described["Hosts"]] == [labelled]
+    # A type whose label no node has never runs: what it is told names the missing resource (it
+    # fails with it, or waits with it, as the server's queue decides).
+    assert elsewhere["TrainingJobStatus"] != "Completed"
+    assert "kiln-absent" in _told(elsewhere)
+
+
+def _told(described: dict[str, Any]) -> str:
+    messages = [t.get("StatusMessage", "") for t in described.get("SecondaryStatusTransitions", [])]
+    return " ".join([described.get("FailureReason", ""), *messages])
