@@ -6,7 +6,9 @@ real server with a job on an operator type whose config names the label."""
 
 from __future__ import annotations
 
+import json
 import sys
+import tarfile
 import textwrap
 import time
 import uuid
@@ -17,9 +19,10 @@ from typing import Any
 
 import pytest
 from tests.cluster.ray_cluster import start_cluster
+from tests.runtime.serving.serving_instances import FACTOR_HANDLERS
 
 import kiln
-from conftest import start_server, wait_until
+from conftest import RunningServer, start_server, wait_until
 from kiln.executors import GroupNotPlaced, LaunchUnit, UnitResources
 from kiln.executors.ray import NAMESPACE, RayExecutor
 
@@ -121,59 +124,64 @@ def test_a_label_no_node_has_is_named_in_the_not_placed_message_and_holds_nothin
     executor.release_placement(placement)
 
 
-def test_a_job_of_a_labelled_type_runs_on_the_labelled_node_and_a_missing_label_is_named(
-    ray_cluster: Any, tmp_path: Path
-) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
+@pytest.fixture(scope="module")
+def server(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    home = tmp_path_factory.mktemp("kiln-ray-labels")
     (home / "config.toml").write_text(textwrap.dedent(CONFIG))
-    source = tmp_path / "src"
-    source.mkdir()
-    (source / "train.py").write_text(textwrap.dedent(SCRIPT))
     running = start_server(
         home,
         extra_env={
             "KILN_EXECUTOR": "ray",
             "KILN_RAY_ADDRESS": ray_cluster.address,
-            "KILN_RAY_LINGER_SECONDS": "5",
+            "KILN_RAY_LINGER_SECONDS": "5",  # ended units' actors leave soon: the machine is small
         },
     )
+    yield running
+    running.stop()
+
+
+def _labelled_in_view(server: RunningServer) -> tuple[str, list[dict[str, Any]]]:
+    """The labelled node's name in the server's cluster view, and every node of the view."""
+    with server.client() as client:
+        nodes: list[dict[str, Any]] = client.call("GET", "/cluster")["Nodes"]
+    [labelled] = [n["Name"] for n in nodes if n["Alive"] and n["Resources"].get(LABEL)]
+    return str(labelled), nodes
+
+
+def test_a_job_of_a_labelled_type_runs_on_the_labelled_node_and_a_missing_label_is_named(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text(textwrap.dedent(SCRIPT))
+    labelled, _ = _labelled_in_view(server)
     name = f"boxed-{uuid.uuid4().hex[:8]}"
-    try:
-        with running.client() as client:
-            nodes = client.call("GET", "/cluster")["Nodes"]
-        [labelled] = [n["Name"] for n in nodes if n["Alive"] and n["Resources"].get(LABEL)]
-        with closing(running.session()) as session:
-            estimator = kiln.Estimator(
-                "train.py", source_dir=str(source), instance_type="kiln.boxed", sagemaker_session=session
-            )
-            session.client.create_training_job(estimator._training_request(name, None))
+    with closing(server.session()) as session:
+        estimator = kiln.Estimator(
+            "train.py", source_dir=str(source), instance_type="kiln.boxed", sagemaker_session=session
+        )
+        session.client.create_training_job(estimator._training_request(name, None))
 
-            def ended() -> dict[str, Any] | None:
-                described = session.describe_training_job(name)
-                return (
-                    described
-                    if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
-                    else None
-                )
+        def ended() -> dict[str, Any] | None:
+            described = session.describe_training_job(name)
+            terminal = described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
+            return described if terminal else None
 
-            described = wait_until(ended, timeout=JOB_TIMEOUT, interval=0.2)
+        described = wait_until(ended, timeout=JOB_TIMEOUT, interval=0.2)
 
-            absent = f"nowhere-{uuid.uuid4().hex[:8]}"
-            estimator = kiln.Estimator(
-                "train.py", source_dir=str(source), instance_type="kiln.nowhere", sagemaker_session=session
-            )
-            session.client.create_training_job(estimator._training_request(absent, None))
+        absent = f"nowhere-{uuid.uuid4().hex[:8]}"
+        estimator = kiln.Estimator(
+            "train.py", source_dir=str(source), instance_type="kiln.nowhere", sagemaker_session=session
+        )
+        session.client.create_training_job(estimator._training_request(absent, None))
 
-            def told_why() -> dict[str, Any] | None:
-                described = session.describe_training_job(absent)
-                return described if "kiln-absent" in _told(described) else None
+        def told_why() -> dict[str, Any] | None:
+            described = session.describe_training_job(absent)
+            return described if "kiln-absent" in _told(described) else None
 
-            elsewhere = wait_until(told_why, timeout=JOB_TIMEOUT, interval=0.2)
-            if elsewhere["TrainingJobStatus"] not in ("Failed", "Stopped"):
-                session.client.stop_training_job(absent)
-    finally:
-        running.stop()
+        elsewhere = wait_until(told_why, timeout=JOB_TIMEOUT, interval=0.2)
+        if elsewhere["TrainingJobStatus"] not in ("Failed", "Stopped"):
+            session.client.stop_training_job(absent)
 
     assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
     assert [h["Node"] for h in described["Hosts"]] == [labelled]
@@ -186,3 +194,54 @@ def test_a_job_of_a_labelled_type_runs_on_the_labelled_node_and_a_missing_label_
 def _told(described: dict[str, Any]) -> str:
     messages = [t.get("StatusMessage", "") for t in described.get("SecondaryStatusTransitions", [])]
     return " ".join([described.get("FailureReason", ""), *messages])
+
+
+def test_an_endpoint_of_a_labelled_type_serves_from_the_labelled_node(
+    executor: RayExecutor, server: RunningServer, tmp_path: Path
+) -> None:
+    client = server.client()
+    name = f"boxed-{uuid.uuid4().hex[:8]}"
+    client.create_model(
+        {"ModelName": name, "PrimaryContainer": {"ModelDataUrl": _model_uri(server, tmp_path)}}
+    )
+    variant = {
+        "VariantName": "Main",
+        "ModelName": name,
+        "InitialInstanceCount": 1,
+        "InstanceType": "kiln.boxed",
+    }
+    client.create_endpoint_config({"EndpointConfigName": name, "ProductionVariants": [variant]})
+    client.create_endpoint(name, name)
+    try:
+        server.session().wait_for_endpoint(name)
+        labelled, nodes = _labelled_in_view(server)
+        where = [
+            n["Name"] for n in nodes for u in n["Units"] if u["Kind"] == "endpoint" and u["Name"] == name
+        ]
+        # The instance's reservation on the cluster asks for the label (what Ray placed it by).
+        bundles = [
+            bundle
+            for group in ray.util.placement_group_table().values()
+            if group["state"] == "CREATED"
+            for bundle in group["bundles"].values()
+        ]
+        answer = client.invoke_endpoint(name, b"[1, 2]", {"Content-Type": "application/json"})
+    finally:
+        client.delete_endpoint(name)
+
+    assert where == [labelled]
+    assert {"CPU": 1.0, LABEL: 1.0} in bundles
+    assert (answer.status_code, json.loads(answer.content)) == (200, [3, 6])
+
+
+def _model_uri(server: RunningServer, folder: Path) -> str:
+    """A model.tar.gz of plain Python (no framework to import: the instance starts in a second or two)."""
+    staging = folder / "staging"
+    (staging / "code").mkdir(parents=True)
+    (staging / "code" / "inference.py").write_text(textwrap.dedent(FACTOR_HANDLERS))
+    (staging / "factor.txt").write_text("3")
+    archive = folder / "model.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(staging.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(staging)), recursive=False)
+    return server.session().upload_data(archive, key_prefix="ray-labels")
