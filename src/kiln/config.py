@@ -186,6 +186,8 @@ def load_settings() -> Settings:
 
 DEFAULT_OVERSUBSCRIPTION = 1.0  # never promise more cores than exist
 INSTANCE_TYPE_FIELDS = {"vcpus": int, "memory_gib": float, "gpus": int, "price_per_hour": float}
+NODE_RESOURCES_FIELD = "node_resources"  # an operator type's Ray custom resources: name → amount per unit
+RAY_BUILTIN_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")  # not custom: Ray sizes them itself
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -201,6 +203,8 @@ class CapacitySettings:
     instance_types: dict[str, dict[str, float]] = field(default_factory=dict)
     # Account limits: use ("training", "endpoint", "tuning") → instance type (or "*") → instances
     limits: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Operator-defined types' Ray custom resources: type name → {resource: amount each unit asks for}
+    node_resources: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _config_error(source: str, where: str, problem: str) -> ValidationError:
@@ -232,9 +236,9 @@ def _instance_types(source: str, raw: Any) -> dict[str, dict[str, float]]:
     for name, fields in _table(source, "instance_types", raw).items():
         where = f"instance_types.{name!r}"
         fields = _table(source, where, fields)
-        unknown = sorted(set(fields) - set(INSTANCE_TYPE_FIELDS))
+        unknown = sorted(set(fields) - {*INSTANCE_TYPE_FIELDS, NODE_RESOURCES_FIELD})
         if unknown:
-            known = ", ".join(INSTANCE_TYPE_FIELDS)
+            known = ", ".join([*INSTANCE_TYPE_FIELDS, NODE_RESOURCES_FIELD])
             raise _config_error(source, where, f"has unknown keys {unknown}; use {known}")
         if "vcpus" not in fields:
             raise _config_error(source, where, "needs vcpus = <number of vCPUs>")
@@ -243,6 +247,36 @@ def _instance_types(source: str, raw: Any) -> dict[str, dict[str, float]]:
             for key, kind in INSTANCE_TYPE_FIELDS.items()
         }
     return types
+
+
+def _node_resources(source: str, raw: Any) -> dict[str, dict[str, float]]:
+    """Each operator type's ``node_resources``: Ray custom resource names → amounts > 0 per unit."""
+    found: dict[str, dict[str, float]] = {}
+    for name, fields in _table(source, "instance_types", raw).items():
+        where = f"instance_types.{name!r}.{NODE_RESOURCES_FIELD}"
+        table = _table(source, where, fields.get(NODE_RESOURCES_FIELD, {}))  # fields: checked a table already
+        resources: dict[str, float] = {}
+        for key, amount in table.items():
+            if not key.strip():  # TOML keys are strings already; an empty one names no resource
+                raise _config_error(
+                    source, where, 'has an empty resource name; use e.g. { "kiln-gpu-box" = 1 }'
+                )
+            if key in RAY_BUILTIN_RESOURCES:
+                raise _config_error(
+                    source,
+                    f"{where}.{key!r}",
+                    "is one of Ray's own resources; vcpus, memory_gib and gpus set those",
+                )
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < math.inf:
+                raise _config_error(
+                    source,
+                    f"{where}.{key!r}",
+                    f"must be a number > 0 (what each instance takes), not {amount!r}",
+                )
+            resources[key] = float(amount)
+        if resources:
+            found[name] = resources
+    return found
 
 
 def _limits(source: str, raw: Any) -> dict[str, dict[str, int]]:
@@ -308,6 +342,7 @@ def load_capacity_settings(settings: Settings) -> CapacitySettings:
         oversubscription=factor,
         instance_types=_instance_types(source, data.get("instance_types", {})),
         limits=_limits(source, data.get("limits", {})),
+        node_resources=_node_resources(source, data.get("instance_types", {})),
     )
 
 

@@ -15,14 +15,15 @@ NODE_LABEL = (
 )
 
 
-def start_cluster(workers: int) -> cluster_utils.Cluster:
+def start_cluster(workers: int, labels: dict[int, dict[str, float]] | None = None) -> cluster_utils.Cluster:
     """A head node that runs nothing (0 CPUs: removing a worker never takes the cluster's GCS with it)
-    and ``workers`` nodes of one CPU each."""
+    and ``workers`` nodes of one CPU each; ``labels`` gives worker ``i`` (from 0) custom resources of
+    its own besides NODE_LABEL (as `ray start --resources` would)."""
     cluster = cluster_utils.Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 0, "include_dashboard": False},
     )
-    for _ in range(workers):
-        cluster.add_node(num_cpus=1, resources={NODE_LABEL: 1})
+    for i in range(workers):
+        cluster.add_node(num_cpus=1, resources={NODE_LABEL: 1, **(labels or {}).get(i, {})})
     cluster.wait_for_nodes()
     return cluster

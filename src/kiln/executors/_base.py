@@ -29,6 +29,9 @@ class UnitResources:
     cpus: float = 1.0
     memory_bytes: int | None = None  # None: not stated
     gpus: int = 0
+    # Cluster resources by name (Ray's custom resources, e.g. an instance type's node label): the unit
+    # runs only on a node that has them. An executor of one machine has no such names and ignores them.
+    custom: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

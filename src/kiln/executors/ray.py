@@ -403,7 +403,9 @@ class RayExecutor(Executor):
             bundle = {"CPU": float(r.cpus)}
             if r.gpus:
                 bundle["GPU"] = float(r.gpus)
+            bundle.update(r.custom)  # an instance type's node label: only nodes started with it take it
             bundles.append(bundle)
+        self._check_custom_resources(bundles)
         strategy = self._strategy(len(bundles))
         group_name = f"{GROUP_PREFIX}{uuid.uuid4().hex}"
         group = placement_group(bundles, strategy=strategy, name=group_name, lifetime="detached")
@@ -438,6 +440,20 @@ class RayExecutor(Executor):
         nodes = tuple(f"{w['node'][:12]}@{w['address']}" for w in where)
         addresses = tuple(str(w["address"]) for w in where)
         return Placement((str(first["address"]), int(first["port"])), nodes, ref, addresses)
+
+    def _check_custom_resources(self, bundles: Sequence[dict[str, float]]) -> None:
+        """GroupNotPlaced naming a custom resource that no alive node has enough of: Ray would only
+        keep the group pending, and "no room" would hide that the cluster lacks the label itself."""
+        alive = self._alive()
+        for name in sorted({k for b in bundles for k in b if k not in ("CPU", "GPU")}):
+            wanted = max(b.get(name, 0.0) for b in bundles)
+            most = max((float((n.get("Resources") or {}).get(name, 0.0)) for n in alive), default=0.0)
+            if most < wanted:
+                raise GroupNotPlaced(
+                    f"no alive node of the Ray cluster has resource {name!r} ({wanted:g} per unit; the most "
+                    f"any node has: {most:g}); start a node with `ray start --resources "
+                    f"'{{\"{name}\": {wanted:g}}}'` or change the instance type's node_resources"
+                )
 
     def _abandon(self, actors: Sequence[Any], group_name: str) -> None:
         for actor in actors:

@@ -9,15 +9,16 @@ name for "the whole machine"), and types the operator defines in ``config.toml``
     memory_gib = 2
     gpus = 0
     price_per_hour = 0.01
+    node_resources = { "kiln-small" = 1 }   # optional: Ray custom resources each unit asks for
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from kiln.config import CapacitySettings
+from kiln.config import CapacitySettings, Settings, load_capacity_settings
 from kiln.errors import ValidationError
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Catalog",
     "InstanceType",
     "get_instance_type",
+    "node_resources_of",
     "resolve_catalog",
 ]
 
@@ -40,6 +42,9 @@ class InstanceType:
     gpus: int
     price_per_hour: float  # USD, reference only
     source: str = "catalog"  # "catalog", "operator" (config.toml) or "local"
+    # Ray custom resources each unit of the type asks for (an operator's node label, e.g.
+    # {"kiln-gpu-box": 1}): on a Ray cluster its units run only on nodes started with them.
+    node_resources: dict[str, float] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
@@ -126,6 +131,12 @@ class Catalog(Mapping[str, InstanceType]):
         return len(self._types) + 1
 
 
+def node_resources_of(settings: Settings, name: str) -> dict[str, float]:
+    """The Ray custom resources each unit of instance type ``name`` asks for: the operator's
+    ``node_resources`` in the config file ({} for a built-in type, or one that states none)."""
+    return dict(load_capacity_settings(settings).node_resources.get(name, {}))
+
+
 def resolve_catalog(capacity: CapacitySettings, *, cpus: int, memory_gib: float, gpus: int) -> Catalog:
     """The built-in catalog plus the operator's types (which may redefine a built-in one)."""
     types = dict(CATALOG)
@@ -142,5 +153,6 @@ def resolve_catalog(capacity: CapacitySettings, *, cpus: int, memory_gib: float,
             gpus=int(fields.get("gpus", 0)),
             price_per_hour=float(fields.get("price_per_hour", 0)),
             source="operator",
+            node_resources=dict(capacity.node_resources.get(name, {})),
         )
     return Catalog(types, _local("local", cpus, memory_gib, gpus))

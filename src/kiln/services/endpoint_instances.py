@@ -172,15 +172,18 @@ def launch_instance_anywhere(
     secret: bytes,
     *,
     cpus: float = 1.0,
+    node_resources: Mapping[str, float] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> LaunchedInstance:
     """Start one serving process wherever the executor has room for ``cpus``: it prepares the model on
     its node and answers the server on a TCP port there, behind ``secret``. Waits for room up to the
-    ready timeout (a node that just left, its replacement not joined yet)."""
+    ready timeout (a node that just left, its replacement not joined yet). ``node_resources``: the
+    instance type's node label, which only some nodes have."""
+    resources = UnitResources(cpus=cpus, custom=dict(node_resources or {}))
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while True:
         try:
-            placement = executor.place_group([UnitResources(cpus=cpus)])
+            placement = executor.place_group([resources])
             break
         except GroupNotPlaced as e:
             if time.monotonic() > deadline:
@@ -214,7 +217,7 @@ def launch_instance_anywhere(
         log_name=INSTANCE_LOG,
         labels={"model": model.name},
         files={SECRET_FILE: secret, MODEL_FILE: json.dumps(model_file).encode()},
-        resources=UnitResources(cpus=cpus),
+        resources=resources,
     )
     try:
         [handle] = executor.launch_group([unit], placement)

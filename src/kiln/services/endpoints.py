@@ -325,6 +325,13 @@ class EndpointService:
             return None
         return reservation.cpus_per_instance or None
 
+    def _node_resources(self, variant: dict[str, Any]) -> dict[str, float]:
+        """On a cluster, what each instance of the variant asks of its node besides CPUs: its instance
+        type's node resources (an operator's label), so it runs only on the nodes that have them."""
+        if self.scheduler is None or not self.fleet.spreads:
+            return {}
+        return self.scheduler.instance_type(str(variant.get("InstanceType", "local"))).node_resources
+
     def _start_instances(self, name: str, config: EndpointConfigRecord, counts: dict[str, int]) -> list[str]:
         """Start instances for every variant of ``config`` (``counts`` of each) and wait until all
         serve; on any failure, stop the ones started and raise InstanceStartFailed."""
@@ -335,6 +342,7 @@ class EndpointService:
                 model = hosting.get_model(self.db, variant["ModelName"])
                 prepared = self.fleet.prepare(model)
                 cpus = self._instance_cpus(name, config.name, variant["VariantName"])
+                node_resources = self._node_resources(variant)
                 for _ in range(counts.get(variant["VariantName"], 0)):
                     instance_id = f"{variant['VariantName']}-{uuid.uuid4().hex[:8]}"
                     hosting.insert_instance(
@@ -342,7 +350,11 @@ class EndpointService:
                     )
                     started.append(instance_id)
                     launched = self.fleet.launch(
-                        model, prepared, self._instance_dir(name, instance_id), threads=cpus
+                        model,
+                        prepared,
+                        self._instance_dir(name, instance_id),
+                        threads=cpus,
+                        node_resources=node_resources,
                     )
                     hosting.update_instance(
                         self.db,

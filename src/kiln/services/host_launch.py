@@ -16,6 +16,7 @@ from kiln.executors import Executor, LaunchUnit, Placement, UnitResources
 from kiln.metadata import Database
 from kiln.records import HostState, InstanceGrant, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
+from kiln.scheduler.instance_types import node_resources_of
 
 __all__ = ["LaunchedBefore", "launch_hosts", "launched_before"]
 
@@ -43,12 +44,14 @@ def _unit_files(spec: HostSpec, credential: str | None) -> dict[str, bytes]:
     return files
 
 
-def _resources(reservation: Reservation, grant: InstanceGrant) -> UnitResources:
-    """What one host holds where it runs: its grant's share of the instance type."""
+def _resources(settings: Settings, reservation: Reservation, grant: InstanceGrant) -> UnitResources:
+    """What one host holds where it runs: its grant's share of the instance type, and the type's
+    node resources (an operator's label: on a cluster, only nodes that have it take the host)."""
     return UnitResources(
         cpus=float(max(1, reservation.cpus_per_instance or grant.num_cpus)),
         memory_bytes=grant.memory_bytes,
         gpus=reservation.gpus_per_instance,
+        custom=node_resources_of(settings, reservation.instance_type),
     )
 
 
@@ -69,7 +72,9 @@ def launch_hosts(
     hosts = [h.host for h in job.hosts]
     # Placed first: on a cluster, algo-1's node (the rendezvous) is known only once Ray has room for
     # every host. GroupNotPlaced (no room now) reaches the caller, which tries again later.
-    placement = executor.place_group([_resources(reservation, g) for g in reservation.grants[: len(hosts)]])
+    placement = executor.place_group(
+        [_resources(settings, reservation, g) for g in reservation.grants[: len(hosts)]]
+    )
     try:
         units = _host_units(settings, store, executor, server_url, job, reservation, credential, placement)
     except BaseException:
@@ -144,7 +149,9 @@ def _host_units(
         (folder / CREDENTIAL_FILE).unlink(missing_ok=True)  # an unread one from an earlier attempt
         unit = _host_unit(settings, job.name, host, spec_path)
         units.append(
-            replace(unit, files=_unit_files(spec, credential), resources=_resources(reservation, grant))
+            replace(
+                unit, files=_unit_files(spec, credential), resources=_resources(settings, reservation, grant)
+            )
         )
     return units
 

@@ -79,10 +79,11 @@ class InstanceFleet:
         *,
         environment: Mapping[str, str] | None = None,
         threads: int | None = None,
+        node_resources: Mapping[str, float] | None = None,
     ) -> LaunchedInstance:
         """Start one instance in ``folder`` (its name is the instance's id); ``environment`` goes over
         the model's own; ``threads`` (the CPUs its capacity grant gives it) sizes numeric libraries'
-        thread pools."""
+        thread pools; ``node_resources`` (its type's node label) limits where it may run on a cluster."""
         extra = dict(environment or {})
         if threads:
             extra.setdefault("OMP_NUM_THREADS", str(threads))
@@ -95,6 +96,7 @@ class InstanceFleet:
                 folder,
                 self.link_secret(folder.name),
                 cpus=float(threads or 1),
+                node_resources=node_resources,
                 overrides=extra,
             )
         model_dir, python = prepared
