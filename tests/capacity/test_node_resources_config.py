@@ -11,7 +11,6 @@ import pytest
 from kiln.config import Settings, load_capacity_settings
 from kiln.errors import ValidationError
 from kiln.scheduler import resolve_catalog
-from kiln.scheduler.instance_types import node_resources_of
 
 
 def _settings(home: Path, config: str) -> Settings:
@@ -40,9 +39,6 @@ def test_an_operator_type_carries_its_node_resources_and_other_types_none(tmp_pa
     assert catalog.get_type("kiln.plain").node_resources == {}
     assert catalog.get_type("ml.m5.large").node_resources == {}
     assert catalog.get_type("local").node_resources == {}
-    # What a launch asks for, read from the same file.
-    assert node_resources_of(settings, "kiln.gpu-box") == {"kiln-gpu-box": 1.0, "fast-disk": 0.5}
-    assert node_resources_of(settings, "ml.m5.large") == {}
 
 
 @pytest.mark.parametrize(

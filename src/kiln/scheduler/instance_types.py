@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from kiln.config import CapacitySettings, Settings, load_capacity_settings
+from kiln.config import CapacitySettings
 from kiln.errors import ValidationError
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "Catalog",
     "InstanceType",
     "get_instance_type",
-    "node_resources_of",
     "resolve_catalog",
 ]
 
@@ -129,12 +128,6 @@ class Catalog(Mapping[str, InstanceType]):
 
     def __len__(self) -> int:
         return len(self._types) + 1
-
-
-def node_resources_of(settings: Settings, name: str) -> dict[str, float]:
-    """The Ray custom resources each unit of instance type ``name`` asks for: the operator's
-    ``node_resources`` in the config file ({} for a built-in type, or one that states none)."""
-    return dict(load_capacity_settings(settings).node_resources.get(name, {}))
 
 
 def resolve_catalog(capacity: CapacitySettings, *, cpus: int, memory_gib: float, gpus: int) -> Catalog:

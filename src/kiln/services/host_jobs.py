@@ -296,6 +296,7 @@ class HostJobService:
                 job,
                 reservation,
                 credential=self.host_credential(job.name) if self.host_credential else None,
+                node_resources=self.capacity.instance_type(reservation.instance_type).node_resources,
             )
         except GroupNotPlaced as e:  # no room for every host together now: it waits, holding its capacity
             self._wait_for_room(job, str(e))

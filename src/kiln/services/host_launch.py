@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,6 @@ from kiln.executors import Executor, LaunchUnit, Placement, UnitResources
 from kiln.metadata import Database
 from kiln.records import HostState, InstanceGrant, Reservation, TrainingJob, utcnow
 from kiln.runtime.training.spec import HostSpec
-from kiln.scheduler.instance_types import node_resources_of
 
 __all__ = ["LaunchedBefore", "launch_hosts", "launched_before"]
 
@@ -44,14 +44,16 @@ def _unit_files(spec: HostSpec, credential: str | None) -> dict[str, bytes]:
     return files
 
 
-def _resources(settings: Settings, reservation: Reservation, grant: InstanceGrant) -> UnitResources:
+def _resources(
+    reservation: Reservation, grant: InstanceGrant, node_resources: Mapping[str, float]
+) -> UnitResources:
     """What one host holds where it runs: its grant's share of the instance type, and the type's
     node resources (an operator's label: on a cluster, only nodes that have it take the host)."""
     return UnitResources(
         cpus=float(max(1, reservation.cpus_per_instance or grant.num_cpus)),
         memory_bytes=grant.memory_bytes,
         gpus=reservation.gpus_per_instance,
-        custom=node_resources_of(settings, reservation.instance_type),
+        custom=dict(node_resources),
     )
 
 
@@ -65,18 +67,21 @@ def launch_hosts(
     reservation: Reservation,
     *,
     credential: str | None = None,
+    node_resources: Mapping[str, float] | None = None,
 ) -> TrainingJob:
     """Start one ``kiln.runtime.training`` process per host for the job's current attempt, each with
-    its grant from ``reservation`` (CPUs, memory cap, GPUs); the first host logs the job's warnings.
-    Returns the job as it is once every host has started."""
+    its grant from ``reservation`` (CPUs, memory cap, GPUs) and its instance type's
+    ``node_resources``; the first host logs the job's warnings. Returns the job as it is once every
+    host has started."""
     hosts = [h.host for h in job.hosts]
     # Placed first: on a cluster, algo-1's node (the rendezvous) is known only once Ray has room for
     # every host. GroupNotPlaced (no room now) reaches the caller, which tries again later.
-    placement = executor.place_group(
-        [_resources(settings, reservation, g) for g in reservation.grants[: len(hosts)]]
-    )
+    resources = [_resources(reservation, g, node_resources or {}) for g in reservation.grants[: len(hosts)]]
+    placement = executor.place_group(resources)
     try:
-        units = _host_units(settings, store, executor, server_url, job, reservation, credential, placement)
+        units = _host_units(
+            settings, store, executor, server_url, job, reservation, credential, placement, resources
+        )
     except BaseException:
         executor.release_placement(placement)
         raise
@@ -106,6 +111,7 @@ def _host_units(
     reservation: Reservation,
     credential: str | None,
     placement: Placement,
+    resources: list[UnitResources],
 ) -> list[LaunchUnit]:
     hosts = [h.host for h in job.hosts]
     master_addr, port = placement.rendezvous
@@ -148,11 +154,7 @@ def _host_units(
         spec.save(spec_path)
         (folder / CREDENTIAL_FILE).unlink(missing_ok=True)  # an unread one from an earlier attempt
         unit = _host_unit(settings, job.name, host, spec_path)
-        units.append(
-            replace(
-                unit, files=_unit_files(spec, credential), resources=_resources(settings, reservation, grant)
-            )
-        )
+        units.append(replace(unit, files=_unit_files(spec, credential), resources=resources[index]))
     return units
 
 
