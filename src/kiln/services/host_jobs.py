@@ -120,8 +120,9 @@ class HostJobService:
         self.capacity: Scheduler = self.scheduler or resolve_scheduler(self.settings, self.db)
         self.admission = JobAdmission(self.db, self.capacity)
         self.capacity.on_admitted(self._on_admitted)
-        # Jobs admitted that found no room for their hosts: name → when to try placing it again.
-        self._unplaced: dict[str, float] = {}
+        # Jobs admitted whose hosts are not started: name → (when to place them, whether it is a
+        # try after one that found no room, which keeps the job Pending).
+        self._unplaced: dict[str, tuple[float, bool]] = {}
         self._waiting_lock = threading.Lock()  # guards _unplaced and _suspected
         self._restart_lock = threading.Lock()
         # Jobs whose host failed or vanished where a lost node may be the cause, not known yet:
@@ -263,7 +264,15 @@ class HostJobService:
         """The scheduler admitted a waiting reservation: start its job if it is one of ours."""
         if not reservation.owner.startswith(OWNER_PREFIX):
             return
-        job = metadata.find_training_job(self.db, reservation.owner[len(OWNER_PREFIX) :], details=False)
+        name = reservation.owner[len(OWNER_PREFIX) :]
+        if self.executor.remote:
+            # Placing on a cluster waits for Ray (up to its placement timeout): not in the thread that
+            # gave the capacity back, often the request of a host's final report, whose host holds
+            # its room on its node until that request is answered. The supervisor starts it.
+            with self._waiting_lock:
+                self._unplaced[name] = (time.monotonic(), False)
+            return
+        job = metadata.find_training_job(self.db, name, details=False)
         if job is not None:
             self._start_admitted(job, reservation)
 
@@ -329,7 +338,7 @@ class HostJobService:
             unless_stopping=True,
         )
         with self._waiting_lock:
-            self._unplaced[job.name] = time.monotonic() + PLACEMENT_RETRY_SECONDS
+            self._unplaced[job.name] = (time.monotonic() + PLACEMENT_RETRY_SECONDS, True)
 
     def _forget_unplaced(self, name: str) -> bool:
         """Take a job out of those waiting for room; False if it was not waiting (its hosts may be
@@ -341,15 +350,15 @@ class HostJobService:
         """Try again to start the hosts of admitted jobs that found no room for them together."""
         now = time.monotonic()
         with self._waiting_lock:
-            due = [name for name, at in self._unplaced.items() if at <= now]
-            for name in due:
+            due = [(name, again) for name, (at, again) in self._unplaced.items() if at <= now]
+            for name, _ in due:
                 del self._unplaced[name]
-        for name in due:
+        for name, again in due:
             job = metadata.find_training_job(self.db, name, details=False)
             reservation = self.admission.reservation(name)
             if job is None or reservation is None or reservation.state is not ReservationState.ACTIVE:
                 continue  # it ended (and gave its capacity back) meanwhile
-            self._start_admitted(job, reservation, placing_again=True)
+            self._start_admitted(job, reservation, placing_again=again)
 
     def _stop_hosts(self, job: TrainingJob, *, force: bool = False) -> None:
         for host in job.hosts:
